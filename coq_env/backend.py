@@ -1,0 +1,194 @@
+"""The Rocq backend: a theorem opened in one coqtop process, tactics run on any earlier state."""
+from __future__ import annotations
+
+import math
+import re
+
+from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits
+from coq_env.sentences import as_single_tactic, is_bullet, split_sentences
+from coq_env import verify as verification
+from prover.types import Advanced, Failed, ProofState, Proved, StatementError, TacticResult, TimedOut, Theorem, Verdict
+
+# Loaded after the benchmark's own imports, in search and in the checked file alike: miniF2F files
+# import only what their statement needs, and without these `lia`/`lra`/`nia` are unknown.
+AUTOMATION_IMPORT = "From Coq Require Import Lia Lra Psatz Field Ring."
+AUTOMATION_TACTICS = ["intros", "lia", "nia", "lra", "nra", "field", "ring", "reflexivity", "auto", "easy", "intuition"]
+
+_IDS = re.compile(r" \(ID \d+\)")
+
+
+def clean_goals(output: str) -> str:
+    """Goal text without coqtop's internal goal ids, which differ between equal states."""
+    return _IDS.sub("", output).strip()
+
+
+def render_proof(theorem: Theorem, tactics: tuple[str, ...]) -> str:
+    body = "\n".join(f"  {t}" for t in tactics)
+    return f"{theorem.header}\n{AUTOMATION_IMPORT}\n\n{theorem.statement}\nProof.\n{body}\nQed.\n"
+
+
+class RocqBackend:
+    """Drives coqtop; keeps one process per theorem header and replays tactic paths to jump between branches.
+
+    coqtop forgets states past a `BackTo`, so each state is stored as its tactic path from the theorem,
+    and reaching it means backing up to the longest shared prefix with what coqtop holds and replaying
+    the rest. A process that dies or wedges is replaced and the path replayed: the search goes on.
+    """
+
+    name = "rocq"
+
+    def __init__(
+        self,
+        limits: SandboxLimits = SandboxLimits(),
+        automation: list[str] | None = None,
+        startup_timeout: float = 120.0,
+        interrupt_grace: float = 5.0,
+        check_timeout: float = 300.0,
+    ):
+        self.limits = limits
+        self._automation = list(AUTOMATION_TACTICS if automation is None else automation)
+        self._startup_timeout = startup_timeout
+        self._grace = interrupt_grace
+        self._check_timeout = check_timeout
+        self._coq: Coqtop | None = None
+        self._header: str | None = None
+        self._header_state = 0
+        self._theorem: Theorem | None = None
+        self._root_state = 0
+        self._doc: list[tuple[str, int]] = []  # sentences coqtop holds after `Proof.`, with the state after each
+        self._paths: list[tuple[str, ...]] = []  # handle -> tactic path
+        self._handles: dict[tuple[str, ...], int] = {}
+        self.restarts = 0
+
+    # -- the protocol ---------------------------------------------------------------------------
+    def open(self, theorem: Theorem) -> ProofState:
+        self._theorem = theorem
+        self._paths, self._handles = [], {}
+        goals = self._start_theorem()
+        return ProofState(handle=self._handle_for(()), goals=goals, depth=0)
+
+    def run_tactic(self, state: ProofState, tactic: str, timeout: float) -> TacticResult:
+        sentence, problem = as_single_tactic(tactic)
+        if problem:
+            return Failed(problem)
+        path = self._paths[state.handle]
+        for attempt in (1, 2):
+            try:
+                self._goto(path, timeout)
+                return self._step(state, path, sentence, timeout)
+            except CoqtopDied as exc:
+                self._drop_process()
+                if attempt == 2:
+                    return Failed(f"coqtop died: {exc}")
+
+    def render_proof(self, theorem: Theorem, tactics: tuple[str, ...]) -> str:
+        return render_proof(theorem, tactics)
+
+    def verify(self, theorem: Theorem, tactics: tuple[str, ...]) -> Verdict:
+        return verification.check_proof_text(
+            render_proof(theorem, tactics),
+            expected=theorem,
+            extra_header=(AUTOMATION_IMPORT,),
+            limits=self.limits,
+            timeout=self._check_timeout,
+        )
+
+    def automation_tactics(self) -> list[str]:
+        return list(self._automation)
+
+    def render_state(self, state: ProofState) -> str:
+        return state.goals
+
+    def close(self) -> None:
+        self._drop_process()
+
+    def __enter__(self) -> "RocqBackend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- internals ------------------------------------------------------------------------------
+    def _handle_for(self, path: tuple[str, ...]) -> int:
+        if path not in self._handles:
+            self._handles[path] = len(self._paths)
+            self._paths.append(path)
+        return self._handles[path]
+
+    def _drop_process(self) -> None:
+        if self._coq is not None:
+            self._coq.close()
+        self._coq, self._header, self._doc = None, None, []
+
+    def _start_theorem(self) -> str:
+        """Make coqtop hold the theorem's header, statement and `Proof.`; return the initial goals."""
+        theorem = self._theorem
+        if self._coq is not None and self._coq.alive() and self._header == theorem.header:
+            self._send(f"BackTo {self._header_state}.", self._startup_timeout)
+        else:
+            self._drop_process()
+            self._coq = Coqtop(limits=self.limits)
+            for sentence in [*split_sentences(theorem.header), AUTOMATION_IMPORT]:
+                reply = self._send(sentence, self._startup_timeout)
+                if reply.error:
+                    self._drop_process()
+                    raise StatementError(f"header does not load: {reply.error}")
+            self._header, self._header_state = theorem.header, self._coq.state_id
+        reply = self._send(" ".join(theorem.statement.split()), self._startup_timeout)
+        if reply.error:
+            raise StatementError(f"statement rejected: {reply.error}")
+        self._send("Proof.", self._startup_timeout)
+        self._root_state, self._doc = self._coq.state_id, []
+        return clean_goals(reply.output)
+
+    def _send(self, sentence: str, timeout: float):
+        return self._coq.send(sentence, timeout)
+
+    def _goto(self, path: tuple[str, ...], timeout: float) -> None:
+        """Bring coqtop to the state after `path`, backing up and replaying as little as possible."""
+        if self._coq is None or not self._coq.alive() or self._header != self._theorem.header:
+            self.restarts += 1  # the process died, wedged or was killed: start over and replay
+            self._drop_process()
+            self._start_theorem()
+        held = [s for s, _ in self._doc]
+        common = 0
+        while common < min(len(held), len(path)) and held[common] == path[common]:
+            common += 1
+        if common < len(held):
+            self._send(f"BackTo {self._doc[common - 1][1] if common else self._root_state}.", self._startup_timeout)
+            del self._doc[common:]
+        for sentence in path[common:]:
+            reply = self._run_sentence(sentence, max(timeout, 1.0) * 2)
+            if reply is None or reply.error:
+                raise CoqtopDied(f"replaying {sentence!r} failed: {reply.error if reply else 'timeout'}")
+            self._doc.append((sentence, reply.state_id))
+
+    def _run_sentence(self, sentence: str, timeout: float):
+        """Run a proof sentence under coqtop's own Timeout; None if even SIGINT could not stop it."""
+        command = sentence if is_bullet(sentence) else f"Timeout {max(1, math.ceil(timeout))} {sentence}"
+        try:
+            return self._send(command, timeout + self._grace)
+        except CoqtopTimeout:
+            reply = self._coq.interrupt(self._grace)
+            if reply is None:  # wedged: replace the process; the next step replays the path
+                self._drop_process()
+            return reply
+
+    def _step(self, state: ProofState, path: tuple[str, ...], sentence: str, timeout: float) -> TacticResult:
+        reply = self._run_sentence(sentence, timeout)
+        if reply is None:
+            return TimedOut(timeout)
+        if reply.error:
+            if reply.error.startswith(("Timeout!", "User interrupt")):
+                return TimedOut(timeout)
+            return Failed(reply.error)
+        new_path = path + (sentence,)
+        self._doc.append((sentence, reply.state_id))
+        if "No more goals." in reply.output:
+            # Coq says "No more goals" inside an unclosed `{`; close the braces so the script is complete.
+            unclosed = sum(s == "{" for s in new_path) - sum(s == "}" for s in new_path)
+            for _ in range(unclosed):
+                self._doc.append(("}", self._send("}", self._startup_timeout).state_id))
+            return Proved(new_path + ("}",) * unclosed)
+        goals = clean_goals(reply.output) or state.goals  # coqtop prints nothing when the goals did not change
+        return Advanced(ProofState(handle=self._handle_for(new_path), goals=goals, depth=len(new_path)))

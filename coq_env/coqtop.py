@@ -1,0 +1,154 @@
+"""One sandboxed `coqtop -emacs` process: send a sentence, read back its output and the new state id."""
+from __future__ import annotations
+
+import os
+import re
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+
+from prover.types import BackendUnavailable
+
+_PROMPT = re.compile(rb"<prompt>(\S+) < (\d+) \|(.*?)\| (\d+) < </prompt>")
+_INFOMSG = re.compile(r"</?infomsg>|</?warning>")
+
+
+@dataclass(frozen=True)
+class Reply:
+    output: str  # what coqtop printed for the sentence, tags removed
+    state_id: int  # coqtop's state number after the sentence (unchanged on error)
+    error: str | None  # the error message, if the sentence failed
+
+
+class CoqtopDied(Exception):
+    """The process exited (crash, kill, resource limit)."""
+
+
+class CoqtopTimeout(Exception):
+    """No prompt came back in time."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Resource limits every coqtop/coqc process runs under."""
+
+    memory_mb: int = 4096  # address space
+    cpu_seconds: int = 3600  # per process lifetime; the backend restarts a process killed by it
+
+
+def sandbox_preexec(limits: SandboxLimits):
+    def apply() -> None:
+        os.setsid()  # our own process group: Ctrl-C on the terminal does not reach it, we interrupt it
+        mem = limits.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+
+    return apply
+
+
+def find_executable(name: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        raise BackendUnavailable(f"{name} not found on PATH: install Coq (apt-get install -y coq libcoq-coquelicot)")
+    return path
+
+
+class Coqtop:
+    """A coqtop process in its own temp dir under resource limits. One sentence in flight at a time."""
+
+    def __init__(self, args: tuple[str, ...] = (), limits: SandboxLimits = SandboxLimits()):
+        self._workdir = tempfile.mkdtemp(prefix="coqtop-")
+        self._buf = b""
+        self.proc = subprocess.Popen(
+            [find_executable("coqtop"), "-emacs", "-quiet", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            bufsize=0,
+            cwd=self._workdir,
+            preexec_fn=sandbox_preexec(limits),
+        )
+        self.state_id = self._read_prompt(60.0).state_id
+
+    def send(self, sentence: str, timeout: float) -> Reply:
+        """Send one sentence; raise CoqtopTimeout if no prompt within `timeout` seconds."""
+        before = self.state_id
+        try:
+            self.proc.stdin.write(sentence.encode() + b"\n")
+        except (BrokenPipeError, OSError) as exc:
+            raise CoqtopDied(f"coqtop is gone: {exc}") from exc
+        reply = self._read_prompt(timeout, before)
+        self.state_id = reply.state_id
+        return reply
+
+    def interrupt(self, grace: float) -> Reply | None:
+        """SIGINT the running sentence and collect its prompt; None if coqtop does not answer."""
+        try:
+            os.kill(self.proc.pid, signal.SIGINT)
+            reply = self._read_prompt(grace, self.state_id)
+        except (CoqtopTimeout, CoqtopDied, ProcessLookupError):
+            return None
+        time.sleep(0.02)
+        self._drain()  # a SIGINT that lands after the prompt makes one more "User interrupt" prompt
+        return reply
+
+    def _drain(self) -> None:
+        while select.select([self.proc.stdout], [], [], 0.01)[0]:
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            self._buf += chunk
+        while _PROMPT.search(self._buf):
+            m = _PROMPT.search(self._buf)
+            self.state_id = int(m.group(2))
+            self._buf = self._buf[m.end():]
+
+    def _read_prompt(self, timeout: float, before: int | None = None) -> Reply:
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while not (m := _PROMPT.search(self._buf)):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CoqtopTimeout(f"no answer from coqtop in {timeout:.1f}s")
+            if select.select([fd], [], [], left)[0]:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    code = self.proc.wait()
+                    raise CoqtopDied(f"coqtop exited with code {code}")
+                self._buf += chunk
+        raw, self._buf = self._buf[:m.start()], self._buf[m.end():]
+        output = _INFOMSG.sub("", raw.decode(errors="replace")).strip()
+        state_id = int(m.group(2))
+        error = None
+        err = re.search(r"^Error:\s*(.*)", output, re.M | re.S)
+        if err and (before is None or state_id == before):
+            error = " ".join(err.group(1).split())
+        return Reply(output, state_id, error)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def __enter__(self) -> "Coqtop":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

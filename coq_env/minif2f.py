@@ -1,0 +1,37 @@
+"""miniF2F-rocq as shipped in the package: each .v file parsed into a Theorem (header + statement)."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from coq_env.sentences import split_sentences, strip_comments
+from prover.types import Theorem
+
+DATA = Path(__file__).parent / "data" / "minif2f-rocq"
+SPLITS = ("valid", "test")
+_DECLARATION = re.compile(r"^(?:Theorem|Lemma|Fact|Remark|Corollary|Proposition|Example)\s+([\w']+)")
+
+
+def parse_theorem_file(text: str, name: str, **fields) -> Theorem:
+    """Split a benchmark file into what comes before the named theorem and the theorem sentence."""
+    offset = 0
+    for sentence in split_sentences(text):
+        start = text.index(sentence, offset)
+        offset = start + len(sentence)
+        m = _DECLARATION.match(strip_comments(sentence).strip())
+        if m and m.group(1) == name:
+            start += re.search(r"\b(?:Theorem|Lemma|Fact|Remark|Corollary|Proposition|Example)\s", sentence).start()
+            statement = text[start:offset]  # leading comments stay in the header
+            return Theorem(name=name, statement=statement, header=text[:start].strip(), backend="rocq", **fields)
+    raise ValueError(f"no theorem named {name} in its file")
+
+
+@lru_cache(maxsize=None)
+def load_split(split: str) -> tuple[Theorem, ...]:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
+    return tuple(
+        parse_theorem_file(path.read_text(), path.stem, split=split, benchmark="minif2f-rocq")
+        for path in sorted((DATA / split).glob("*.v"))
+    )

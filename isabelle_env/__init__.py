@@ -1,0 +1,1 @@
+"""Isabelle backend (PISA-style bridge, Sledgehammer): filled by the Isabelle issue."""

@@ -1,0 +1,41 @@
+"""The backend protocol: what the search needs from any proof assistant (Gymnasium-style, tiny)."""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from prover.types import ProofState, TacticResult, Theorem, Verdict
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """One proof-assistant process (plus whatever it restarts) driven tactic by tactic.
+
+    States returned since the last `open` stay valid until the next `open`: the search may run a
+    tactic on any of them, in any order.
+    """
+
+    name: str
+
+    def open(self, theorem: Theorem) -> ProofState:
+        """Start proving `theorem`; raises StatementError if the assistant rejects the statement."""
+        ...
+
+    def run_tactic(self, state: ProofState, tactic: str, timeout: float) -> TacticResult: ...
+
+    def render_proof(self, theorem: Theorem, tactics: tuple[str, ...]) -> str:
+        """The complete proof script/file for `tactics`."""
+        ...
+
+    def verify(self, theorem: Theorem, tactics: tuple[str, ...]) -> Verdict:
+        """Check the proof from scratch in a fresh process, refusing anything unsound."""
+        ...
+
+    def automation_tactics(self) -> list[str]:
+        """Cheap tactics worth trying at every node before any model candidate."""
+        ...
+
+    def render_state(self, state: ProofState) -> str:
+        """The state as a model prompt should show it."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,66 @@
+"""Tactic generators: proof-state text in, scored candidate tactics out. The search knows only this."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Protocol, runtime_checkable
+
+from prover.types import Theorem
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A proposed tactic and its model score (log-probability normalised per token, Llemma's)."""
+
+    tactic: str
+    score: float  # what the search ranks by
+    logprob: float = 0.0  # summed token log-probability
+    num_tokens: int = 0
+
+
+@runtime_checkable
+class TacticGenerator(Protocol):
+    name: str
+
+    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
+        """Up to `n` distinct candidates for the state, best first."""
+        ...
+
+
+# Tactics a model must never be allowed to propose: they close a goal without proving it.
+_FORBIDDEN = re.compile(r"^\s*(sorry|admit|Admitted|give_up|oops)\b")
+
+
+def clean_candidates(raw: Iterable[Candidate], n: int) -> list[Candidate]:
+    """Strip, drop empty/cheating ones, merge duplicates keeping the best score, best first."""
+    best: dict[str, Candidate] = {}
+    for cand in raw:
+        tactic = cand.tactic.strip()
+        if not tactic or _FORBIDDEN.match(tactic):
+            continue
+        if tactic not in best or cand.score > best[tactic].score:
+            best[tactic] = Candidate(tactic, cand.score, cand.logprob, cand.num_tokens)
+    return sorted(best.values(), key=lambda c: -c.score)[:n]
+
+
+class AutomationOnly:
+    """No model: the search tries only the backend's automation tactics."""
+
+    name = "none"
+
+    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
+        return []
+
+
+class ReplayGenerator:
+    """Test/benchmark double: proposes fixed tactics (per theorem name, or for every theorem) at zero model cost."""
+
+    name = "replay"
+
+    def __init__(self, tactics: list[str] | dict[str, list[str]], score: float = -1.0):
+        self._tactics = tactics
+        self._score = score
+
+    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
+        tactics = self._tactics.get(theorem.name, []) if isinstance(self._tactics, dict) else self._tactics
+        return [Candidate(t, self._score - 1e-3 * i) for i, t in enumerate(tactics[:n])]

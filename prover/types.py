@@ -1,0 +1,85 @@
+"""The data every backend and the search share: theorems, proof states, tactic results, proofs, verdicts."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Theorem:
+    """One statement to prove, exactly as its benchmark gives it."""
+
+    name: str
+    statement: str  # the declaration up to and including its final '.', e.g. "Theorem t (x : R) : x = x."
+    header: str  # everything the statement needs before it: imports, definitions, scopes
+    backend: str  # "rocq", "lean", "isabelle"
+    split: str | None = None  # "valid" / "test" for benchmark theorems
+    benchmark: str | None = None
+
+
+@dataclass(frozen=True)
+class ProofState:
+    """An open proof state. `handle` is the backend's; `goals` is what the prover shows for it."""
+
+    handle: int
+    goals: str
+    depth: int = 0  # tactics applied since the theorem was opened
+
+
+@dataclass(frozen=True)
+class Advanced:
+    """The tactic ran and left goals: the new state."""
+
+    state: ProofState
+
+
+@dataclass(frozen=True)
+class Proved:
+    """The tactic closed the last goal."""
+
+    tactics: tuple[str, ...]  # the whole tactic path from the opened theorem
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The proof assistant refused the tactic (or we refused it before sending)."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class TimedOut:
+    """The tactic ran past its time limit and was interrupted."""
+
+    seconds: float
+
+
+TacticResult = Union[Advanced, Proved, Failed, TimedOut]
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A finished proof: its tactics and the complete file/script a checker accepts."""
+
+    tactics: tuple[str, ...]
+    script: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of checking a proof from scratch in a fresh process."""
+
+    accepted: bool
+    reason: str = ""  # why rejected, or a note
+    axioms: tuple[str, ...] = field(default_factory=tuple)  # fully qualified axioms the proof relies on
+
+    def __bool__(self) -> bool:
+        return self.accepted
+
+
+class StatementError(Exception):
+    """The proof assistant cannot even state the theorem (unsupported by this version)."""
+
+
+class BackendUnavailable(Exception):
+    """The proof assistant is not installed or cannot be started."""
