@@ -1,0 +1,23 @@
+"""Registers the Rocq backend and its benchmark with the prover core (entry point `rocq`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from coq_env.backend import AUTOMATION_IMPORT, RocqBackend
+from coq_env.minif2f import load_split
+from coq_env.verify import check_proof_text
+from prover.plugins import BackendPlugin
+from prover.types import Theorem, Verdict
+
+
+def check_file(path: Path, expected: Theorem | None) -> Verdict:
+    return check_proof_text(Path(path).read_text(), expected=expected, extra_header=(AUTOMATION_IMPORT,))
+
+
+PLUGIN = BackendPlugin(
+    name="rocq",
+    make_backend=RocqBackend,
+    benchmarks={"minif2f-rocq": load_split},
+    check_file=check_file,
+    file_suffix=".v",
+)

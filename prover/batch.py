@@ -1,0 +1,159 @@
+"""Batch proving: one results.jsonl row per theorem, appended atomically, so an interrupted run resumes."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from tqdm import tqdm
+
+from prover.backend import Backend
+from prover.generators import TacticGenerator
+from prover.search import SearchConfig, Status, best_first_search
+from prover.types import StatementError, Theorem
+
+RESULTS = "results.jsonl"
+CONFIG = "config.json"
+UNSUPPORTED = "unsupported"  # the proof assistant cannot state the theorem
+ERROR = "error"  # our side broke on this theorem
+
+
+class RunConfigMismatch(ValueError):
+    pass
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Complete rows of a results file; a torn last line (killed mid-write) is cut off so appends stay valid."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    if len(complete) != len(data):
+        with open(path, "r+b") as f:
+            f.truncate(len(complete))
+    return [json.loads(line) for line in complete.decode().splitlines() if line.strip()]
+
+
+def append_row(path: Path, row: dict) -> None:
+    """One write of one whole line on an O_APPEND descriptor, then fsync: a row is there or it is not."""
+    line = (json.dumps(row, sort_keys=True) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def prepare_run_dir(out: Path, run_config: dict) -> None:
+    """Create the run folder, or check a resumed one was started with the same settings."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "proofs").mkdir(exist_ok=True)
+    config_path = out / CONFIG
+    if config_path.exists():
+        old = json.loads(config_path.read_text())
+        changed = sorted(k for k in run_config if k in old and old[k] != run_config[k] and k not in _RESUMABLE)
+        if changed:
+            raise RunConfigMismatch(
+                f"{out} was started with different {', '.join(changed)}; use another --out or the same settings"
+            )
+    tmp = config_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(run_config, indent=2, sort_keys=True))
+    os.replace(tmp, config_path)
+
+
+# Settings that may change between a run and its resumption without mixing incomparable rows.
+_RESUMABLE = {"limit", "names"}
+
+
+@dataclass(frozen=True)
+class Summary:
+    total: int
+    proved: int
+    by_status: dict
+
+    @property
+    def attempted(self) -> int:
+        return self.total - self.by_status.get(UNSUPPORTED, 0)
+
+    def line(self) -> str:
+        rate = self.proved / self.attempted if self.attempted else 0.0
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(self.by_status.items()))
+        return f"proved {self.proved}/{self.attempted} ({rate:.1%}) of supported theorems; {parts}"
+
+
+def summarize(rows: Iterable[dict]) -> Summary:
+    by_status: dict[str, int] = {}
+    for row in rows:
+        by_status[row["status"]] = by_status.get(row["status"], 0) + 1
+    return Summary(sum(by_status.values()), by_status.get(Status.PROVED.value, 0), by_status)
+
+
+def prove_one(theorem: Theorem, backend: Backend, generator: TacticGenerator, config: SearchConfig) -> tuple[dict, str | None]:
+    """The results row for one theorem, and the proof file text if it was proved."""
+    row = {"name": theorem.name, "split": theorem.split, "model": generator.name, "proof": None}
+    t0 = time.monotonic()
+    try:
+        result = best_first_search(theorem, backend, generator, config)
+    except StatementError as exc:
+        return {**row, "status": UNSUPPORTED, "reason": str(exc), "seconds": round(time.monotonic() - t0, 3)}, None
+    row.update(
+        status=result.status.value,
+        proof=list(result.tactics) if result.tactics else None,
+        seconds=round(result.seconds, 3),
+        expansions=result.expansions,
+        tactics_run=result.tactics_run,
+        model_seconds=round(result.model_seconds, 3),
+        env_seconds=round(result.env_seconds, 3),
+        verify_seconds=round(result.verify_seconds, 3),
+    )
+    if result.verdict is not None:
+        row["axioms"] = list(result.verdict.axioms)
+        if not result.verdict.accepted:
+            row["reason"] = result.verdict.reason
+    script = backend.render_proof(theorem, result.tactics) if result.status is Status.PROVED else None
+    return row, script
+
+
+def prove_batch(
+    theorems: list[Theorem],
+    backend: Backend,
+    generator: TacticGenerator,
+    config: SearchConfig,
+    out: Path,
+    suffix: str = ".v",
+    progress: bool = True,
+) -> Iterator[dict]:
+    """Prove each theorem not already in out/results.jsonl, appending its row as soon as it is known."""
+    results = out / RESULTS
+    rows = read_rows(results)
+    done = {row["name"] for row in rows}
+    todo = [t for t in theorems if t.name not in done]
+    proved = sum(row["status"] == Status.PROVED.value for row in rows if row["name"] in {t.name for t in theorems})
+    finished = len(theorems) - len(todo)
+    bar = tqdm(total=len(theorems), initial=finished, disable=not progress, unit="thm", dynamic_ncols=True)
+    try:
+        for theorem in todo:
+            bar.set_description(theorem.name[:32])
+            try:
+                row, script = prove_one(theorem, backend, generator, config)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as exc:  # one broken theorem must not end the batch; the row says what broke
+                row, script = {"name": theorem.name, "split": theorem.split, "model": generator.name, "proof": None,
+                               "status": ERROR, "reason": f"{type(exc).__name__}: {exc}"}, None
+            if script is not None:
+                tmp = out / "proofs" / f".{theorem.name}{suffix}.tmp"
+                tmp.write_text(script)
+                os.replace(tmp, out / "proofs" / f"{theorem.name}{suffix}")
+            append_row(results, row)
+            finished += 1
+            proved += row["status"] == Status.PROVED.value
+            bar.update(1)
+            bar.set_postfix(proved=f"{proved}/{finished}", rate=f"{proved / finished:.0%}")
+            yield row
+    finally:
+        bar.close()

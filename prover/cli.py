@@ -1,0 +1,166 @@
+"""The `prover` command line: batch-prove a benchmark, check a proof file, summarise a run."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from prover.batch import RESULTS, RunConfigMismatch, prepare_run_dir, prove_batch, read_rows, summarize
+from prover.plugins import UnknownBackend, available_backends, load_plugin
+from prover.search import SearchConfig
+from prover.types import BackendUnavailable
+
+
+class UserError(click.ClickException):
+    """A mistake in what the user asked for: one line on stderr, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+@click.group()
+def main() -> None:
+    """Best-first formal theorem proving with language-model tactic generators."""
+
+
+def _plugin(backend: str):
+    try:
+        return load_plugin(backend)
+    except UnknownBackend as exc:
+        raise UserError(str(exc)) from None
+
+
+def _benchmark(plugin, benchmark: str, split: str):
+    if benchmark not in plugin.benchmarks:
+        raise UserError(f"unknown benchmark {benchmark!r} for backend {plugin.name} (available: {', '.join(plugin.benchmarks)})")
+    try:
+        return plugin.benchmarks[benchmark](split)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _select(theorems, names: str | None, limit: int | None):
+    if names:
+        wanted = [n.strip() for n in names.split(",") if n.strip()]
+        by_name = {t.name: t for t in theorems}
+        missing = [n for n in wanted if n not in by_name]
+        if missing:
+            raise UserError(f"no theorem named {missing[0]!r} in this benchmark split")
+        theorems = [by_name[n] for n in wanted]
+    return list(theorems[:limit] if limit else theorems)
+
+
+def _generator(model: str, num_candidates: int):
+    from prover.generators import AutomationOnly
+
+    if model == "none":
+        return AutomationOnly()
+    from prover.hf_generator import ModelLoadError, load_generator
+
+    try:
+        return load_generator(model)
+    except ModelLoadError as exc:
+        raise UserError(str(exc)) from None
+
+
+@main.command()
+@click.option("--backend", default="rocq", show_default=True, help=f"proof assistant ({', '.join(available_backends())})")
+@click.option("--benchmark", default="minif2f-rocq", show_default=True)
+@click.option("--split", default="valid", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="only the first N theorems")
+@click.option("--names", help="comma-separated theorem names")
+@click.option("--model", default="default", show_default=True, help="default | none | PATH to a Hugging Face model folder")
+@click.option("--budget-seconds", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True)
+@click.option("--max-expansions", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--tactic-timeout", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True)
+@click.option("--num-candidates", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--automation/--no-automation", default=True, show_default=True, help="try the backend's automation tactics first")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="run folder (rerun to resume)")
+@click.option("--progress/--no-progress", default=True)
+def prove(backend, benchmark, split, limit, names, model, budget_seconds, max_expansions, tactic_timeout,
+          num_candidates, automation, out, progress):
+    """Batch-prove a benchmark split; rows go to OUT/results.jsonl, proofs to OUT/proofs/."""
+    plugin = _plugin(backend)
+    theorems = _select(_benchmark(plugin, benchmark, split), names, limit)
+    config = SearchConfig(max_expansions=max_expansions, budget_seconds=budget_seconds, tactic_timeout=tactic_timeout,
+                          num_candidates=num_candidates, automation=automation)
+    run_config = {"backend": backend, "benchmark": benchmark, "split": split, "model": model, "limit": limit,
+                  "names": names, **{k: v for k, v in vars(config).items()}}
+    try:
+        prepare_run_dir(out, run_config)
+        prover_backend = plugin.make_backend()
+    except (RunConfigMismatch, BackendUnavailable) as exc:
+        raise UserError(str(exc)) from None
+    generator = _generator(model, num_candidates)
+    selected = {t.name for t in theorems}
+    try:
+        with prover_backend:
+            for _ in prove_batch(theorems, prover_backend, generator, config, out, plugin.file_suffix, progress):
+                pass
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: finished rows are saved in {out / RESULTS}; rerun the same command to resume", err=True)
+        sys.exit(130)
+    rows = [r for r in read_rows(out / RESULTS) if r["name"] in selected]
+    click.echo(f"{benchmark} {split} [{generator.name}]: {summarize(rows).line()}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--backend", default="rocq", show_default=True)
+@click.option("--benchmark", help="check the file proves this benchmark's theorem, statement unchanged")
+@click.option("--theorem", help="the benchmark theorem's name (with --benchmark)")
+@click.option("--split", default=None, help="benchmark split (default: search all)")
+def check(file, backend, benchmark, theorem, split):
+    """Soundly check a proof FILE in a fresh process: exit 0 accepted, 1 rejected, 2 cannot check."""
+    plugin = _plugin(backend)
+    if not file.is_file():
+        raise UserError(f"cannot read {file}: no such file")
+    expected = None
+    if benchmark or theorem:
+        if not (benchmark and theorem):
+            raise UserError("--benchmark and --theorem go together")
+        splits = [split] if split else list(plugin.splits)
+        found = [t for s in splits for t in _benchmark(plugin, benchmark, s) if t.name == theorem]
+        if not found:
+            raise UserError(f"no theorem named {theorem!r} in {benchmark}")
+        expected = found[0]
+    try:
+        verdict = plugin.check_file(file, expected)
+    except (BackendUnavailable, OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot check {file}: {exc}") from None
+    if verdict.accepted:
+        axioms = f" (axioms: {', '.join(verdict.axioms)})" if verdict.axioms else ""
+        click.echo(f"accepted: {file}{axioms}")
+        return
+    click.echo(f"rejected: {verdict.reason}")
+    sys.exit(1)
+
+
+@main.command()
+@click.argument("run", type=click.Path(path_type=Path))
+def report(run):
+    """Summarise a run folder written by `prover prove`."""
+    results = run / RESULTS
+    if not results.is_file():
+        raise UserError(f"no {RESULTS} in {run}")
+    rows = read_rows(results)
+    config_path = run / "config.json"
+    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    click.echo(f"{config.get('benchmark', '?')} {config.get('split', '?')} [{config.get('model', '?')}]: {summarize(rows).line()}")
+    timed = [r for r in rows if "seconds" in r]
+    if timed:
+        total = sum(r["seconds"] for r in timed)
+        model = sum(r.get("model_seconds", 0) for r in timed)
+        env = sum(r.get("env_seconds", 0) for r in timed)
+        click.echo(f"time: {total:.1f}s over {len(timed)} theorems (model {model:.1f}s, proof assistant {env:.1f}s)")
+    for row in rows:
+        if row["status"] == "proved":
+            click.echo(f"  proved {row['name']}: {' '.join(row['proof'])}")
+
+
+if __name__ == "__main__":
+    main()

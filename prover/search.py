@@ -1,0 +1,172 @@
+"""Best-first tactic search (Llemma/ReProver semantics): a priority queue of proof states by cumulative log-probability."""
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import networkx as nx
+
+from prover.backend import Backend
+from prover.generators import Candidate, TacticGenerator
+from prover.types import Advanced, Failed, ProofState, Proved, TimedOut, Theorem, Verdict
+
+
+class Status(str, Enum):
+    PROVED = "proved"  # found and accepted by the fresh-process check
+    REJECTED = "rejected"  # found, but the check refused it: never reported as proved
+    FAILED = "failed"  # queue exhausted or expansion budget spent
+    TIMEOUT = "timeout"  # wall-clock budget spent
+    OPEN = "open"
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    max_expansions: int = 200
+    budget_seconds: float = 60.0  # wall clock per theorem, model and proof assistant together
+    tactic_timeout: float = 5.0  # per tactic
+    num_candidates: int = 8  # asked of the generator at each expansion
+    automation: bool = True  # try the backend's automation tactics at every node first
+    automation_score: float = 0.0  # their log-probability: free, so states they reach keep their parent's rank
+
+
+@dataclass
+class Node:
+    """A proof state in the search graph, keyed by its normalised goals."""
+
+    key: str
+    state: ProofState
+    logprob: float  # cumulative over the tactics that first reached it
+    depth: int
+    status: Status = Status.OPEN
+    expanded: bool = False
+
+
+@dataclass(frozen=True)
+class Edge:
+    tactic: str
+    src: str
+    dst: str | None  # None when the tactic failed or timed out
+    score: float
+    outcome: str  # "advanced" | "duplicate" | "proved" | "failed" | "timeout"
+    detail: str = ""
+
+
+@dataclass
+class SearchResult:
+    theorem: str
+    status: Status
+    tactics: tuple[str, ...] | None = None
+    verdict: Verdict | None = None
+    expansions: int = 0
+    tactics_run: int = 0
+    seconds: float = 0.0
+    model_seconds: float = 0.0
+    env_seconds: float = 0.0
+    verify_seconds: float = 0.0
+    tree: nx.DiGraph = field(default_factory=nx.DiGraph, repr=False)
+
+    def write_tree(self, path: str | Path) -> None:
+        """The search graph as JSON (networkx node-link form), for inspection."""
+        Path(path).write_text(json.dumps(nx.node_link_data(self.tree, edges="edges"), indent=1))
+
+
+PROVED_KEY = "<proved>"
+
+
+def state_key(state: ProofState) -> str:
+    return " ".join(state.goals.split())
+
+
+def best_first_search(
+    theorem: Theorem,
+    backend: Backend,
+    generator: TacticGenerator,
+    config: SearchConfig = SearchConfig(),
+    verify: bool = True,
+) -> SearchResult:
+    """Search for a proof of `theorem`; stop at the first one and check it from scratch.
+
+    Raises StatementError (from `backend.open`) if the statement itself is not accepted.
+    """
+    start = time.monotonic()
+    deadline = start + config.budget_seconds
+    result = SearchResult(theorem.name, Status.OPEN)
+    tree = result.tree
+    root_state = backend.open(theorem)
+    root = Node(state_key(root_state), root_state, 0.0, 0)
+    nodes = {root.key: root}
+    tree.add_node(root.key, goals=root_state.goals, logprob=0.0, depth=0, status=Status.OPEN.value)
+    order = itertools.count()  # FIFO among equal priorities
+    queue = [(-root.logprob, next(order), root.key)]
+
+    def run(node: Node, cand: Candidate) -> tuple[str, ...] | None:
+        """Run one candidate on `node`; the full tactic path if it closed the proof."""
+        t0 = time.monotonic()
+        outcome = backend.run_tactic(node.state, cand.tactic, max(0.5, min(config.tactic_timeout, deadline - t0)))
+        result.env_seconds += time.monotonic() - t0
+        result.tactics_run += 1
+        if isinstance(outcome, Proved):
+            tree.add_node(PROVED_KEY, status=Status.PROVED.value)
+            tree.add_edge(node.key, PROVED_KEY, tactic=cand.tactic, score=cand.score, outcome="proved")
+            return outcome.tactics
+        if isinstance(outcome, (Failed, TimedOut)):
+            kind = "failed" if isinstance(outcome, Failed) else "timeout"
+            detail = outcome.error if isinstance(outcome, Failed) else f"{outcome.seconds:g}s"
+            tree.nodes[node.key].setdefault("errors", []).append({"tactic": cand.tactic, "outcome": kind, "detail": detail})
+            return None
+        child_key = state_key(outcome.state)
+        if child_key in nodes:  # the same goals reached another way: merge, keep the first (better) rank
+            if not tree.has_edge(node.key, child_key) and child_key != node.key:
+                tree.add_edge(node.key, child_key, tactic=cand.tactic, score=cand.score, outcome="duplicate")
+            return None
+        child = Node(child_key, outcome.state, node.logprob + cand.score, node.depth + 1)
+        nodes[child_key] = child
+        tree.add_node(child_key, goals=outcome.state.goals, logprob=child.logprob, depth=child.depth, status=Status.OPEN.value)
+        tree.add_edge(node.key, child_key, tactic=cand.tactic, score=cand.score, outcome="advanced")
+        heapq.heappush(queue, (-child.logprob, next(order), child_key))
+        return None
+
+    proof: tuple[str, ...] | None = None
+    while queue and proof is None:
+        if result.expansions >= config.max_expansions:
+            result.status = Status.FAILED
+            break
+        if time.monotonic() >= deadline:
+            result.status = Status.TIMEOUT
+            break
+        node = nodes[heapq.heappop(queue)[2]]
+        node.expanded = True
+        result.expansions += 1
+        automation = backend.automation_tactics() if config.automation else []
+        for cand in (Candidate(t, config.automation_score) for t in automation):
+            if proof is not None or time.monotonic() >= deadline:
+                break
+            proof = run(node, cand)
+        if proof is None and time.monotonic() < deadline:
+            t0 = time.monotonic()
+            candidates = generator.generate(theorem, backend.render_state(node.state), config.num_candidates)
+            result.model_seconds += time.monotonic() - t0
+            for cand in candidates:
+                if proof is not None or time.monotonic() >= deadline:
+                    break
+                proof = run(node, cand)
+        tree.nodes[node.key]["expanded"] = True
+    if proof is None:
+        if result.status is Status.OPEN:
+            result.status = Status.TIMEOUT if time.monotonic() >= deadline else Status.FAILED
+    else:
+        result.tactics = proof
+        if verify:
+            t0 = time.monotonic()
+            result.verdict = backend.verify(theorem, proof)
+            result.verify_seconds = time.monotonic() - t0
+            result.status = Status.PROVED if result.verdict.accepted else Status.REJECTED
+        else:
+            result.status = Status.PROVED
+    result.seconds = time.monotonic() - start
+    return result
