@@ -12,7 +12,10 @@ from prover.types import Advanced, Failed, ProofState, Proved, StatementError, T
 # Loaded after the benchmark's own imports, in search and in the checked file alike: miniF2F files
 # import only what their statement needs, and without these `lia`/`lra`/`nia` are unknown.
 AUTOMATION_IMPORT = "From Coq Require Import Lia Lra Psatz Field Ring."
-AUTOMATION_TACTICS = ["intros", "lia", "nia", "lra", "nra", "field", "ring", "reflexivity", "auto", "easy", "intuition"]
+AUTOMATION_TACTICS = [
+    "intros", "lia", "nia", "lra", "nra", "field", "ring", "reflexivity", "auto", "easy", "intuition",
+    "split", "subst", "simpl",
+]
 
 _IDS = re.compile(r" \(ID \d+\)")
 
@@ -184,11 +187,16 @@ class RocqBackend:
             return Failed(reply.error)
         new_path = path + (sentence,)
         self._doc.append((sentence, reply.state_id))
-        if "No more goals." in reply.output:
+        output = reply.output
+        if not output:
+            # coqtop skips printing goals it believes unchanged, and after a BackTo that belief can be
+            # wrong: ask. (Show adds a state after the tactic's; BackTo the tactic's state stays valid.)
+            output = self._send("Show.", self._startup_timeout).output
+        if "No more goals." in output:
             # Coq says "No more goals" inside an unclosed `{`; close the braces so the script is complete.
             unclosed = sum(s == "{" for s in new_path) - sum(s == "}" for s in new_path)
             for _ in range(unclosed):
                 self._doc.append(("}", self._send("}", self._startup_timeout).state_id))
             return Proved(new_path + ("}",) * unclosed)
-        goals = clean_goals(reply.output) or state.goals  # coqtop prints nothing when the goals did not change
+        goals = clean_goals(output)
         return Advanced(ProofState(handle=self._handle_for(new_path), goals=goals, depth=len(new_path)))

@@ -36,7 +36,11 @@ class SearchConfig:
 
 @dataclass
 class Node:
-    """A proof state in the search graph, keyed by its normalised goals."""
+    """A proof state in the search graph, keyed by its normalised goals.
+
+    The graph itself is a networkx DiGraph: nodes carry goals, log-probability, depth, failed attempts
+    ("errors") and merged duplicates ("merged"); edges carry the tactic, its score and outcome.
+    """
 
     key: str
     state: ProofState
@@ -44,16 +48,6 @@ class Node:
     depth: int
     status: Status = Status.OPEN
     expanded: bool = False
-
-
-@dataclass(frozen=True)
-class Edge:
-    tactic: str
-    src: str
-    dst: str | None  # None when the tactic failed or timed out
-    score: float
-    outcome: str  # "advanced" | "duplicate" | "proved" | "failed" | "timeout"
-    detail: str = ""
 
 
 @dataclass
@@ -64,6 +58,7 @@ class SearchResult:
     verdict: Verdict | None = None
     expansions: int = 0
     tactics_run: int = 0
+    merged: int = 0  # tactics whose resulting state was already in the graph
     seconds: float = 0.0
     model_seconds: float = 0.0
     env_seconds: float = 0.0
@@ -121,8 +116,8 @@ def best_first_search(
             return None
         child_key = state_key(outcome.state)
         if child_key in nodes:  # the same goals reached another way: merge, keep the first (better) rank
-            if not tree.has_edge(node.key, child_key) and child_key != node.key:
-                tree.add_edge(node.key, child_key, tactic=cand.tactic, score=cand.score, outcome="duplicate")
+            result.merged += 1
+            tree.nodes[node.key].setdefault("merged", []).append({"tactic": cand.tactic, "into": child_key})
             return None
         child = Node(child_key, outcome.state, node.logprob + cand.score, node.depth + 1)
         nodes[child_key] = child
@@ -155,7 +150,7 @@ def best_first_search(
                 if proof is not None or time.monotonic() >= deadline:
                     break
                 proof = run(node, cand)
-        tree.nodes[node.key]["expanded"] = True
+        tree.nodes[node.key]["expanded"] = result.expansions  # 1 for the root: the order of expansion
     if proof is None:
         if result.status is Status.OPEN:
             result.status = Status.TIMEOUT if time.monotonic() >= deadline else Status.FAILED

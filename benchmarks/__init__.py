@@ -1,0 +1,17 @@
+"""Performance benchmarks: each one measures a ratio inside one run, so results compare across machines.
+
+To add a benchmark, write a module here with a function returning (value, target) and list it in BENCHMARKS.
+`python -m benchmarks [NAME...]` prints one JSON line per metric on stdout; details go to stderr.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from benchmarks.rocq_step_overhead import rocq_step_overhead
+from benchmarks.search_overhead import search_overhead
+
+# name -> function returning (value, target), target a comparison string such as ">=0.8"
+BENCHMARKS: dict[str, Callable[[], tuple[float, str]]] = {
+    "rocq_step_overhead": rocq_step_overhead,
+    "search_overhead": search_overhead,
+}

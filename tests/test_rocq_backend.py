@@ -1,0 +1,86 @@
+"""The Rocq backend on live coqtop: states, tactics, refusals, timeouts, recovery."""
+import os
+import signal
+
+import pytest
+
+from prover.types import Advanced, Failed, Proved, StatementError, TimedOut
+
+LOOP = "let rec f n := f (S n) in f O"
+
+
+def test_open_gives_the_statement_goal(backend, valid):
+    state = backend.open(valid["mathd_numbertheory_32"])
+    assert "sum_list (divisors 36) = 91" in state.goals
+    assert state.depth == 0
+
+
+def test_a_closing_tactic_proves_and_returns_the_tactic_path(backend, valid):
+    state = backend.open(valid["mathd_numbertheory_32"])
+    step = backend.run_tactic(state, "compute", 5)
+    assert isinstance(step, Advanced) and "91 = 91" in step.state.goals
+    done = backend.run_tactic(step.state, "reflexivity.", 5)
+    assert done == Proved(("compute.", "reflexivity."))
+
+
+def test_a_failing_tactic_reports_coqs_error(backend, valid):
+    state = backend.open(valid["mathd_numbertheory_32"])
+    result = backend.run_tactic(state, "apply no_such_lemma", 5)
+    assert isinstance(result, Failed) and "no_such_lemma" in result.error
+
+
+@pytest.mark.parametrize("tactic", ["Qed.", "lia. Qed.", "admit.", "Admitted.", "Abort.", "Axiom x : False.", "now admit", "give_up."])
+def test_input_that_ends_aborts_or_declares_is_refused(backend, valid, tactic):
+    state = backend.open(valid["mathd_numbertheory_32"])
+    assert isinstance(backend.run_tactic(state, tactic, 5), Failed)
+    # and the state is still usable afterwards
+    assert isinstance(backend.run_tactic(state, "reflexivity", 5), Proved)
+
+
+def test_a_looping_tactic_times_out_and_the_state_stays_usable(backend, valid):
+    state = backend.open(valid["mathd_numbertheory_32"])
+    assert isinstance(backend.run_tactic(state, LOOP, 1), TimedOut)
+    assert isinstance(backend.run_tactic(state, "reflexivity", 5), Proved)
+
+
+def test_any_earlier_state_can_be_resumed_in_any_order(backend, valid):
+    state = backend.open(valid["mathd_algebra_10"])
+    unfolded = backend.run_tactic(state, "unfold Rabs", 5).state
+    split = backend.run_tactic(unfolded, "destruct (Rcase_abs _)", 5).state
+    other_branch = backend.run_tactic(state, "intros", 5)  # jumps back to the root
+    assert isinstance(other_branch, Advanced)
+    first_case = backend.run_tactic(split, "lra", 5)  # jumps into the first branch again: replayed
+    assert isinstance(first_case, Advanced) and ">= 0" in first_case.state.goals
+    assert backend.run_tactic(first_case.state, "lra", 5) == Proved(("unfold Rabs.", "destruct (Rcase_abs _).", "lra.", "lra."))
+
+
+def test_a_killed_coqtop_is_restarted_and_the_path_replayed(backend, valid):
+    state = backend.open(valid["mathd_algebra_10"])
+    unfolded = backend.run_tactic(state, "unfold Rabs", 5).state
+    os.kill(backend._coq.proc.pid, signal.SIGKILL)
+    result = backend.run_tactic(unfolded, "destruct (Rcase_abs _)", 5)
+    assert isinstance(result, Advanced) and "goal 2" in result.state.goals
+    assert backend.restarts == 1
+
+
+def test_braces_left_open_are_closed_when_the_goals_run_out(backend, valid):
+    state = backend.open(valid["mathd_numbertheory_32"])
+    braced = backend.run_tactic(state, "{", 5).state
+    assert backend.run_tactic(braced, "reflexivity", 5) == Proved(("{", "reflexivity.", "}"))
+
+
+def test_a_statement_coq_816_cannot_check_is_a_statement_error(backend, valid):
+    with pytest.raises(StatementError):
+        backend.open(valid["amc12a_2009_p15"])  # Coquelicot complex numbers: fails on Coq 8.16
+
+
+def test_the_automation_libraries_are_loaded_before_the_theorem(backend, valid):
+    # mathd_algebra_104 imports only Reals; lra must still be known
+    state = backend.open(valid["mathd_algebra_104"])
+    assert isinstance(backend.run_tactic(state, "lra", 5), Proved)
+
+
+def test_a_reals_proof_verifies_with_only_standard_library_axioms(backend, valid):
+    verdict = backend.verify(valid["mathd_algebra_104"], ("lra.",))
+    assert verdict.accepted, verdict.reason
+    assert all(a.startswith("Coq.") for a in verdict.axioms)

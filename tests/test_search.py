@@ -1,0 +1,123 @@
+"""Best-first search on live Rocq: proofs found and verified, budgets, merging, timeouts, recovery, rejection."""
+import json
+import os
+import signal
+
+from prover.generators import AutomationOnly, Candidate, ReplayGenerator
+from prover.search import SearchConfig, Status, best_first_search
+
+FAST = SearchConfig(budget_seconds=30, tactic_timeout=2)
+
+
+def test_a_trivial_theorem_is_proved_by_automation_and_verified(backend, valid):
+    result = best_first_search(valid["mathd_algebra_104"], backend, AutomationOnly(), FAST)
+    assert result.status is Status.PROVED
+    assert result.verdict.accepted and result.tactics == ("lra.",)
+
+
+def test_a_multi_step_theorem_is_proved_from_generator_candidates(backend, valid):
+    # ReplayGenerator is a test double for a model: it proposes these tactics at every state.
+    generator = ReplayGenerator(["unfold Rabs", "destruct (Rcase_abs _)"])
+    result = best_first_search(valid["mathd_algebra_10"], backend, generator, FAST)
+    assert result.status is Status.PROVED, result
+    assert result.tactics[:2] == ("unfold Rabs.", "destruct (Rcase_abs _).")
+    assert result.verdict.accepted
+
+
+def test_higher_scored_states_are_expanded_first(backend, valid):
+    class Scored:
+        """Test double for a model: fixed candidates with fixed scores."""
+
+        name = "scored"
+
+        def generate(self, theorem, state_text, n):
+            return [Candidate("unfold Rabs", -0.1), Candidate("assert (H : True) by trivial", -5.0),
+                    Candidate("destruct (Rcase_abs _)", -0.2)]
+
+    result = best_first_search(valid["mathd_algebra_10"], backend, Scored(), FAST)
+    assert result.status is Status.PROVED
+    order = {d["expanded"]: d for _, d in result.tree.nodes(data=True) if d.get("expanded")}
+    # the best chain only: root, unfold, destruct, then the case lra left (automation is free)
+    assert [order[i]["depth"] for i in sorted(order)] == [0, 1, 2, 3]
+    weak = [d for _, d in result.tree.nodes(data=True) if "H : True" in d.get("goals", "") and d["depth"] == 1]
+    assert weak and not weak[0].get("expanded")  # the -5.0 sibling waited in the queue
+
+
+def test_errors_are_dropped_and_the_search_goes_on(backend, valid):
+    generator = ReplayGenerator(["apply nonexistent_lemma", "compute", "reflexivity"])
+    result = best_first_search(valid["mathd_numbertheory_32"], backend, generator, SearchConfig(automation=False))
+    assert result.status is Status.PROVED
+    root = next(iter(result.tree.nodes))
+    assert any(e["outcome"] == "failed" and "nonexistent_lemma" in e["detail"] for e in result.tree.nodes[root]["errors"])
+
+
+def test_duplicate_states_are_merged(backend, valid):
+    generator = ReplayGenerator(["unfold Rabs", "unfold Rabs at *", "idtac"])
+    result = best_first_search(valid["mathd_algebra_10"], backend, generator, SearchConfig(automation=False, max_expansions=5))
+    goals = [d["goals"] for _, d in result.tree.nodes(data=True) if "goals" in d]
+    assert len(goals) == len(set(" ".join(g.split()) for g in goals))
+    root = next(iter(result.tree.nodes))
+    merged = result.tree.nodes[root]["merged"]
+    assert {"tactic": "idtac", "into": root} in merged and result.merged >= 1
+
+
+def test_the_expansion_budget_is_enforced(backend, valid):
+    generator = ReplayGenerator(["unfold Rabs", "intros"])
+    result = best_first_search(valid["mathd_algebra_10"], backend, generator, SearchConfig(automation=False, max_expansions=1))
+    assert result.status is Status.FAILED and result.expansions == 1
+
+
+def test_the_wall_clock_budget_is_enforced(backend, valid):
+    loop = "let rec f n := f (S n) in f O"
+    result = best_first_search(valid["mathd_algebra_10"], backend, ReplayGenerator([loop, "intros", "simpl"]),
+                               SearchConfig(automation=False, budget_seconds=2.5, tactic_timeout=1))
+    assert result.status is Status.TIMEOUT
+    assert result.seconds < 2.5 + 5  # overrun bounded by one tactic's timeout and its interrupt
+
+
+def test_a_looping_tactic_hits_its_timeout_and_the_search_continues(backend, valid):
+    loop = "let rec f n := f (S n) in f O"
+    generator = ReplayGenerator([loop, "unfold Rabs", "destruct (Rcase_abs _)"])
+    result = best_first_search(valid["mathd_algebra_10"], backend, generator, SearchConfig(tactic_timeout=1, budget_seconds=60))
+    assert result.status is Status.PROVED
+    errors = [e for _, d in result.tree.nodes(data=True) for e in d.get("errors", [])]
+    assert any(e["outcome"] == "timeout" for e in errors)
+
+
+def test_kill_9_of_coqtop_mid_search_is_recovered(backend, valid):
+    class KillsCoqtopOnce:
+        """Test double: a replay generator that SIGKILLs coqtop the first time it is asked at depth 1."""
+
+        name = "killer"
+        killed = False
+
+        def generate(self, theorem, state_text, n):
+            if "if Rcase_abs" in state_text and not self.killed:
+                os.kill(backend._coq.proc.pid, signal.SIGKILL)
+                self.killed = True
+            return [Candidate("unfold Rabs", -1), Candidate("destruct (Rcase_abs _)", -1)]
+
+    result = best_first_search(valid["mathd_algebra_10"], backend, KillsCoqtopOnce(), FAST)
+    assert result.status is Status.PROVED and result.verdict.accepted
+    assert backend.restarts >= 1
+
+
+def test_a_proof_the_checker_refuses_is_reported_rejected(backend, valid):
+    # exact_no_check closes the goal interactively, but the kernel refuses it at Qed.
+    result = best_first_search(valid["mathd_numbertheory_32"], backend, ReplayGenerator(["exact_no_check I"]),
+                               SearchConfig(automation=False))
+    assert result.status is Status.REJECTED
+    assert not result.verdict.accepted and result.verdict.reason
+
+
+def test_the_search_tree_is_written_as_json(backend, valid, tmp_path):
+    result = best_first_search(valid["mathd_algebra_104"], backend, AutomationOnly(), FAST)
+    result.write_tree(tmp_path / "tree.json")
+    data = json.loads((tmp_path / "tree.json").read_text())
+    assert any(e.get("outcome") == "proved" for e in data["edges"])
+
+
+def test_time_is_accounted_to_model_and_proof_assistant(backend, valid):
+    result = best_first_search(valid["mathd_algebra_10"], backend, ReplayGenerator(["unfold Rabs", "destruct (Rcase_abs _)"]), FAST)
+    assert result.env_seconds > 0 and result.model_seconds >= 0 and result.verify_seconds > 0
+    assert result.env_seconds + result.model_seconds <= result.seconds
