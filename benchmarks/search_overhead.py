@@ -11,7 +11,8 @@ value = search tactic throughput / raw backend tactic throughput, target >= 0.8,
       differently and the search sees a different mix than a linear walk.
 
 Search and linear runs alternate over ROUNDS rounds so that load from other processes hits both alike;
-the value is the median of the per-round ratios.
+the value is the median of the per-round ratios. Where the search's extra time goes (backing up and
+replaying to reach the node expanded, `Show` for goals coqtop did not print) goes to stderr.
 
 The theorem is false, so neither run ever proves it. At each state the generator proposes 8 tactics as a
 model might: 3 that advance while they apply (`intro`, two distinct `assert`s) and 5 that fail. The
@@ -30,7 +31,7 @@ from prover.search import SearchConfig, Status, best_first_search
 from prover.types import Advanced, Failed, Theorem
 
 TARGET = ">=0.8"
-ROUNDS = 7
+ROUNDS = 11
 EXPANSIONS = 60  # per search round: 480 tactics
 LINEAR_TACTICS = 480  # per linear round, about the same
 TACTIC_TIMEOUT = 5.0
@@ -60,10 +61,42 @@ CONFIG = SearchConfig(
 )
 
 
+class _CountingBackend(RocqBackend):
+    """RocqBackend that tallies what it sends coqtop while moving between states (diagnostics only:
+    it hooks private methods, so if those are renamed the tallies read zero and the value is unaffected)."""
+
+    def __init__(self):
+        super().__init__()
+        self.counting = False
+        self.goto_seconds = 0.0
+        self.sent = {"BackTo": 0, "Show": 0, "replayed": 0}
+        self._in_goto = False
+
+    def _goto(self, path, timeout):
+        if not self.counting:
+            return super()._goto(path, timeout)
+        t0, self._in_goto = time.perf_counter(), True
+        try:
+            return super()._goto(path, timeout)
+        finally:
+            self.goto_seconds += time.perf_counter() - t0
+            self._in_goto = False
+
+    def _send(self, sentence, timeout):
+        if self.counting:
+            kind = sentence.split(None, 1)[0].rstrip(".")
+            if kind in ("BackTo", "Show"):
+                self.sent[kind] += 1
+            elif self._in_goto:
+                self.sent["replayed"] += 1
+        return super()._send(sentence, timeout)
+
+
 def _search_round(backend: RocqBackend) -> tuple[float, int, int]:
     """(seconds, tactics advanced or proving, tactics failed) of one search."""
     result = best_first_search(THEOREM, backend, ReplayGenerator(CANDIDATES), CONFIG, verify=False)
-    assert result.status is Status.FAILED and result.expansions == EXPANSIONS, result
+    if result.status is not Status.FAILED or result.expansions != EXPANSIONS:  # the set-up is broken
+        raise RuntimeError(f"search ended {result.status.value} after {result.expansions} expansions")
     failed = sum(len(errors) for _, errors in result.tree.nodes(data="errors") if errors)
     return result.seconds, result.tactics_run - failed, failed
 
@@ -82,7 +115,8 @@ def _linear_round(backend: RocqBackend) -> tuple[float, int, float, int]:
             if isinstance(outcome, Advanced):
                 advanced_s, advanced, state, moved = advanced_s + seconds, advanced + 1, outcome.state, True
             else:
-                assert isinstance(outcome, Failed), outcome
+                if not isinstance(outcome, Failed):
+                    raise RuntimeError(f"{tactic!r} neither advanced nor failed: {outcome}")
                 failed_s, failed = failed_s + seconds, failed + 1
         if not moved:  # a leaf: every candidate failed; start the next path (untimed)
             state = backend.open(THEOREM)
@@ -93,19 +127,21 @@ def search_overhead() -> tuple[float, str]:
     ratios = []
     search_s = raw_s = 0.0
     search_tactics = 0
-    with RocqBackend() as backend:
+    with _CountingBackend() as backend:
         _linear_round(backend)  # warm-up: coqtop started, libraries loaded
         for i in range(ROUNDS):
             for kind in ("search", "linear") if i % 2 == 0 else ("linear", "search"):
                 if kind == "search":
+                    backend.counting = True
                     seconds, s_advanced, s_failed = _search_round(backend)
+                    backend.counting = False
                 else:
                     advanced_s, advanced, failed_s, failed = _linear_round(backend)
             # The time the linear runs would need for the search's mix of advancing and failing tactics.
             raw_seconds = s_advanced * advanced_s / advanced + s_failed * failed_s / failed
             ratios.append(raw_seconds / seconds)  # = (tactics/seconds) / (tactics/raw_seconds)
             search_s, raw_s, search_tactics = search_s + seconds, raw_s + raw_seconds, search_tactics + s_advanced + s_failed
-        restarts = backend.restarts
+        restarts, goto_seconds, sent = backend.restarts, backend.goto_seconds, backend.sent
 
     value = statistics.median(ratios)
     print(
@@ -113,7 +149,10 @@ def search_overhead() -> tuple[float, str]:
         f"raw backend {search_tactics / raw_s:.0f} tactics/s (last round: search {s_advanced} advanced + "
         f"{s_failed} failed; linear {advanced_s / advanced * 1e6:.0f} us/advanced, {failed_s / failed * 1e6:.0f} us/failed); "
         f"total ratio {raw_s / search_s:.3f}, round ratios min {min(ratios):.3f} median {value:.3f} "
-        f"max {max(ratios):.3f}; coqtop restarts {restarts}",
+        f"max {max(ratios):.3f}; coqtop restarts {restarts}. Per search expansion: "
+        f"{sent['BackTo'] / ROUNDS / EXPANSIONS:.2f} BackTo, {sent['replayed'] / ROUNDS / EXPANSIONS:.2f} sentences "
+        f"replayed, {sent['Show'] / ROUNDS / EXPANSIONS:.2f} Show; moving between states (BackTo + replay) took "
+        f"{goto_seconds / search_s:.0%} of search time",
         file=sys.stderr,
     )
     return value, TARGET

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import re
 
-from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits
+from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable
 from coq_env.sentences import as_single_tactic, is_bullet, split_sentences
 from coq_env import verify as verification
 from prover.types import Advanced, Failed, ProofState, Proved, StatementError, TacticResult, TimedOut, Theorem, Verdict
@@ -48,6 +48,7 @@ class RocqBackend:
         interrupt_grace: float = 5.0,
         check_timeout: float = 300.0,
     ):
+        find_executable("coqtop"), find_executable("coqc")  # fail now, with the install hint, not mid-batch
         self.limits = limits
         self._automation = list(AUTOMATION_TACTICS if automation is None else automation)
         self._startup_timeout = startup_timeout
@@ -58,7 +59,10 @@ class RocqBackend:
         self._header_state = 0
         self._theorem: Theorem | None = None
         self._root_state = 0
-        self._doc: list[tuple[str, int]] = []  # sentences coqtop holds after `Proof.`, with the state after each
+        # Sentences coqtop holds after `Proof.`, with the state after each and whether it was replayed silently.
+        self._doc: list[tuple[str, int, bool]] = []
+        self._held: tuple[str, ...] = ()  # the same sentences, as a path
+        self._silent = False  # coqtop's Silent flag at its current state (BackTo restores the flag too)
         self._paths: list[tuple[str, ...]] = []  # handle -> tactic path
         self._handles: dict[tuple[str, ...], int] = {}
         self.restarts = 0
@@ -77,7 +81,7 @@ class RocqBackend:
         path = self._paths[state.handle]
         for attempt in (1, 2):
             try:
-                self._goto(path, timeout)
+                self._ensure_process()
                 return self._step(state, path, sentence, timeout)
             except CoqtopDied as exc:
                 self._drop_process()
@@ -121,7 +125,7 @@ class RocqBackend:
     def _drop_process(self) -> None:
         if self._coq is not None:
             self._coq.close()
-        self._coq, self._header, self._doc = None, None, []
+        self._coq, self._header, self._doc, self._held, self._silent = None, None, [], (), False
 
     def _start_theorem(self) -> str:
         """Make coqtop hold the theorem's header, statement and `Proof.`; return the initial goals."""
@@ -141,44 +145,73 @@ class RocqBackend:
         if reply.error:
             raise StatementError(f"statement rejected: {reply.error}")
         self._send("Proof.", self._startup_timeout)
-        self._root_state, self._doc = self._coq.state_id, []
-        return clean_goals(reply.output)
+        self._root_state, self._doc, self._held, self._silent = self._coq.state_id, [], (), False
+        return clean_goals(reply.output or self._send("Show.", self._startup_timeout).output)
 
     def _send(self, sentence: str, timeout: float):
         return self._coq.send(sentence, timeout)
 
-    def _goto(self, path: tuple[str, ...], timeout: float) -> None:
-        """Bring coqtop to the state after `path`, backing up and replaying as little as possible."""
+    def _ensure_process(self) -> None:
         if self._coq is None or not self._coq.alive() or self._header != self._theorem.header:
-            self.restarts += 1  # the process died, wedged or was killed: start over and replay
+            self.restarts += 1  # the process died, wedged or was killed: start over; the step replays the path
             self._drop_process()
             self._start_theorem()
-        held = [s for s, _ in self._doc]
-        common = 0
-        while common < min(len(held), len(path)) and held[common] == path[common]:
-            common += 1
-        if common < len(held):
-            self._send(f"BackTo {self._doc[common - 1][1] if common else self._root_state}.", self._startup_timeout)
-            del self._doc[common:]
-        for sentence in path[common:]:
-            reply = self._run_sentence(sentence, max(timeout, 1.0) * 2)
-            if reply is None or reply.error:
-                raise CoqtopDied(f"replaying {sentence!r} failed: {reply.error if reply else 'timeout'}")
-            self._doc.append((sentence, reply.state_id))
 
-    def _run_sentence(self, sentence: str, timeout: float):
-        """Run a proof sentence under coqtop's own Timeout; None if even SIGINT could not stop it."""
-        command = sentence if is_bullet(sentence) else f"Timeout {max(1, math.ceil(timeout))} {sentence}"
+    def _command(self, sentence: str, timeout: float) -> str:
+        """A proof sentence under coqtop's own Timeout (bullets and braces cannot take one)."""
+        return sentence if is_bullet(sentence) else f"Timeout {max(1, math.ceil(timeout))} {sentence}"
+
+    def _move_and_run(self, path: tuple[str, ...], sentence: str, timeout: float):
+        """Bring coqtop from the path it holds to `path` (BackTo the shared prefix, replay the rest), then run
+        `sentence`; all written at once, so a jump between branches costs one round trip, not one per sentence.
+
+        Returns the sentence's reply, or None if even SIGINT could not stop it (the process is then replaced).
+        """
+        held, silent = self._held, self._silent
+        plan: list[tuple[str, str | None]] = []  # (command, the path sentence it replays)
+        replay_timeout = max(timeout, 1.0) * 2
+        if path != held:
+            common = len(held)
+            if path[:common] != held:  # not an extension of what coqtop holds: back up to the shared prefix
+                common = 0
+                while common < min(len(held), len(path)) and held[common] == path[common]:
+                    common += 1
+                plan.append((f"BackTo {self._doc[common - 1][1] if common else self._root_state}.", None))
+                silent = self._doc[common - 1][2] if common else False  # BackTo restores the flag too
+                del self._doc[common:]
+                self._held = held[:common]
+            if len(path) > common and not silent:
+                # Printing goals is most of a replayed sentence's cost, and nobody reads them.
+                plan.append(("Set Silent.", None))
+                silent = True
+            plan += [(self._command(s, replay_timeout), s) for s in path[common:]]
+        if silent:
+            plan.append(("Unset Silent.", None))
+        self._coq.write(*(command for command, _ in plan), self._command(sentence, timeout))
         try:
-            return self._send(command, timeout + self._grace)
+            for command, replayed in plan:
+                reply = self._coq.read(self._startup_timeout if replayed is None else replay_timeout + self._grace)
+                if reply.error:
+                    raise CoqtopDied(f"{command!r} failed while moving to a state: {reply.error}")
+                if replayed is not None:
+                    self._push(replayed, reply.state_id, silent=True)
+        except CoqtopTimeout as exc:
+            raise CoqtopDied(f"no answer while moving to a state: {exc}") from exc
+        self._silent = False
+        try:
+            return self._coq.read(timeout + self._grace)
         except CoqtopTimeout:
             reply = self._coq.interrupt(self._grace)
             if reply is None:  # wedged: replace the process; the next step replays the path
                 self._drop_process()
             return reply
 
+    def _push(self, sentence: str, state_id: int, silent: bool = False) -> None:
+        self._doc.append((sentence, state_id, silent))
+        self._held += (sentence,)
+
     def _step(self, state: ProofState, path: tuple[str, ...], sentence: str, timeout: float) -> TacticResult:
-        reply = self._run_sentence(sentence, timeout)
+        reply = self._move_and_run(path, sentence, timeout)
         if reply is None:
             return TimedOut(timeout)
         if reply.error:
@@ -186,7 +219,7 @@ class RocqBackend:
                 return TimedOut(timeout)
             return Failed(reply.error)
         new_path = path + (sentence,)
-        self._doc.append((sentence, reply.state_id))
+        self._push(sentence, reply.state_id)
         output = reply.output
         if not output:
             # coqtop skips printing goals it believes unchanged, and after a BackTo that belief can be
@@ -196,7 +229,7 @@ class RocqBackend:
             # Coq says "No more goals" inside an unclosed `{`; close the braces so the script is complete.
             unclosed = sum(s == "{" for s in new_path) - sum(s == "}" for s in new_path)
             for _ in range(unclosed):
-                self._doc.append(("}", self._send("}", self._startup_timeout).state_id))
+                self._push("}", self._send("}", self._startup_timeout).state_id)
             return Proved(new_path + ("}",) * unclosed)
         goals = clean_goals(output)
         return Advanced(ProofState(handle=self._handle_for(new_path), goals=goals, depth=len(new_path)))

@@ -77,12 +77,19 @@ class Coqtop:
 
     def send(self, sentence: str, timeout: float) -> Reply:
         """Send one sentence; raise CoqtopTimeout if no prompt within `timeout` seconds."""
-        before = self.state_id
+        self.write(sentence)
+        return self.read(timeout)
+
+    def write(self, *sentences: str) -> None:
+        """Queue sentences without waiting: coqtop answers each with one prompt, read in order by `read`."""
         try:
-            self.proc.stdin.write(sentence.encode() + b"\n")
+            self.proc.stdin.write("".join(s + "\n" for s in sentences).encode())
         except (BrokenPipeError, OSError) as exc:
             raise CoqtopDied(f"coqtop is gone: {exc}") from exc
-        reply = self._read_prompt(timeout, before)
+
+    def read(self, timeout: float) -> Reply:
+        """The answer to the next queued sentence."""
+        reply = self._read_prompt(timeout, self.state_id)
         self.state_id = reply.state_id
         return reply
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _BULLET = re.compile(r"(-+|\++|\*+|\{|\})")
 
@@ -30,7 +31,9 @@ def split_sentences(text: str) -> list[str]:
             i += 2
             continue
         if depth:
-            if text.startswith("*)", i):
+            if c == '"':  # Coq lexes strings inside comments: a "*)" in one does not close the comment
+                i = _string_end(text, i)
+            elif text.startswith("*)", i):
                 depth -= 1
                 i += 2
             else:
@@ -61,13 +64,25 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _only_comments(text: str) -> bool:
-    return not re.sub(r"\(\*.*?\*\)", "", text, flags=re.S).strip()
+    return not strip_comments(text).strip()
+
+
+def _string_end(text: str, i: int) -> int:
+    """Index just past the string opening at text[i] (a doubled quote is two adjacent strings here)."""
+    j = text.find('"', i + 1)
+    return len(text) if j < 0 else j + 1
 
 
 def strip_comments(text: str) -> str:
+    """Comments removed the way Coq's lexer reads them: strings are kept whole, in code and in comments."""
     out, depth, i = [], 0, 0
     while i < len(text):
-        if text.startswith("(*", i):
+        if text[i] == '"':
+            end = _string_end(text, i)
+            if not depth:
+                out.append(text[i:end])
+            i = end
+        elif text.startswith("(*", i):
             depth += 1
             i += 2
         elif depth and text.startswith("*)", i):
@@ -109,14 +124,16 @@ def tactic_problem(sentence: str) -> str | None:
     if not s.endswith("."):
         return "a tactic must end with '.'"
     body = _SELECTOR.sub("", s)
+    body = re.sub(r"^\{\s*", "", body)  # `1: {` ends a sentence for Coq: what follows is a sentence of its own
     word = re.match(r"[#\w']*", body).group(0)
-    if body.startswith("#[") or (word[:1].isupper()):
+    if body.startswith("#[") or (word[:1].isupper()) or not re.match(r"[a-z_(\[]", body):
         return f"not a tactic: '{word or body[:10]}' is a command"
     if word in _CHEATING_TACTICS or re.search(r"(?<![\w'.])(admit|give_up)(?![\w'])", body):
         return f"'{word if word in _CHEATING_TACTICS else 'admit'}' leaves the goal unproved"
     return None
 
 
+@lru_cache(maxsize=65536)  # the search proposes the same automation tactics at every node
 def as_single_tactic(text: str) -> tuple[str | None, str | None]:
     """(sentence, None) if `text` is exactly one acceptable proof step (a missing final '.' is added)."""
     text = text.strip()

@@ -17,7 +17,7 @@ _PROOF_END = ("Qed.", "Defined.")
 # Commands whose mere presence means the file assumes something instead of proving it.
 _ASSUMING = re.compile(
     r"^(?:#\[[^\]]*\]\s*)?(?:Local\s+|Global\s+)?(Admitted|Abort|Axiom|Axioms|Parameter|Parameters|Conjecture|"
-    r"Hypothesis|Hypotheses|Variable|Variables|Declare\s+Module|Unset\s+Guard\s+Checking|"
+    r"Hypothesis|Hypotheses|Variable|Variables|Context|Declare\s+Module|Unset\s+Guard\s+Checking|"
     r"Unset\s+Universe\s+Checking|Unset\s+Positivity\s+Checking|Set\s+Type\s+In\s+Type|Admit\s+Obligations)\b"
 )
 
@@ -96,7 +96,7 @@ def _generic_problem(sentences: list[str]) -> str | None:
         m = _ASSUMING.match(s)
         if m:
             keyword = " ".join(m.group(1).split())
-            if in_section and keyword in ("Hypothesis", "Hypotheses", "Variable", "Variables"):
+            if in_section and keyword in ("Hypothesis", "Hypotheses", "Variable", "Variables", "Context"):
                 continue  # a section variable is discharged when the section closes
             return f"the file uses '{keyword}'"
         if re.search(r"(?<![\w'.])(admit|give_up)(?![\w'])", strip_comments(sentence)):
@@ -155,10 +155,10 @@ def _assumptions_verdict(folder: str, names: list[str], limits: SandboxLimits, t
 
 def _parse_assumptions(output: str) -> tuple[list[str], list[str]]:
     """Axiom names, and lines that report unsafe checking (unguarded fixpoints, collapsed universes...)."""
-    if "Closed under the global context" in output:
-        return [], []
     entries, unsafe = [], []
     for line in output.splitlines():
+        if line.strip() == "Closed under the global context":
+            continue  # Coq's whole answer when there is nothing; never a substring test: an axiom's type can say it
         if not line or line[0].isspace() or re.fullmatch(r"[A-Z][\w ]*:", line) or line.startswith("Fetching opaque"):
             continue  # continuation of a type, or a section title like "Axioms:"
         if re.search(r"\b(unsafe|assumed|type.in.type)\b", line):

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from prover.backend import Backend
 from prover.generators import TacticGenerator
 from prover.search import SearchConfig, Status, best_first_search
-from prover.types import StatementError, Theorem
+from prover.types import BackendUnavailable, StatementError, Theorem
 
 RESULTS = "results.jsonl"
 CONFIG = "config.json"
@@ -140,7 +140,7 @@ def prove_batch(
             bar.set_description(theorem.name[:32])
             try:
                 row, script = prove_one(theorem, backend, generator, config)
-            except (KeyboardInterrupt, SystemExit):
+            except (KeyboardInterrupt, SystemExit, BackendUnavailable):
                 raise
             except Exception as exc:  # one broken theorem must not end the batch; the row says what broke
                 row, script = {"name": theorem.name, "split": theorem.split, "model": generator.name, "proof": None,

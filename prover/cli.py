@@ -117,12 +117,12 @@ def prove(backend, benchmark, split, limit, names, model, budget_seconds, max_ex
 def check(file, backend, benchmark, theorem, split):
     """Soundly check a proof FILE in a fresh process: exit 0 accepted, 1 rejected, 2 cannot check."""
     plugin = _plugin(backend)
+    if bool(benchmark) != bool(theorem):
+        raise UserError("--benchmark and --theorem go together")
     if not file.is_file():
         raise UserError(f"cannot read {file}: no such file")
     expected = None
-    if benchmark or theorem:
-        if not (benchmark and theorem):
-            raise UserError("--benchmark and --theorem go together")
+    if benchmark:
         splits = [split] if split else list(plugin.splits)
         found = [t for s in splits for t in _benchmark(plugin, benchmark, s) if t.name == theorem]
         if not found:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import os
 import re
@@ -117,14 +118,25 @@ def default_model_dir() -> Path:
     if _is_complete_model_dir(target):
         return target
     gguf = _smollm2_gguf()
+    try:
+        return _convert_gguf(gguf, target)
+    except OSError as error:
+        raise ModelLoadError(
+            f"cannot write the converted model to {target}: {_first_line(error)}"
+            f" (set {CACHE_ENV_VAR} to a writable folder)"
+        ) from error
+
+
+def _convert_gguf(gguf: Path, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp_prefix = f".{DEFAULT_MODEL_NAME}.tmp-"
+    temp_prefix = f".{target.name}.tmp-"
     _remove_stale_temp_dirs(target.parent, temp_prefix)
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     # Save into a sibling temp folder and rename it into place, so a crash never leaves a half model.
     temp_dir = Path(tempfile.mkdtemp(prefix=temp_prefix, dir=target.parent))
+    os.chmod(temp_dir, 0o755)  # mkdtemp makes it private; the cache folder need not be
     try:
         try:
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
@@ -180,7 +192,11 @@ def _resolve_model(model: str | Path) -> str:
 
 
 class HFGenerator:
-    """Samples `n` one-line tactics per state from a causal LM, sharing one prompt pass, scored per token."""
+    """Samples `n` one-line tactics per state from a causal LM, sharing one prompt pass, scored per token.
+
+    The prompt template's text before "{goals}" is the same for every state, so its key/value cache is
+    computed once and reused; each call only runs the state's own tokens, once, before sampling n ways.
+    """
 
     def __init__(
         self,
@@ -198,9 +214,10 @@ class HFGenerator:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         source = _resolve_model(model)
-        self.prompt_template = PROMPTS.get(prompt, prompt)
-        if "{goals}" not in self.prompt_template:
-            raise ValueError(f"prompt {prompt!r} is neither a name in PROMPTS nor a template containing {{goals}}")
+        template = PROMPTS.get(prompt, prompt)
+        if template.count("{goals}") != 1:
+            raise ValueError(f"prompt {prompt!r} is neither a name in PROMPTS nor a template with one {{goals}}")
+        self.prompt_template = template
         self.temperature = temperature
         self.top_p = top_p
         self.max_new_tokens = max_new_tokens
@@ -208,10 +225,13 @@ class HFGenerator:
         self.seed = seed
         self.max_prompt_tokens = max_prompt_tokens
         self.name = f"hf:{Path(source).name}"
-        self.model_seconds = 0.0  # cumulative time inside generate()
+        self.model_seconds = 0.0  # cumulative wall time inside generate()
         self.calls = 0
 
-        torch_dtype = getattr(torch, dtype) if dtype else (torch.float32 if self.device.type == "cpu" else torch.bfloat16)
+        if dtype:
+            torch_dtype = getattr(torch, dtype)
+        else:
+            torch_dtype = torch.float32 if self.device.type == "cpu" else torch.bfloat16
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
             self.model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, local_files_only=True)
@@ -220,12 +240,17 @@ class HFGenerator:
         self.model.to(self.device).eval()
 
         self._stop_token_ids = self._find_stop_token_ids()
-        self._pad_token_id = (
-            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self._stop_token_ids[0]
-        )
-        # Prompt tokens left for the state once the template's own tokens are counted.
-        template_tokens = len(self.tokenizer(self.prompt_template.replace("{goals}", ""))["input_ids"])
-        self._goals_token_budget = max(64, max_prompt_tokens - template_tokens)
+        pad = self.tokenizer.pad_token_id
+        self._pad_token_id = pad if pad is not None else self._stop_token_ids[0]
+        head, tail = template.split("{goals}")
+        self._head_ids: list[int] = self.tokenizer(head)["input_ids"]
+        self._tail_text = tail
+        tail_length = len(self.tokenizer(tail, add_special_tokens=False)["input_ids"])
+        self._goals_token_budget = max(64, max_prompt_tokens - len(self._head_ids) - tail_length)
+        with torch.inference_mode():
+            # The template head is the same for every state: run it through the model once, here.
+            head_ids = torch.tensor([self._head_ids], device=self.device)
+            self._head_cache = self.model(input_ids=head_ids, use_cache=True, logits_to_keep=1).past_key_values
 
     def _find_stop_token_ids(self) -> list[int]:
         # A tactic is one line: every vocabulary token containing a line break ends it, as do end-of-text tokens.
@@ -259,6 +284,7 @@ class HFGenerator:
         return self.tokenizer.decode(ids[-budget:])
 
     def build_prompt(self, state_text: str) -> str:
+        """The full prompt text the model sees for a state."""
         return self.prompt_template.replace("{goals}", self.fit_goals(state_text.strip("\n")))
 
     def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
@@ -269,38 +295,56 @@ class HFGenerator:
             return []
         started = time.perf_counter()
         try:
-            prompt = self.build_prompt(state_text)
-            inputs = self.tokenizer(prompt, return_tensors="pt").to(self.device)
-            prompt_length = inputs["input_ids"].shape[1]
-            # Seeded: same seed and state give the same candidates, whatever order the search asks in;
-            # the global RNG is restored afterwards. Unseeded: the global RNG simply advances.
+            state_ids = self.tokenizer(
+                self.fit_goals(state_text.strip("\n")) + self._tail_text, add_special_tokens=False
+            )["input_ids"]
+            prompt_ids = torch.tensor([self._head_ids + state_ids], device=self.device)
+            # Seeded: same seed and state give the same candidates, whatever order the search asks in,
+            # and the global RNG is left as it was. Unseeded: the global RNG simply advances.
             seeded = self.seed is not None
             rng_scope = torch.random.fork_rng(devices=self._rng_devices()) if seeded else contextlib.nullcontext()
             with torch.inference_mode(), rng_scope:
                 if seeded:
-                    torch.manual_seed((self.seed * 1_000_003 + zlib.crc32(prompt.encode())) % 2**63)
+                    torch.manual_seed((self.seed * 1_000_003 + zlib.crc32(str(state_ids).encode())) % 2**63)
+                shared_cache = self._prompt_cache(prompt_ids)
+                shared_cache.batch_repeat_interleave(n)
+                batch_ids = prompt_ids.expand(n, -1)
                 output = self.model.generate(
-                    **inputs,
+                    input_ids=batch_ids,
+                    attention_mask=torch.ones_like(batch_ids),
+                    past_key_values=shared_cache,
                     do_sample=True,
                     temperature=self.temperature,
                     top_p=self.top_p,
                     top_k=0,
                     max_new_tokens=self.max_new_tokens,
-                    num_return_sequences=n,
+                    # A blank first line would end the tactic before it starts.
+                    begin_suppress_tokens=self._stop_token_ids,
                     eos_token_id=self._stop_token_ids,
                     pad_token_id=self._pad_token_id,
                     return_dict_in_generate=True,
                     output_logits=True,
                 )
-                # Raw logits, so scores are the model's own log-probs, not the tempered sampling distribution's.
+                # Raw logits: scores are the model's own log-probs, not those of the tempered sampling distribution.
                 token_logprobs = self.model.compute_transition_scores(
                     output.sequences, output.logits, normalize_logits=True
                 )
-            raw = self._candidates(output.sequences[:, prompt_length:].tolist(), token_logprobs.tolist())
-            return clean_candidates(raw, n)
+            generated = output.sequences[:, prompt_ids.shape[1] :].tolist()
+            return clean_candidates(self._candidates(generated, token_logprobs.tolist()), n)
         finally:
             self.model_seconds += time.perf_counter() - started
             self.calls += 1
+
+    def _prompt_cache(self, prompt_ids):
+        """A fresh key/value cache holding all prompt tokens but the last (generate feeds that one)."""
+        head_length = len(self._head_ids)
+        cache = copy.deepcopy(self._head_cache)
+        rest = prompt_ids[:, head_length:-1]
+        if rest.shape[1]:
+            cache = self.model(
+                input_ids=rest, past_key_values=cache, use_cache=True, logits_to_keep=1
+            ).past_key_values
+        return cache
 
     def _candidates(self, generated: list[list[int]], logprobs: list[list[float]]) -> list[Candidate]:
         stop_ids = set(self._stop_token_ids)
