@@ -17,6 +17,9 @@ AUTOMATION_TACTICS = [
     "split", "subst", "simpl",
 ]
 
+# Replays longer than this run under `Set Silent` (the toggle costs about a short tactic).
+SILENT_REPLAY_MIN = 1
+
 _IDS = re.compile(r" \(ID \d+\)")
 
 
@@ -152,7 +155,8 @@ class RocqBackend:
         return self._coq.send(sentence, timeout)
 
     def _ensure_process(self) -> None:
-        if self._coq is None or not self._coq.alive() or self._header != self._theorem.header:
+        # A process that died since is found by the next read or write (CoqtopDied), not polled here.
+        if self._coq is None or self._header != self._theorem.header:
             self.restarts += 1  # the process died, wedged or was killed: start over; the step replays the path
             self._drop_process()
             self._start_theorem()
@@ -167,8 +171,16 @@ class RocqBackend:
 
         Returns the sentence's reply, or None if even SIGINT could not stop it (the process is then replaced).
         """
-        held, silent = self._held, self._silent
-        plan: list[tuple[str, str | None]] = []  # (command, the path sentence it replays)
+        held = self._held
+        plan: list[tuple[str, str | None, bool]] = []  # (command, the path sentence it replays, Silent after it)
+        silent = self._silent
+
+        def add(command: str, replayed: str | None = None) -> None:
+            nonlocal silent
+            if command in ("Set Silent.", "Unset Silent."):
+                silent = command == "Set Silent."
+            plan.append((command, replayed, silent))
+
         replay_timeout = max(timeout, 1.0) * 2
         if path != held:
             common = len(held)
@@ -176,25 +188,30 @@ class RocqBackend:
                 common = 0
                 while common < min(len(held), len(path)) and held[common] == path[common]:
                     common += 1
-                plan.append((f"BackTo {self._doc[common - 1][1] if common else self._root_state}.", None))
                 silent = self._doc[common - 1][2] if common else False  # BackTo restores the flag too
+                add(f"BackTo {self._doc[common - 1][1] if common else self._root_state}.")
                 del self._doc[common:]
                 self._held = held[:common]
-            if len(path) > common and not silent:
-                # Printing goals is most of a replayed sentence's cost, and nobody reads them.
-                plan.append(("Set Silent.", None))
-                silent = True
-            plan += [(self._command(s, replay_timeout), s) for s in path[common:]]
+            replay = path[common:]
+            if len(replay) > SILENT_REPLAY_MIN and not silent:
+                add("Set Silent.")  # printing goals is most of a long replay's cost, and nobody reads them
+            for sentence_ in replay[:-1]:
+                add(self._command(sentence_, replay_timeout), sentence_)
+            if silent:
+                # The last replayed sentence prints again, so a later BackTo to this node needs no toggle.
+                add("Unset Silent.")
+            for sentence_ in replay[-1:]:
+                add(self._command(sentence_, replay_timeout), sentence_)
         if silent:
-            plan.append(("Unset Silent.", None))
-        self._coq.write(*(command for command, _ in plan), self._command(sentence, timeout))
+            add("Unset Silent.")
+        self._coq.write(*(command for command, _, _ in plan), self._command(sentence, timeout))
         try:
-            for command, replayed in plan:
+            for command, replayed, silent_after in plan:
                 reply = self._coq.read(self._startup_timeout if replayed is None else replay_timeout + self._grace)
                 if reply.error:
                     raise CoqtopDied(f"{command!r} failed while moving to a state: {reply.error}")
                 if replayed is not None:
-                    self._push(replayed, reply.state_id, silent=True)
+                    self._push(replayed, reply.state_id, silent=silent_after)
         except CoqtopTimeout as exc:
             raise CoqtopDied(f"no answer while moving to a state: {exc}") from exc
         self._silent = False

@@ -16,6 +16,7 @@ from prover.types import BackendUnavailable
 
 _PROMPT = re.compile(rb"<prompt>(\S+) < (\d+) \|(.*?)\| (\d+) < </prompt>")
 _INFOMSG = re.compile(r"</?infomsg>|</?warning>")
+_ERROR = re.compile(r"^Error:\s*(.*)", re.M | re.S)
 
 
 @dataclass(frozen=True)
@@ -129,10 +130,13 @@ class Coqtop:
                     raise CoqtopDied(f"coqtop exited with code {code}")
                 self._buf += chunk
         raw, self._buf = self._buf[:m.start()], self._buf[m.end():]
-        output = _INFOMSG.sub("", raw.decode(errors="replace")).strip()
+        output = raw.decode(errors="replace")
+        if "<" in output:
+            output = _INFOMSG.sub("", output)
+        output = output.strip()
         state_id = int(m.group(2))
         error = None
-        err = re.search(r"^Error:\s*(.*)", output, re.M | re.S)
+        err = _ERROR.search(output) if "Error:" in output else None
         if err and (before is None or state_id == before):
             error = " ".join(err.group(1).split())
         return Reply(output, state_id, error)

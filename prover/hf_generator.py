@@ -232,6 +232,9 @@ class HFGenerator:
             torch_dtype = getattr(torch, dtype)
         else:
             torch_dtype = torch.float32 if self.device.type == "cpu" else torch.bfloat16
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a per-load weights bar would break the batch's own progress line
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
             self.model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, local_files_only=True)

