@@ -27,6 +27,40 @@ class TacticGenerator(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One state's request, as a batching service hands several to `generate_batch` at once."""
+
+    theorem: Theorem
+    state_text: str
+    n: int
+
+
+def generate_batch(generator: "TacticGenerator", requests: list[GenerationRequest]) -> list[list[Candidate]]:
+    """Candidates for several states: one batched model call where the generator has one, else one by one."""
+    batched = getattr(generator, "generate_batch", None)
+    if batched is not None:
+        return batched(requests)
+    return [generator.generate(r.theorem, r.state_text, r.n) for r in requests]
+
+
+SCORINGS = ("mean", "sum")  # per-token normalised log-probability (Llemma) or summed (ReProver)
+
+
+def candidate_score(logprob: float, num_tokens: int, scoring: str = "mean") -> float:
+    if scoring == "sum":
+        return logprob
+    if scoring == "mean":
+        return logprob / max(1, num_tokens)
+    raise ValueError(f"unknown scoring {scoring!r} (choose from {', '.join(SCORINGS)})")
+
+
+def cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
+    """The completion up to the first stop sequence, and whether one was found (else it ran out of tokens)."""
+    cuts = [i for i in (text.find(s) for s in stop) if i >= 0]
+    return (text[: min(cuts)], True) if cuts else (text, False)
+
+
 # Tactics a model must never be allowed to propose: they close a goal without proving it.
 _FORBIDDEN = re.compile(r"^\s*(sorry|admit|Admitted|give_up|oops)\b")
 

@@ -1,0 +1,71 @@
+"""Prompt templates per backend, selectable by name or loaded from a user's template file."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A prompt with a `{goals}` slot (and optionally `{statement}`), and where a proposed tactic ends."""
+
+    name: str
+    text: str
+    stop: tuple[str, ...] = ("\n",)  # a completion is cut at the first of these
+
+    def render(self, goals: str, statement: str = "") -> str:
+        return self.text.replace("{statement}", statement).replace("{goals}", goals)
+
+    @property
+    def prefix(self) -> str:
+        """The text before the first slot: the same for every state, so its model cache can be shared."""
+        cut = min(i for i in (self.text.find("{goals}"), self.text.find("{statement}")) if i >= 0)
+        return self.text[:cut]
+
+
+def _fewshot_lean() -> str:
+    # Llemma's few-shot layout: an instruction, three solved examples, then the query; tactics between '---'.
+    examples = [
+        ("a b : ℕ\nh : a = b\n⊢ b = a", "exact h.symm"),
+        ("x : ℝ\nhx : 0 < x\n⊢ 0 < x ^ 2 + x", "positivity"),
+        ("n : ℕ\nh₀ : n % 5 = 3\n⊢ 2 * n % 5 = 1", "omega"),
+    ]
+    shots = "".join(f"Tactic state:\n---\n{state}\n---\nNext tactic:\n---\n{tactic}\n---\n\n" for state, tactic in examples)
+    return "Given the Lean 4 tactic state, suggest a next tactic.\nHere are some examples:\n\n" + shots + (
+        "Tactic state:\n---\n{goals}\n---\nNext tactic:\n---\n"
+    )
+
+
+_ROCQ_PROOFSTEP = (
+    "Each example shows a Rocq (Coq) proof state after [GOAL] and, after [PROOFSTEP],"
+    " the single next tactic that makes progress on it.\n\n"
+    "[GOAL]\n1 goal\n  \n  ============================\n  forall a b : nat, a + b = b + a\n[PROOFSTEP]\nintros a b.\n\n"
+    "[GOAL]\n1 goal\n  \n  P, Q : Prop\n  HP : P\n  HQ : Q\n  ============================\n  P /\\ Q\n[PROOFSTEP]\nsplit.\n\n"
+    "[GOAL]\n1 goal\n  \n  n, m : nat\n  H : n <= m\n  ============================\n  n < S m\n[PROOFSTEP]\nlia.\n\n"
+    "[GOAL]\n{goals}\n[PROOFSTEP]\n"
+)
+
+PROMPTS: dict[str, PromptTemplate] = {
+    t.name: t
+    for t in [
+        PromptTemplate("rocq-proofstep", _ROCQ_PROOFSTEP),
+        # The proofstep formats Llemma was trained on (Proof-Pile-2's Lean and Isabelle step data).
+        PromptTemplate("lean-proofstep", "[GOAL]\n{goals}\n[PROOFSTEP]\n"),
+        PromptTemplate("isabelle-proofstep", "[STATEMENT]\n{statement}\n[PROOF STATE]\n{goals}\n[PROOF STEP]\n"),
+        PromptTemplate("llemma-fewshot-lean", _fewshot_lean(), stop=("---",)),
+    ]
+}
+DEFAULT_PROMPT = {"rocq": "rocq-proofstep", "lean": "llemma-fewshot-lean", "isabelle": "isabelle-proofstep"}
+
+
+def load_prompt(spec: str) -> PromptTemplate:
+    """A template by name, or from a file (its text, with `{goals}`; completions stop at a newline)."""
+    if spec in PROMPTS:
+        return PROMPTS[spec]
+    path = Path(spec)
+    if not path.is_file():
+        raise ValueError(f"unknown prompt {spec!r}: not one of {', '.join(PROMPTS)} nor a readable file")
+    text = path.read_text()
+    if "{goals}" not in text:
+        raise ValueError(f"prompt file {spec} has no {{goals}} slot")
+    return PromptTemplate(path.stem, text)
