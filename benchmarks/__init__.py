@@ -7,11 +7,17 @@ from __future__ import annotations
 
 from typing import Callable
 
+from benchmarks.coalescing_speedup import coalescing_speedup
+from benchmarks.prefix_scoring_speedup import prefix_scoring_speedup
 from benchmarks.rocq_step_overhead import rocq_step_overhead
+from benchmarks.sampling_vs_generate import sampling_vs_generate
 from benchmarks.search_overhead import search_overhead
 
 # name -> function returning (value, target), target a comparison string such as ">=0.8"
 BENCHMARKS: dict[str, Callable[[], tuple[float, str]]] = {
     "rocq_step_overhead": rocq_step_overhead,
     "search_overhead": search_overhead,
+    "sampling_vs_generate": sampling_vs_generate,
+    "prefix_scoring_speedup": prefix_scoring_speedup,
+    "coalescing_speedup": coalescing_speedup,
 }

@@ -114,7 +114,7 @@ def prove_one(theorem: Theorem, backend: Backend, generator: TacticGenerator, co
         row["axioms"] = list(result.verdict.axioms)
         if not result.verdict.accepted:
             row["reason"] = result.verdict.reason
-    script = backend.render_proof(theorem, result.tactics) if result.status is Status.PROVED else None
+    script = result.proof.script if result.status is Status.PROVED else None
     return row, script
 
 

@@ -54,16 +54,21 @@ def _select(theorems, names: str | None, limit: int | None):
     return list(theorems[:limit] if limit else theorems)
 
 
-def _generator(model: str, num_candidates: int):
-    from prover.generators import AutomationOnly
+def _generator(model: str, backend: str, settings):
+    from prover.models import ModelSpecError, load_generator
 
     if model == "none":
-        return AutomationOnly()
-    from prover.hf_generator import ModelLoadError, load_generator
-
-    try:
         return load_generator(model)
-    except ModelLoadError as exc:
+    from prover.hf_generator import ModelLoadError
+
+    server_errors: tuple = ()
+    if model.startswith("openai:"):
+        from prover.openai_generator import ModelServerError
+
+        server_errors = (ModelServerError,)
+    try:
+        return load_generator(model, backend, settings)
+    except (ModelLoadError, ModelSpecError, *server_errors) as exc:
         raise UserError(str(exc)) from None
 
 
@@ -73,7 +78,14 @@ def _generator(model: str, num_candidates: int):
 @click.option("--split", default="valid", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), help="only the first N theorems")
 @click.option("--names", help="comma-separated theorem names")
-@click.option("--model", default="default", show_default=True, help="default | none | PATH to a Hugging Face model folder")
+@click.option("--model", default="default", show_default=True,
+              help="default | none | hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL (a bare PATH means hf:PATH)")
+@click.option("--served-name", help="model name on an OpenAI-compatible server (default: the server's first)")
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=48, show_default=True, help="per candidate tactic")
+@click.option("--prompt", help="prompt template: a name (rocq-proofstep, lean-proofstep, ...) or a file with {goals}")
+@click.option("--scoring", type=click.Choice(["mean", "sum"]), default="mean", show_default=True,
+              help="candidate score: log-prob per token (Llemma) or summed (ReProver)")
 @click.option("--budget-seconds", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True)
 @click.option("--max-expansions", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--tactic-timeout", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True)
@@ -81,21 +93,25 @@ def _generator(model: str, num_candidates: int):
 @click.option("--automation/--no-automation", default=True, show_default=True, help="try the backend's automation tactics first")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="run folder (rerun to resume)")
 @click.option("--progress/--no-progress", default=True)
-def prove(backend, benchmark, split, limit, names, model, budget_seconds, max_expansions, tactic_timeout,
-          num_candidates, automation, out, progress):
+def prove(backend, benchmark, split, limit, names, model, served_name, temperature, max_tokens, prompt, scoring,
+          budget_seconds, max_expansions, tactic_timeout, num_candidates, automation, out, progress):
     """Batch-prove a benchmark split; rows go to OUT/results.jsonl, proofs to OUT/proofs/."""
     plugin = _plugin(backend)
     theorems = _select(_benchmark(plugin, benchmark, split), names, limit)
     config = SearchConfig(max_expansions=max_expansions, budget_seconds=budget_seconds, tactic_timeout=tactic_timeout,
                           num_candidates=num_candidates, automation=automation)
+    from prover.models import ModelSettings
+
+    settings = ModelSettings(temperature=temperature, max_tokens=max_tokens, prompt=prompt, scoring=scoring,
+                             served_name=served_name)
     run_config = {"backend": backend, "benchmark": benchmark, "split": split, "model": model, "limit": limit,
-                  "names": names, **{k: v for k, v in vars(config).items()}}
+                  "names": names, **vars(config), **vars(settings)}
     try:
         prepare_run_dir(out, run_config)
         prover_backend = plugin.make_backend()
     except (RunConfigMismatch, BackendUnavailable) as exc:
         raise UserError(str(exc)) from None
-    generator = _generator(model, num_candidates)
+    generator = _generator(model, backend, settings)
     selected = {t.name for t in theorems}
     try:
         with prover_backend:

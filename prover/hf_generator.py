@@ -1,64 +1,44 @@
-"""In-process Hugging Face transformers tactic generator: samples scored one-line tactics for a proof state."""
+"""In-process Hugging Face transformers tactic generator: samples scored tactics for proof states, and scores given ones.
+
+Sampling runs its own decoding loop rather than `model.generate`, for three reasons that matter on a CPU:
+  * the prompt template's head (instruction and examples, the same for every state) is run through the model
+    once, when the generator is built, and its key/value cache is reused by every call;
+  * each state's prompt is run once, and its `n` samples attend to that one copy of its key/values ("cascade"
+    attention, see `_SharedPrefix`) instead of `n` copies: decoding reads a state's prompt once per step, not
+    once per sample, and nothing prompt-sized is copied while the samples grow;
+  * a sample that has reached its stop sequence leaves the batch at once instead of riding along as padding.
+Several states go through one batched call (`generate_batch`): their prompts are padded between the shared head
+and their own tokens (masked out), so that the head cache serves them all and every prompt ends in the same column.
+"""
 from __future__ import annotations
 
-import contextlib
 import copy
 import importlib.util
 import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import zlib
 from pathlib import Path
 
-from prover.generators import AutomationOnly, Candidate, TacticGenerator, clean_candidates
+from prover.generators import (
+    AutomationOnly,
+    Candidate,
+    GenerationRequest,
+    TacticGenerator,
+    candidate_score,
+    clean_candidates,
+    cut_at_stop,
+)
+from prover.prompts import DEFAULT_PROMPT, PROMPTS, PromptTemplate, load_prompt
 from prover.types import Theorem
+
+__all__ = ["HFGenerator", "ModelLoadError", "PROMPTS", "cache_root", "default_model_dir", "load_generator"]
 
 DEFAULT_MODEL_NAME = "smollm2-135m"
 CACHE_ENV_VAR = "LLEMMA_PROVER_CACHE"
-
-# Prompt templates: "{goals}" is replaced by the state text. Later backends add their own entries.
-PROMPTS: dict[str, str] = {
-    "rocq-proofstep": (
-        "Each example shows a Rocq (Coq) proof state after [GOAL] and, after [PROOFSTEP],"
-        " the single next tactic that makes progress on it.\n"
-        "\n"
-        "[GOAL]\n"
-        "1 goal\n"
-        "  \n"
-        "  ============================\n"
-        "  forall a b : nat, a + b = b + a\n"
-        "[PROOFSTEP]\n"
-        "intros a b.\n"
-        "\n"
-        "[GOAL]\n"
-        "1 goal\n"
-        "  \n"
-        "  P, Q : Prop\n"
-        "  HP : P\n"
-        "  HQ : Q\n"
-        "  ============================\n"
-        "  P /\\ Q\n"
-        "[PROOFSTEP]\n"
-        "split.\n"
-        "\n"
-        "[GOAL]\n"
-        "1 goal\n"
-        "  \n"
-        "  n, m : nat\n"
-        "  H : n <= m\n"
-        "  ============================\n"
-        "  n < S m\n"
-        "[PROOFSTEP]\n"
-        "lia.\n"
-        "\n"
-        "[GOAL]\n"
-        "{goals}\n"
-        "[PROOFSTEP]\n"
-    ),
-}
-DEFAULT_PROMPT = "rocq-proofstep"
 
 # A line of '=' (Rocq) or a line starting with '⊢' (Lean) ends a goal's hypotheses.
 _GOAL_SEPARATOR = re.compile(r"^[ \t]*(={4,}[ \t]*$|⊢)", re.MULTILINE)
@@ -191,11 +171,130 @@ def _resolve_model(model: str | Path) -> str:
     raise ModelLoadError(f"cannot load model from {path}: no such directory")
 
 
-class HFGenerator:
-    """Samples `n` one-line tactics per state from a causal LM, sharing one prompt pass, scored per token.
+_CASCADE_ATTENTION = "llemma_prefix_sdpa"  # registered with transformers when a generator first needs it
+# Architectures whose attention is plain causal softmax attention through transformers' AttentionInterface
+# (rotary positions, optional grouped key/value heads, no sliding window, bias or soft-capping), so that
+# `_SharedPrefix.attend` computes exactly what their "sdpa" attention does.
+_CASCADE_MODEL_TYPES = frozenset({"llama", "mistral", "qwen2", "qwen3"})
+_register_lock = threading.Lock()
+_NUCLEUS_K = 256  # the top-p nucleus is looked for among this many likeliest tokens first
 
-    The prompt template's text before "{goals}" is the same for every state, so its key/value cache is
-    computed once and reused; each call only runs the state's own tokens, once, before sampling n ways.
+
+def _register_cascade_attention() -> None:
+    """An attention function that is plain sdpa, unless a call passes `llemma_prefix=` (see `_SharedPrefix`)."""
+    from transformers import AttentionInterface
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    with _register_lock:
+        if _CASCADE_ATTENTION in AttentionInterface._global_mapping:
+            return
+
+        def attention(module, query, key, value, attention_mask, scaling=None, llemma_prefix=None, **kwargs):
+            if llemma_prefix is None:
+                return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, **kwargs)
+            return llemma_prefix.attend(module.layer_idx, query, key, value, scaling), None
+
+        AttentionInterface.register(_CASCADE_ATTENTION, attention)
+        AttentionMaskInterface.register(_CASCADE_ATTENTION, sdpa_mask)
+
+
+class _SharedPrefix:
+    """Each state's prompt key/values, held once, for the several rows (samples, candidates) that continue it.
+
+    Attention of a row = softmax over [its state's prompt keys (pads masked), its own continuation keys (causal)],
+    computed as one softmax over both score blocks. The prompt block is one batched matmul per state covering
+    all of that state's rows, so the prompt's keys and values are read once per state, never copied per row.
+    The rows' own keys live in an ordinary (small) DynamicCache that the model updates as usual.
+    """
+
+    def __init__(self, cache, valid, row_state: list[int]):
+        import torch
+
+        self.keys = [layer.keys for layer in cache.layers]
+        self.values = [layer.values for layer in cache.layers]
+        self.masked = ~valid[:, None, None, :]  # (states, 1, 1, prompt length): True at padding
+        self.num_states = valid.shape[0]
+        self._torch = torch
+        self.set_rows(row_state)
+
+    def set_rows(self, row_state: list[int]) -> None:
+        """Which state each row continues (rows of one state consecutive); call again after dropping rows."""
+        torch = self._torch
+        slots, seen = [], {}
+        for state in row_state:
+            slots.append(seen.get(state, 0))
+            seen[state] = slots[-1] + 1
+        self.num_rows = len(row_state)
+        self.slots = max(seen.values(), default=1)
+        self.single = self.num_states == 1  # rows are then slots 0..R-1 of the only state: no scatter/gather
+        device = self.masked.device
+        self.row_state = torch.tensor(row_state, dtype=torch.long, device=device)
+        self.row_slot = torch.tensor(slots, dtype=torch.long, device=device)
+
+    def _to_states(self, rows):
+        """(R, kvh, M, x) per row -> (B, kvh, slots*M, x) per state, zero where a state has fewer rows."""
+        R, kvh, M, x = rows.shape
+        if self.single:
+            return rows.transpose(0, 1).reshape(1, kvh, R * M, x)
+        padded = rows.new_zeros(self.num_states, self.slots, kvh, M, x)
+        padded[self.row_state, self.row_slot] = rows
+        return padded.transpose(1, 2).reshape(self.num_states, kvh, self.slots * M, x)
+
+    def _to_rows(self, states, M: int):
+        """Inverse of `_to_states`."""
+        B, kvh, _, x = states.shape
+        if self.single:
+            return states.view(kvh, self.num_rows, M, x).transpose(0, 1)
+        return states.view(B, kvh, self.slots, M, x).transpose(1, 2)[self.row_state, self.row_slot]
+
+    def attend(self, layer: int, query, key, value, scaling: float):
+        """query (R, heads, q, d); key/value (R, kv heads, s, d): the rows' own keys, the q newest last."""
+        torch = self._torch
+        R, heads, q, d = query.shape
+        prefix_k, prefix_v = self.keys[layer], self.values[layer]
+        kvh, P = prefix_k.shape[1], prefix_k.shape[2]
+        M = (heads // kvh) * q  # query rows per kv head: heads sharing it x query positions
+        # Query head h uses kv head h // (heads // kvh), as transformers' repeat_kv lays them out.
+        grouped = query.reshape(R, kvh, M, d)
+        prefix_scores = torch.matmul(self._to_states(grouped), prefix_k.transpose(-1, -2)) * scaling
+        prefix_scores = self._to_rows(prefix_scores.masked_fill(self.masked, float("-inf")), M)
+        own_scores = torch.matmul(grouped, key.transpose(-1, -2)) * scaling  # (R, kvh, M, s)
+        if q > 1:
+            s = key.shape[2]
+            positions = torch.arange(s - q, s, device=query.device)
+            future = torch.arange(s, device=query.device)[None, :] > positions[:, None]  # (q, s)
+            own_scores = own_scores.masked_fill(future.repeat(M // q, 1), float("-inf"))
+        probs = torch.softmax(torch.cat([prefix_scores, own_scores], dim=-1), dim=-1, dtype=torch.float32)
+        probs = probs.to(value.dtype)
+        out = torch.matmul(probs[..., P:], value)
+        out += self._to_rows(torch.matmul(self._to_states(probs[..., :P]), prefix_v), M)
+        return out.view(R, heads, q, d).transpose(1, 2).contiguous()
+
+
+def _resolve_template(prompt: str | PromptTemplate) -> PromptTemplate:
+    if isinstance(prompt, PromptTemplate):
+        template = prompt
+    elif prompt in PROMPTS:
+        template = PROMPTS[prompt]
+    elif "{goals}" in prompt:  # a template text given inline
+        template = PromptTemplate("custom", prompt)
+    else:
+        template = load_prompt(prompt)  # a template file, else ValueError naming the choices
+    if template.text.count("{goals}") != 1:
+        raise ValueError(f"prompt {template.name!r} needs exactly one {{goals}} slot")
+    if not template.stop or not all(template.stop):
+        raise ValueError(f"prompt {template.name!r} needs non-empty stop sequences")
+    return template
+
+
+class HFGenerator:
+    """Samples `n` tactics per state from a causal LM, scored by the model's log-probability (per token or summed).
+
+    A completion ends at the first of the prompt template's stop sequences (a newline by default: one-line
+    tactics); one that runs out of `max_new_tokens` first is dropped. `generate_batch` samples for several
+    states in one batched call; `score` scores given tactics with the state's prompt run once. All model
+    work is serialised by a lock, so one generator can be shared by threads (see prover.batching).
     """
 
     def __init__(
@@ -204,29 +303,37 @@ class HFGenerator:
         temperature: float = 0.8,
         top_p: float = 0.95,
         max_new_tokens: int = 48,
-        prompt: str = DEFAULT_PROMPT,
+        prompt: str | PromptTemplate = DEFAULT_PROMPT["rocq"],
         device: str = "cpu",
         seed: int | None = None,
         max_prompt_tokens: int = 1500,
         dtype: str | None = None,
+        scoring: str = "mean",
+        shared_prefix: bool | None = None,
     ):
+        """`prompt`: a name in prover.prompts.PROMPTS, a PromptTemplate, a template file, or a template text with
+        {goals}. `scoring`: "mean" (per-token log-prob, Llemma) or "sum". `shared_prefix`: use the cascade
+        attention over shared prompt key/values (None: where the architecture is known to support it)."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        candidate_score(0.0, 1, scoring)  # raises ValueError for an unknown scoring
         source = _resolve_model(model)
-        template = PROMPTS.get(prompt, prompt)
-        if template.count("{goals}") != 1:
-            raise ValueError(f"prompt {prompt!r} is neither a name in PROMPTS nor a template with one {{goals}}")
-        self.prompt_template = template
+        template = _resolve_template(prompt)
+        self.template = template
         self.temperature = temperature
         self.top_p = top_p
         self.max_new_tokens = max_new_tokens
         self.device = torch.device(device)
         self.seed = seed
         self.max_prompt_tokens = max_prompt_tokens
+        self.scoring = scoring
         self.name = f"hf:{Path(source).name}"
-        self.model_seconds = 0.0  # cumulative wall time inside generate()
-        self.calls = 0
+        self.model_seconds = 0.0  # cumulative wall time of model calls (generate, generate_batch, score)
+        self.calls = 0  # model calls: one per generate / generate_batch / score
+        self.states = 0  # states sampled for, over all calls
+        self.generated_tokens = 0  # tokens sampled, each sample counted up to its stop (or its last token)
+        self._lock = threading.RLock()
 
         if dtype:
             torch_dtype = getattr(torch, dtype)
@@ -242,34 +349,68 @@ class HFGenerator:
             raise ModelLoadError(f"cannot load model from {source}: {_first_line(error)}") from error
         self.model.to(self.device).eval()
 
-        self._stop_token_ids = self._find_stop_token_ids()
+        config = self.model.config
+        supported = (
+            config.model_type in _CASCADE_MODEL_TYPES
+            and config._attn_implementation == "sdpa"
+            and not getattr(config, "sliding_window", None)
+        )
+        self.shared_prefix = supported if shared_prefix is None else bool(shared_prefix)
+        if self.shared_prefix:
+            if not supported:
+                raise ValueError(f"shared-prefix attention is not supported for {config.model_type} ({source})")
+            _register_cascade_attention()  # plain sdpa for every other caller of this model
+            self.model.set_attn_implementation(_CASCADE_ATTENTION)
+
+        self._token_texts = self.tokenizer.batch_decode([[i] for i in range(len(self.tokenizer))])
+        # A line-break stop is checked per token (any token holding a line break ends the tactic), others on the text.
+        self._newline_stop = any(s.strip("\r\n") == "" for s in template.stop)
+        self._string_stops = tuple(s for s in template.stop if s.strip("\r\n") != "")
+        self._cut_stops = template.stop + (("\r",) if self._newline_stop else ())
+        eos = self._eos_token_ids()
+        newline_ids = {i for i, text in enumerate(self._token_texts) if "\n" in text or "\r" in text}
+        self._stop_token_ids = sorted(eos | (newline_ids if self._newline_stop else set()))
+        self._stop_set = frozenset(self._stop_token_ids)
+        # A tactic never starts with a line break (nor ends before its first token).
+        self._suppress_first = torch.tensor(sorted(eos | newline_ids), dtype=torch.long, device=self.device)
         pad = self.tokenizer.pad_token_id
         self._pad_token_id = pad if pad is not None else self._stop_token_ids[0]
-        head, tail = template.split("{goals}")
-        self._head_ids: list[int] = self.tokenizer(head)["input_ids"]
-        self._tail_text = tail
-        tail_length = len(self.tokenizer(tail, add_special_tokens=False)["input_ids"])
-        self._goals_token_budget = max(64, max_prompt_tokens - len(self._head_ids) - tail_length)
-        with torch.inference_mode():
-            # The template head is the same for every state: run it through the model once, here.
-            head_ids = torch.tensor([self._head_ids], device=self.device)
-            self._head_cache = self.model(input_ids=head_ids, use_cache=True, logits_to_keep=1).past_key_values
+        # What follows a tactic in the prompt's layout, appended to the tactics `score` is given.
+        self._score_suffix = "\n" if self._newline_stop else "\n" + self._string_stops[0]
 
-    def _find_stop_token_ids(self) -> list[int]:
-        # A tactic is one line: every vocabulary token containing a line break ends it, as do end-of-text tokens.
-        vocab_size = len(self.tokenizer)
-        texts = self.tokenizer.batch_decode([[i] for i in range(vocab_size)])
-        stops = {i for i, text in enumerate(texts) if "\n" in text or "\r" in text}
+        self._head_ids: list[int] = self.tokenizer(template.prefix)["input_ids"]
+        self._head_cache = None
+        self._budget_cache: dict[str, int] = {}
+        self._goals_token_budget = self._budget("")
+        if self._head_ids:
+            with torch.inference_mode():
+                # The template head is the same for every state: run it through the model once, here.
+                head_ids = torch.tensor([self._head_ids], device=self.device)
+                self._head_cache = self.model(input_ids=head_ids, use_cache=True, logits_to_keep=1).past_key_values
+
+    # ---- prompts ---------------------------------------------------------------------------------------------
+
+    def _eos_token_ids(self) -> set[int]:
+        ids: set[int] = set()
         for special in (self.tokenizer.eos_token_id, self.model.generation_config.eos_token_id):
             if isinstance(special, int):
-                stops.add(special)
+                ids.add(special)
             elif special:
-                stops.update(special)
-        return sorted(stops)
+                ids.update(special)
+        return ids
 
-    def fit_goals(self, goals: str) -> str:
+    def _budget(self, statement: str) -> int:
+        """Tokens the goals may take in the prompt, given what else it holds (the statement, if it has a slot)."""
+        key = statement if "{statement}" in self.template.text else ""
+        if key not in self._budget_cache:
+            rest = self.template.render("", key)[len(self.template.prefix):]
+            fixed = len(self._head_ids) + len(self.tokenizer(rest, add_special_tokens=False)["input_ids"])
+            self._budget_cache[key] = max(64, self.max_prompt_tokens - fixed)
+        return self._budget_cache[key]
+
+    def fit_goals(self, goals: str, budget: int | None = None) -> str:
         """The state text cut to the prompt's token budget, keeping what a tactic acts on."""
-        budget = self._goals_token_budget
+        budget = self._goals_token_budget if budget is None else budget
         ids = self.tokenizer(goals, add_special_tokens=False)["input_ids"]
         if len(ids) <= budget:
             return goals
@@ -286,85 +427,324 @@ class HFGenerator:
         # Still too long: keep the conclusion and the nearest (latest) hypotheses, dropping from the left.
         return self.tokenizer.decode(ids[-budget:])
 
-    def build_prompt(self, state_text: str) -> str:
-        """The full prompt text the model sees for a state."""
-        return self.prompt_template.replace("{goals}", self.fit_goals(state_text.strip("\n")))
+    def build_prompt(self, state_text: str, statement: str = "") -> str:
+        """The full prompt text the model sees for a state (of a theorem with this statement)."""
+        goals = self.fit_goals(state_text.strip("\n"), self._budget(statement))
+        return self.template.render(goals, statement)
+
+    def _prompt_ids(self, theorem: Theorem, state_text: str) -> list[int]:
+        """The prompt's tokens after the shared head (the head's own tokens are `_head_ids`)."""
+        text = self.build_prompt(state_text, theorem.statement)[len(self.template.prefix):]
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def cache_params(self) -> tuple:
+        """Everything besides the request that decides what this generator returns (a cache key's part)."""
+        return (self.name, self.template, self.temperature, self.top_p, self.max_new_tokens, self.seed,
+                self.max_prompt_tokens, self.scoring, str(self.model.dtype))
+
+    # ---- sampling ----------------------------------------------------------------------------------------------
 
     def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
-        """Up to `n` distinct one-line tactics for the state, best (per-token log-prob) first."""
+        """Up to `n` distinct tactics for the state, best first."""
+        return self.generate_batch([GenerationRequest(theorem, state_text, n)])[0]
+
+    def generate_batch(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
+        """Candidates for several states from one batched model call: each state gets its own `n` samples."""
         import torch
 
-        if n <= 0:
-            return []
+        wanted = [(i, r) for i, r in enumerate(requests) if r.n > 0]
+        results: list[list[Candidate]] = [[] for _ in requests]
+        if not wanted:
+            return results
         started = time.perf_counter()
-        try:
-            state_ids = self.tokenizer(
-                self.fit_goals(state_text.strip("\n")) + self._tail_text, add_special_tokens=False
-            )["input_ids"]
-            prompt_ids = torch.tensor([self._head_ids + state_ids], device=self.device)
-            # Seeded: same seed and state give the same candidates, whatever order the search asks in,
-            # and the global RNG is left as it was. Unseeded: the global RNG simply advances.
-            seeded = self.seed is not None
-            rng_scope = torch.random.fork_rng(devices=self._rng_devices()) if seeded else contextlib.nullcontext()
-            with torch.inference_mode(), rng_scope:
-                if seeded:
-                    torch.manual_seed((self.seed * 1_000_003 + zlib.crc32(str(state_ids).encode())) % 2**63)
-                shared_cache = self._prompt_cache(prompt_ids)
-                shared_cache.batch_repeat_interleave(n)
-                batch_ids = prompt_ids.expand(n, -1)
-                output = self.model.generate(
-                    input_ids=batch_ids,
-                    attention_mask=torch.ones_like(batch_ids),
-                    past_key_values=shared_cache,
-                    do_sample=True,
-                    temperature=self.temperature,
-                    top_p=self.top_p,
-                    top_k=0,
-                    max_new_tokens=self.max_new_tokens,
-                    # A blank first line would end the tactic before it starts.
-                    begin_suppress_tokens=self._stop_token_ids,
-                    eos_token_id=self._stop_token_ids,
-                    pad_token_id=self._pad_token_id,
-                    return_dict_in_generate=True,
-                    output_logits=True,
-                )
-                # Raw logits: scores are the model's own log-probs, not those of the tempered sampling distribution.
-                token_logprobs = self.model.compute_transition_scores(
-                    output.sequences, output.logits, normalize_logits=True
-                )
-            generated = output.sequences[:, prompt_ids.shape[1] :].tolist()
-            return clean_candidates(self._candidates(generated, token_logprobs.tolist()), n)
-        finally:
-            self.model_seconds += time.perf_counter() - started
-            self.calls += 1
+        with self._lock:
+            try:
+                prompts = [self._prompt_ids(r.theorem, r.state_text) for _, r in wanted]
+                seeds = [
+                    None if self.seed is None else (self.seed * 1_000_003 + zlib.crc32(str(ids).encode())) % 2**63
+                    for ids in prompts
+                ]
+                with torch.inference_mode():
+                    samples = self._sample(prompts, [r.n for _, r in wanted], seeds)
+                for (i, request), rows in zip(wanted, samples):
+                    results[i] = clean_candidates(self._candidates(rows), request.n)
+                self.states += len(wanted)
+                return results
+            finally:
+                self.model_seconds += time.perf_counter() - started
+                self.calls += 1
 
-    def _prompt_cache(self, prompt_ids):
-        """A fresh key/value cache holding all prompt tokens but the last (generate feeds that one)."""
-        head_length = len(self._head_ids)
+    def _head_cache_for(self, rows: int):
+        if self._head_cache is None:
+            return None
         cache = copy.deepcopy(self._head_cache)
-        rest = prompt_ids[:, head_length:-1]
-        if rest.shape[1]:
-            cache = self.model(
-                input_ids=rest, past_key_values=cache, use_cache=True, logits_to_keep=1
-            ).past_key_values
+        if rows > 1:
+            cache.batch_repeat_interleave(rows)
         return cache
 
-    def _candidates(self, generated: list[list[int]], logprobs: list[list[float]]) -> list[Candidate]:
-        stop_ids = set(self._stop_token_ids)
+    def _prefill(self, prompts: list[list[int]]):
+        """Run each state's prompt tokens after the shared head's cached key/values.
+
+        Returns (a cache with a row per state, its key/values padded at the end to the longest prompt; valid:
+        (states, prompt length) bool, False at that padding; the last logits (states, vocab); each state's number
+        of prompt tokens, which is the position of its first generated token). Each state runs on its own: a
+        padded batch would spend as much compute on padding as the prompts' lengths differ, and running the
+        prompt is compute-bound, so batching it saves nothing.
+        """
+        import torch
+        import torch.nn.functional as F
+        from transformers import DynamicCache
+
+        head = len(self._head_ids)
+        caches, logits = [], []
+        for prompt in prompts:
+            output = self.model(
+                input_ids=torch.tensor([prompt], device=self.device),
+                position_ids=torch.arange(head, head + len(prompt), device=self.device)[None],
+                past_key_values=self._head_cache_for(1),
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            caches.append(output.past_key_values)
+            logits.append(output.logits[:, -1, :])
+        lengths = torch.tensor([head + len(p) for p in prompts], device=self.device)
+        longest = int(lengths.max())
+        if len(caches) == 1:
+            cache = caches[0]
+        else:
+            cache = DynamicCache()
+            for layer in range(len(caches[0].layers)):
+                pads = [(0, 0, 0, longest - int(n)) for n in lengths]
+                keys = torch.cat([F.pad(c.layers[layer].keys, pad) for c, pad in zip(caches, pads)])
+                values = torch.cat([F.pad(c.layers[layer].values, pad) for c, pad in zip(caches, pads)])
+                cache.update(keys, values, layer)
+        valid = torch.arange(longest, device=self.device)[None, :] < lengths[:, None]
+        return cache, valid, torch.cat(logits), lengths
+
+    def _sample(self, prompts: list[list[int]], ns: list[int], seeds: list[int | None]) -> list[list[tuple]]:
+        """For each state, its `n` samples as (token ids, summed log-prob, reached a stop)."""
+        import torch
+        from transformers import DynamicCache
+
+        cache, valid, logits, lengths = self._prefill(prompts)
+        row_state = [s for s, n in enumerate(ns) for _ in range(n)]
+        rows = torch.tensor(row_state, device=self.device)
+        logits, positions = logits[rows], lengths[rows]
+        if self.shared_prefix:
+            prefix, own_cache, mask = _SharedPrefix(cache, valid, row_state), DynamicCache(), None
+        else:  # every row gets its own copy of its state's prompt cache, padding masked
+            prefix, own_cache, mask = None, cache, valid[rows].long()
+            own_cache.batch_select_indices(rows)
+        generators = [
+            None if seed is None else torch.Generator(device=self.device).manual_seed(seed) for seed in seeds
+        ]
+
+        active = list(range(len(row_state)))  # the rows still sampling, in row order
+        tokens: list[list[int]] = [[] for _ in row_state]
+        logprobs = [0.0] * len(row_state)
+        stopped = [False] * len(row_state)
+        texts = [""] * len(row_state)
+        for step in range(self.max_new_tokens):
+            logits = logits.float()
+            token_logprobs = torch.log_softmax(logits, dim=-1)  # the model's own distribution: the score
+            if step == 0:
+                logits[:, self._suppress_first] = float("-inf")
+            chosen = self._choose(logits, [row_state[r] for r in active], generators)
+            chosen_logprobs = token_logprobs.gather(1, chosen[:, None])[:, 0].tolist()
+            keep = []
+            for j, (row, token) in enumerate(zip(active, chosen.tolist())):
+                tokens[row].append(token)
+                logprobs[row] += chosen_logprobs[j]
+                if token in self._stop_set:
+                    stopped[row] = True
+                elif self._string_stops:
+                    piece = self._token_texts[token] if token < len(self._token_texts) else ""
+                    texts[row] += piece
+                    tail = texts[row][-(len(piece) + max(map(len, self._string_stops))):]
+                    if any(s in tail for s in self._string_stops):
+                        stopped[row] = True
+                if not stopped[row]:
+                    keep.append(j)
+            if not keep or step == self.max_new_tokens - 1:
+                break
+            if len(keep) < len(active):  # finished rows leave the batch
+                index = torch.tensor(keep, device=self.device)
+                active = [active[j] for j in keep]
+                chosen, positions = chosen[index], positions[index]
+                own_cache.batch_select_indices(index)
+                if prefix is not None:
+                    prefix.set_rows([row_state[r] for r in active])
+                else:
+                    mask = mask[index]
+            if prefix is not None:
+                output = self.model(input_ids=chosen[:, None], position_ids=positions[:, None],
+                                    past_key_values=own_cache, use_cache=True, llemma_prefix=prefix)
+            else:
+                mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
+                output = self.model(input_ids=chosen[:, None], attention_mask=mask, position_ids=positions[:, None],
+                                    past_key_values=own_cache, use_cache=True)
+            logits = output.logits[:, -1, :]
+            positions = positions + 1
+
+        self.generated_tokens += sum(len(t) for t in tokens)
+        per_state: list[list[tuple]] = [[] for _ in ns]
+        for row, state in enumerate(row_state):
+            per_state[state].append((tokens[row], logprobs[row], stopped[row]))
+        return per_state
+
+    def _choose(self, logits, row_states: list[int], generators: list):
+        """One token per row: sampled with temperature and nucleus (top-p) as transformers does, or greedy.
+
+        The nucleus is transformers' TopPLogitsWarper's (keep a token while the mass ranked above it is below
+        top_p), found among the `_NUCLEUS_K` likeliest tokens when they hold top_p of the mass (nearly always),
+        which spares a sort of the whole vocabulary per row; else by sorting it all."""
+        import torch
+
+        if self.temperature <= 0:
+            return logits.argmax(dim=-1)
+        scores = logits / self.temperature
+        index = None
+        if self.top_p < 1.0:
+            top, index = torch.topk(scores, min(_NUCLEUS_K, scores.shape[-1]), dim=-1)
+            weights = (top - torch.logsumexp(scores, dim=-1, keepdim=True)).exp()
+            wide = (weights.sum(dim=-1) < self.top_p).nonzero()[:, 0]  # rows whose nucleus is wider
+            weights = weights.masked_fill(weights.cumsum(dim=-1) - weights >= self.top_p, 0.0)
+            if len(wide):
+                ordered, order = torch.sort(scores[wide], dim=-1, descending=True)
+                probs = ordered.softmax(dim=-1)
+                probs = probs.masked_fill(probs.cumsum(dim=-1) - probs >= self.top_p, 0.0)
+                width = int((probs > 0).sum(dim=-1).max())
+                if width > weights.shape[1]:
+                    grow = width - weights.shape[1]
+                    weights = torch.nn.functional.pad(weights, (0, grow))
+                    index = torch.nn.functional.pad(index, (0, grow))
+                weights[wide], index[wide] = 0.0, 0
+                weights[wide, :width], index[wide, :width] = probs[:, :width], order[:, :width]
+        else:
+            weights = torch.softmax(scores, dim=-1)
+        if all(g is None for g in generators):
+            picked = torch.multinomial(weights, 1)
+        else:
+            # Seeded: each state draws from its own generator, so its samples do not depend on the batch around it.
+            picked = torch.empty(len(row_states), 1, dtype=torch.long, device=logits.device)
+            start = 0
+            while start < len(row_states):
+                end = start
+                while end < len(row_states) and row_states[end] == row_states[start]:
+                    end += 1
+                picked[start:end] = torch.multinomial(weights[start:end], 1, generator=generators[row_states[start]])
+                start = end
+        return (picked if index is None else index.gather(1, picked))[:, 0]
+
+    def _candidates(self, rows: list[tuple]) -> list[Candidate]:
         candidates = []
-        for token_ids, token_logprobs in zip(generated, logprobs):
-            stop_at = next((i for i, token in enumerate(token_ids) if token in stop_ids), None)
-            if stop_at is None:
-                continue  # ran out of tokens mid-line: an unfinished tactic would only waste a prover call
-            kept = token_ids[: stop_at + 1]
-            logprob = float(sum(token_logprobs[: stop_at + 1]))
-            text = self.tokenizer.decode(kept, skip_special_tokens=True)
-            tactic = re.split(r"[\r\n]", text, maxsplit=1)[0].strip()
-            candidates.append(Candidate(tactic, logprob / len(kept), logprob, len(kept)))
+        for token_ids, logprob, stopped in rows:
+            if not stopped:
+                continue  # ran out of tokens before its stop: an unfinished tactic would only waste a prover call
+            text = self.tokenizer.decode(token_ids, skip_special_tokens=True)
+            tactic = cut_at_stop(text, self._cut_stops)[0].strip()
+            count = len(token_ids)
+            candidates.append(Candidate(tactic, candidate_score(logprob, count, self.scoring), logprob, count))
         return candidates
 
-    def _rng_devices(self) -> list:
-        return [self.device] if self.device.type == "cuda" else []
+    # ---- scoring given tactics -----------------------------------------------------------------------------------
+
+    def _continuation_ids(self, tactics: list[str]) -> list[list[int]]:
+        texts = [t.strip() + self._score_suffix for t in tactics]
+        return [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+
+    def _scored(self, tactics: list[str], continuations: list[list[int]], logprobs: list[float]) -> list[Candidate]:
+        return [
+            Candidate(t.strip(), candidate_score(lp, len(c), self.scoring), lp, len(c))
+            for t, c, lp in zip(tactics, continuations, logprobs)
+        ]
+
+    def score(self, theorem: Theorem, state_text: str, tactics: list[str], chunk: int = 32) -> list[Candidate]:
+        """The model's scores for given tactics at a state, in the order given (not deduplicated or sorted).
+
+        A tactic is scored as the completion "tactic + what ends it" (the newline, or "\\n" + the stop string),
+        as a sampled one is. The prompt runs once; its key/values are shared by all the candidates, whose own
+        tokens go through the model in one batch (of at most `chunk`) attending to them.
+        """
+        import torch
+        from transformers import DynamicCache
+
+        if not tactics:
+            return []
+        started = time.perf_counter()
+        with self._lock, torch.inference_mode():
+            try:
+                continuations = self._continuation_ids(tactics)
+                cache, valid, last_logits, lengths = self._prefill([self._prompt_ids(theorem, state_text)])
+                first = torch.log_softmax(last_logits[0].float(), dim=-1)
+                logprobs: list[float] = []
+                for at in range(0, len(continuations), chunk):
+                    group = continuations[at : at + chunk]
+                    k, longest = len(group), max(len(c) for c in group)
+                    ids = torch.tensor([c + [self._pad_token_id] * (longest - len(c)) for c in group], device=self.device)
+                    positions = (lengths[0] + torch.arange(longest, device=self.device)).expand(k, -1)
+                    if self.shared_prefix:
+                        prefix = _SharedPrefix(cache, valid, [0] * k)
+                        output = self.model(input_ids=ids, position_ids=positions, past_key_values=DynamicCache(),
+                                            use_cache=True, llemma_prefix=prefix)
+                    else:
+                        repeated = copy.deepcopy(cache)
+                        repeated.batch_repeat_interleave(k)
+                        mask = torch.cat([valid.expand(k, -1), torch.ones_like(ids, dtype=torch.bool)], dim=1)
+                        output = self.model(input_ids=ids, attention_mask=mask.long(), position_ids=positions,
+                                            past_key_values=repeated, use_cache=True)
+                    logprobs += self._continuation_logprobs(first, output.logits, group)
+                return self._scored(tactics, continuations, logprobs)
+            finally:
+                self.model_seconds += time.perf_counter() - started
+                self.calls += 1
+
+    @staticmethod
+    def _continuation_logprobs(first, logits, group: list[list[int]]) -> list[float]:
+        """Summed log-probs of each continuation: its first token from the prompt's last logits (`first`),
+        token j > 0 from the continuation's logits at j - 1 (`logits`: (k, length, vocab))."""
+        import torch
+
+        out = []
+        following = torch.log_softmax(logits[:, :-1].float(), dim=-1) if logits.shape[1] > 1 else None
+        for i, ids in enumerate(group):
+            total = first[ids[0]]
+            if len(ids) > 1:
+                index = torch.tensor(ids[1:], device=logits.device)
+                total = total + following[i, : len(ids) - 1].gather(1, index[:, None]).sum()
+            out.append(float(total))
+        return out
+
+    def score_naive(self, theorem: Theorem, state_text: str, tactics: list[str]) -> list[Candidate]:
+        """`score` the plain way, for comparison: one batched forward over the whole prompt + tactic per tactic,
+        no cache reused (left-padded so that every continuation ends in the last column)."""
+        import torch
+
+        if not tactics:
+            return []
+        started = time.perf_counter()
+        with self._lock, torch.inference_mode():
+            try:
+                continuations = self._continuation_ids(tactics)
+                prompt = self._head_ids + self._prompt_ids(theorem, state_text)
+                rows = [prompt + c for c in continuations]
+                longest = max(len(r) for r in rows)
+                ids = torch.tensor([[self._pad_token_id] * (longest - len(r)) + r for r in rows], device=self.device)
+                mask = torch.tensor([[0] * (longest - len(r)) + [1] * len(r) for r in rows], device=self.device)
+                positions = (mask.cumsum(-1) - 1).clamp(min=0)
+                tail = max(len(c) for c in continuations) + 1
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                    logits_to_keep=tail).logits.float()
+                logprobs = []
+                for i, c in enumerate(continuations):
+                    # logits[:, -1 - j] predicts the token j from the end; the continuation is the last len(c).
+                    predicting = torch.log_softmax(logits[i, tail - 1 - len(c) : tail - 1], dim=-1)
+                    index = torch.tensor(c, device=self.device)
+                    logprobs.append(float(predicting.gather(1, index[:, None]).sum()))
+                return self._scored(tactics, continuations, logprobs)
+            finally:
+                self.model_seconds += time.perf_counter() - started
+                self.calls += 1
 
 
 def load_generator(spec: str, **kwargs) -> TacticGenerator:

@@ -13,7 +13,7 @@ import networkx as nx
 
 from prover.backend import Backend
 from prover.generators import Candidate, TacticGenerator
-from prover.types import Advanced, Failed, ProofState, Proved, TimedOut, Theorem, Verdict
+from prover.types import Advanced, Failed, Proof, ProofState, Proved, TimedOut, Theorem, Verdict
 
 
 class Status(str, Enum):
@@ -55,6 +55,7 @@ class SearchResult:
     theorem: str
     status: Status
     tactics: tuple[str, ...] | None = None
+    proof: Proof | None = None  # the tactics and the complete script that was checked
     verdict: Verdict | None = None
     expansions: int = 0
     tactics_run: int = 0
@@ -156,6 +157,7 @@ def best_first_search(
             result.status = Status.TIMEOUT if time.monotonic() >= deadline else Status.FAILED
     else:
         result.tactics = proof
+        result.proof = Proof(proof, backend.render_proof(theorem, proof))
         if verify:
             t0 = time.monotonic()
             result.verdict = backend.verify(theorem, proof)

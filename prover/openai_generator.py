@@ -1,0 +1,455 @@
+"""Tactic generator over an OpenAI-compatible completions server (vLLM's `api_server`, llama.cpp, TGI, ...).
+
+It asks `POST {base_url}/v1/completions` for `n` sampled continuations of the rendered prompt, stopping at
+the template's stop sequences, with `logprobs=1` so that each choice carries its tokens' log-probabilities,
+and scores each choice as the search expects (per token, Llemma's "mean", or summed, ReProver's "sum").
+
+Servers differ; two flags say what this one can do:
+  supports_n=False        the server ignores `n` (returns one choice): send n requests with n=1, concurrently.
+  echo_logprobs_ok=False  the server gives no usable log-probabilities: do not ask for them, and score each
+                          candidate in-process with `scorer` (e.g. `TransformersScorer`) if given, else 0.0.
+
+Every failure to get an answer becomes a `ModelServerError` whose message is one line naming the server.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+from prover.generators import Candidate, GenerationRequest, candidate_score, clean_candidates, cut_at_stop
+from prover.prompts import DEFAULT_PROMPT, PromptTemplate, load_prompt
+from prover.types import Theorem
+
+# scorer(prompt, continuation) -> (summed log-probability, number of tokens) of `continuation` after `prompt`.
+Scorer = Callable[[str, str], "tuple[float, int]"]
+
+
+class ModelServerError(RuntimeError):
+    """The model server could not be used; the message is one line a CLI or a results row can show."""
+
+
+def _one_line(text: Any, limit: int = 200) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def resolve_template(prompt: PromptTemplate | str | None, backend: str) -> PromptTemplate:
+    """The template itself, one by name or file, or (None) the default for the theorem's backend."""
+    if isinstance(prompt, PromptTemplate):
+        return prompt
+    if prompt is None:
+        return load_prompt(DEFAULT_PROMPT.get(backend, "rocq-proofstep"))
+    return load_prompt(prompt)
+
+
+def normalise_base_url(base_url: str) -> str:
+    """`http://host:port` whether given as that, with a trailing slash, or with the `/v1` suffix."""
+    url = base_url.strip().rstrip("/")
+    if url.endswith("/v1"):
+        url = url[: -len("/v1")]
+    if "://" not in url:
+        url = "http://" + url
+    return url
+
+
+# --- transport: httpx where installed (connection pooling, thread-safe client), else requests --------------
+
+
+class _Unreachable(Exception):
+    """No connection (refused, reset, DNS, ...): the message says which."""
+
+
+class _Timeout(Exception):
+    """Connected (or tried to) but no complete answer within the time limit."""
+
+
+def _is_loopback(base_url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(base_url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+
+class _HttpxTransport:
+    def __init__(self, timeout_s: float, headers: dict[str, str], base_url: str):
+        import httpx
+
+        self._httpx = httpx
+        self._client = httpx.Client(
+            timeout=timeout_s,
+            headers=headers,
+            # A proxy configured for the internet must not intercept a server on this machine.
+            trust_env=not _is_loopback(base_url),
+            # Plain http needs no certificates (loading the CA bundle costs ~0.5 s per client).
+            verify=base_url.startswith("https://"),
+        )
+
+    def request(self, method: str, url: str, body: dict | None) -> tuple[int, str]:
+        httpx = self._httpx
+        try:
+            reply = self._client.request(method, url, json=body)
+        except httpx.TimeoutException as error:
+            raise _Timeout(str(error)) from error
+        except (httpx.TransportError, OSError) as error:
+            raise _Unreachable(_connection_reason(error)) from error
+        return reply.status_code, reply.text
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class _RequestsTransport:
+    def __init__(self, timeout_s: float, headers: dict[str, str], base_url: str):
+        import requests
+
+        self._requests = requests
+        self._timeout = timeout_s
+        self._headers = headers
+        self._trust_env = not _is_loopback(base_url)
+        self._local = threading.local()  # a requests.Session is not documented thread-safe: one per thread
+
+    def _session(self):
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._requests.Session()
+            session.trust_env = self._trust_env  # see _HttpxTransport
+            session.headers.update(self._headers)
+            self._local.session = session
+        return session
+
+    def request(self, method: str, url: str, body: dict | None) -> tuple[int, str]:
+        requests = self._requests
+        try:
+            reply = self._session().request(method, url, json=body, timeout=self._timeout)
+        except requests.Timeout as error:
+            raise _Timeout(str(error)) from error
+        except (requests.ConnectionError, OSError) as error:
+            raise _Unreachable(_connection_reason(error)) from error
+        return reply.status_code, reply.text
+
+    def close(self) -> None:
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            session.close()
+
+
+def _connection_reason(error: BaseException) -> str:
+    text = str(error)
+    lowered = text.lower()
+    for marker, reason in (
+        ("refused", "connection refused"),
+        ("reset", "connection reset"),
+        ("name or service not known", "unknown host"),
+        ("nodename nor servname", "unknown host"),
+        ("no route", "no route to host"),
+        ("disconnected", "server closed the connection"),
+    ):
+        if marker in lowered:
+            return reason
+    return _one_line(text or type(error).__name__, 120)
+
+
+def make_transport(timeout_s: float, headers: dict[str, str], base_url: str, library: str | None = None):
+    """httpx if installed (or if asked for by `library`), else requests."""
+    if library is None:
+        try:
+            import httpx  # noqa: F401
+
+            library = "httpx"
+        except ImportError:
+            library = "requests"
+    if library == "httpx":
+        return _HttpxTransport(timeout_s, headers, base_url)
+    if library == "requests":
+        return _RequestsTransport(timeout_s, headers, base_url)
+    raise ValueError(f"unknown HTTP library {library!r} (httpx or requests)")
+
+
+# --- the generator -----------------------------------------------------------------------------------------
+
+
+class OpenAIGenerator:
+    """Scored one-line tactics from an OpenAI-compatible `/v1/completions` server."""
+
+    def __init__(
+        self,
+        base_url: str,
+        served_name: str | None = None,
+        temperature: float = 1.0,
+        max_tokens: int = 48,
+        prompt: PromptTemplate | str | None = None,
+        scoring: str = "mean",
+        timeout_s: float = 60.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        supports_n: bool = True,
+        echo_logprobs_ok: bool = True,
+        api_key: str | None = None,
+        scorer: Scorer | None = None,
+        seed: int | None = None,
+        max_concurrency: int = 8,
+        http_library: str | None = None,
+    ):
+        candidate_score(0.0, 1, scoring)  # rejects an unknown scoring now, not at the first call
+        self.base_url = normalise_base_url(base_url)
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self._prompt = prompt if prompt is None or isinstance(prompt, PromptTemplate) else load_prompt(prompt)
+        self.scoring = scoring
+        self.timeout_s = timeout_s
+        self.retries = max(0, retries)  # extra attempts after the first
+        self.backoff_s = backoff_s
+        self.supports_n = supports_n
+        self.echo_logprobs_ok = echo_logprobs_ok
+        self.scorer = scorer
+        self.seed = seed
+        self.max_concurrency = max(1, max_concurrency)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._transport = make_transport(timeout_s, headers, self.base_url, http_library)
+        self.model_seconds = 0.0  # cumulative wall time waiting for the server (and the scorer)
+        self.calls = 0
+        self.requests_sent = 0  # HTTP attempts, retries included
+        self._count_lock = threading.Lock()  # fanned-out requests count from several threads
+        self.generated_tokens = 0  # as the server's `usage.completion_tokens` reports them (for tokens/s)
+        self.served_name = served_name or self._first_served_model()
+        self.name = f"openai:{self.served_name}"
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> "OpenAIGenerator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- HTTP with retries ---
+
+    def _call(self, method: str, path: str, body: dict | None = None) -> Any:
+        """The parsed JSON reply; retries connection errors, timeouts, 429 and 5xx with exponential backoff."""
+        url = self.base_url + path
+        where = f"model server at {self.base_url}"
+        attempts = self.retries + 1
+        problem = ""
+        for attempt in range(attempts):
+            if attempt:
+                # Exponential backoff with a little jitter, so fanned-out requests do not retry in lockstep.
+                time.sleep(self.backoff_s * (2 ** (attempt - 1)) * (1 + 0.1 * random.random()))
+            with self._count_lock:
+                self.requests_sent += 1
+            try:
+                status, text = self._transport.request(method, url, body)
+            except _Unreachable as error:
+                problem = f"{where} is not reachable: {error}"
+                continue
+            except _Timeout:
+                problem = f"{where} did not answer {path} within {self.timeout_s:g}s"
+                continue
+            if status == 429 or status >= 500:
+                problem = f"{where} failed on {path}: HTTP {status}: {_error_detail(text)}"
+                continue
+            if status >= 400:
+                # The request itself is wrong (e.g. prompt longer than the model's context): retrying won't help.
+                raise ModelServerError(f"{where} refused {path}: HTTP {status}: {_error_detail(text)}")
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise ModelServerError(
+                    f"{where} sent a malformed reply to {path}: not JSON: {_one_line(text, 80)!r}"
+                ) from None
+        suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
+        raise ModelServerError(problem + suffix)
+
+    def _first_served_model(self) -> str:
+        reply = self._call("GET", "/v1/models")
+        try:
+            models = [entry["id"] for entry in reply["data"]]
+        except (TypeError, KeyError) as error:
+            raise ModelServerError(
+                f"model server at {self.base_url} sent a malformed reply to /v1/models: no data[].id ({error!r})"
+            ) from None
+        if not models or not isinstance(models[0], str):
+            raise ModelServerError(f"model server at {self.base_url} serves no model (empty /v1/models)")
+        return models[0]
+
+    # --- generation ---
+
+    def template_for(self, theorem: Theorem) -> PromptTemplate:
+        return resolve_template(self._prompt, theorem.backend)
+
+    def build_prompt(self, theorem: Theorem, state_text: str) -> str:
+        return self.template_for(theorem).render(state_text.strip("\n"), theorem.statement)
+
+    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
+        """Up to `n` distinct tactics for the state, best first."""
+        return self.generate_batch([GenerationRequest(theorem, state_text, n)])[0]
+
+    def generate_batch(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
+        """One list of candidates per request: one HTTP request in all where the server honours `n`."""
+        live = [i for i, r in enumerate(requests) if r.n > 0]
+        results: list[list[Candidate]] = [[] for _ in requests]
+        if not live:
+            return results
+        started = time.perf_counter()
+        try:
+            prompts = [self.build_prompt(requests[i].theorem, requests[i].state_text) for i in live]
+            stops = [self.template_for(requests[i].theorem).stop for i in live]
+            ns = [requests[i].n for i in live]
+            if self.supports_n:
+                choices = self._batched_choices(prompts, stops, ns)
+            else:
+                choices = self._fanned_out_choices(prompts, stops, ns)
+            for slot, i, prompt, stop, prompt_choices in zip(range(len(live)), live, prompts, stops, choices):
+                raw = [self._candidate(prompt, stop, choice) for choice in prompt_choices]
+                results[i] = clean_candidates([c for c in raw if c is not None], ns[slot])
+            return results
+        finally:
+            self.model_seconds += time.perf_counter() - started
+            self.calls += 1
+
+    def _body(self, prompt: str | list[str], stop: tuple[str, ...], n: int) -> dict:
+        body: dict[str, Any] = {
+            "model": self.served_name,
+            "prompt": prompt,
+            "n": n,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "stop": list(stop),
+        }
+        if self.echo_logprobs_ok:
+            body["logprobs"] = 1  # the sampled token's log-probability (plus the top 1) at every position
+        if self.seed is not None:
+            body["seed"] = self.seed
+        return body
+
+    def _batched_choices(self, prompts: list[str], stops: list[tuple[str, ...]], ns: list[int]) -> list[list[dict]]:
+        # One request carries every prompt when they share n and stop; otherwise one request per group.
+        groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+        for k, key in enumerate(zip(ns, stops)):
+            groups.setdefault(key, []).append(k)
+        out: list[list[dict]] = [[] for _ in prompts]
+        for (n, stop), members in groups.items():
+            batch = [prompts[k] for k in members]
+            reply = self._call("POST", "/v1/completions", self._body(batch if len(batch) > 1 else batch[0], stop, n))
+            choices = self._choices(reply)
+            # OpenAI's layout (and vLLM's): choice `index` = prompt_position * n + sample; map back by index.
+            for position, choice in enumerate(choices):
+                index = choice.get("index", position)
+                if not isinstance(index, int) or not 0 <= index < n * len(members):
+                    raise ModelServerError(
+                        f"model server at {self.base_url} sent a malformed reply to /v1/completions:"
+                        f" choice index {index!r} outside 0..{n * len(members) - 1}"
+                    )
+                out[members[index // n]].append(choice)
+        return out
+
+    def _fanned_out_choices(self, prompts: list[str], stops: list[tuple[str, ...]], ns: list[int]) -> list[list[dict]]:
+        # The server ignores n: ask each prompt n times with n=1, a few requests in flight at once.
+        jobs = [(k, prompts[k], stops[k]) for k in range(len(prompts)) for _ in range(ns[k])]
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(jobs))) as pool:
+            replies = list(pool.map(lambda job: self._call("POST", "/v1/completions", self._body(job[1], job[2], 1)), jobs))
+        out: list[list[dict]] = [[] for _ in prompts]
+        for (k, _, _), reply in zip(jobs, replies):
+            out[k].extend(self._choices(reply)[:1])
+        return out
+
+    def _choices(self, reply: Any) -> list[dict]:
+        choices = reply.get("choices") if isinstance(reply, dict) else None
+        usage = reply.get("usage") if isinstance(reply, dict) else None
+        if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
+            self.generated_tokens += usage["completion_tokens"]
+        if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+            raise ModelServerError(
+                f"model server at {self.base_url} sent a malformed reply to /v1/completions: no 'choices' list"
+            )
+        return choices
+
+    def _candidate(self, prompt: str, stop: tuple[str, ...], choice: dict) -> Candidate | None:
+        text = choice.get("text")
+        if not isinstance(text, str):
+            raise ModelServerError(
+                f"model server at {self.base_url} sent a malformed reply to /v1/completions: a choice has no 'text'"
+            )
+        if choice.get("finish_reason") == "length":
+            return None  # ran out of tokens before the stop: an unfinished tactic would only waste a prover call
+        # Servers do not include the stop sequence in `text` (vLLM does not); cut anyway for those that do.
+        tactic, _ = cut_at_stop(text, stop)
+        if self.echo_logprobs_ok:
+            logprob, num_tokens = self._server_logprob(choice)
+        elif self.scorer is not None:
+            logprob, num_tokens = self.scorer(prompt, tactic + (stop[0] if stop else ""))
+        else:
+            logprob, num_tokens = 0.0, 0
+        return Candidate(tactic, candidate_score(logprob, num_tokens, self.scoring), logprob, num_tokens)
+
+    def _server_logprob(self, choice: dict) -> tuple[float, int]:
+        logprobs = choice.get("logprobs")
+        token_logprobs = logprobs.get("token_logprobs") if isinstance(logprobs, dict) else None
+        if not isinstance(token_logprobs, list):
+            raise ModelServerError(
+                f"model server at {self.base_url} sent no logprobs.token_logprobs"
+                " (if it cannot, pass echo_logprobs_ok=False)"
+            )
+        # We count what the server returns. vLLM returns the tokens it sampled up to and including the one in
+        # which the stop sequence appeared (so the stop token's log-probability is counted, as the HF
+        # generator counts its newline token) but never the stop text itself in `text`.
+        values = [v for v in token_logprobs if isinstance(v, (int, float)) and math.isfinite(v)]
+        if len(values) != len(token_logprobs):
+            bad = next(v for v in token_logprobs if v not in values)
+            raise ModelServerError(
+                f"model server at {self.base_url} sent a non-numeric token log-probability: {bad!r}"
+            )
+        return float(sum(values)), len(values)
+
+
+class TransformersScorer:
+    """A `scorer` for servers without log-probabilities: scores a continuation with a local transformers model.
+
+    Returns the summed log-probability of the continuation's tokens after the prompt, and their number.
+    """
+
+    def __init__(self, model: str | Path, dtype: str = "float32"):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self._torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model), local_files_only=True)
+        self.model = AutoModelForCausalLM.from_pretrained(
+            str(model), dtype=getattr(torch, dtype), local_files_only=True
+        ).eval()
+
+    def __call__(self, prompt: str, continuation: str) -> tuple[float, int]:
+        torch = self._torch
+        prompt_ids = self.tokenizer(prompt)["input_ids"]
+        full_ids = self.tokenizer(prompt + continuation)["input_ids"]
+        # Token boundaries may merge across the seam; score from the first token that differs.
+        start = next((i for i, (a, b) in enumerate(zip(prompt_ids, full_ids)) if a != b), len(prompt_ids))
+        start = max(1, min(start, len(full_ids)))
+        if start >= len(full_ids):
+            return 0.0, 0
+        with torch.inference_mode():
+            logits = self.model(input_ids=torch.tensor([full_ids])).logits[0, start - 1 : -1].float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        targets = torch.tensor(full_ids[start:])
+        picked = logprobs.gather(1, targets[:, None])[:, 0]
+        return float(picked.sum()), len(targets)
+
+
+def _error_detail(text: str) -> str:
+    """The server's error message out of its JSON error body, else the body's first line."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return _one_line(text or "(empty body)", 160)
+    if isinstance(body, dict):
+        error = body.get("error", body.get("message", body.get("detail")))
+        if isinstance(error, dict):
+            error = error.get("message", error)
+        if error is not None:
+            return _one_line(error, 160)
+    return _one_line(text, 160)
