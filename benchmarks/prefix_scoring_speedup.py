@@ -14,7 +14,7 @@ import sys
 import time
 
 TARGET = ">=5"
-ROUNDS = 3
+ROUNDS = 4
 CANDIDATES = [
     "intros x Hx.",
     "lia.",

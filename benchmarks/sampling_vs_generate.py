@@ -10,7 +10,13 @@ the default rocq-proofstep template), at the same temperature / top-p (top-k off
 A generated token is one sampled up to and including a sample's stop token (or all of them if it never stops),
 counted the same way for both. The two alternate (ours, raw, ours) so load from other processes hits both alike;
 absolute rates go to stderr. Torch runs on one thread here: on a small shared machine more threads than free
-cores make timings erratic, and both sides get the same.
+cores make timings erratic, and both sides get the same. STATES is 4, not 8, only to keep the raw side's run
+short (about a minute on 2 CPU cores).
+
+Where the difference comes from: `generate` repeats each prompt N times before running it (N times the prompt
+compute, which on a CPU is most of the work), runs the template's head again for every prompt, keeps finished
+samples in the batch until the longest ends, and copies every row's prompt key/values at each step; HFGenerator
+runs the head once per generator, each prompt once, and lets its N samples attend to that one copy.
 """
 from __future__ import annotations
 

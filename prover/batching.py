@@ -1,7 +1,8 @@
 """Coalescing requests from concurrent searches into batched model calls, with a cache of answered requests.
 
 Many searches running at once (threads, or asyncio tasks) each ask for one state's candidates at a time. A model
-answers a batch of states in little more time than one, so `GeneratorService` has a single worker thread that
+answers a batch of states much faster than it answers them one by one (on a GPU in little more time than one
+state; on a CPU in about half the time), so `GeneratorService` has a single worker thread that
 gathers the requests waiting (up to `max_batch`, waiting at most `max_wait_ms` for each next one to arrive) into
 one `generate_batch` call, and hands each caller its own candidates. It is itself a TacticGenerator:
 
@@ -37,6 +38,8 @@ class _Pending:
     key: tuple
     request: GenerationRequest
     future: Future
+    blocking: bool  # from a thread blocked in generate() until it is answered
+    newcomer: bool  # from a thread asking for the first time (others may be about to start too)
 
 
 class GeneratorService:
@@ -44,7 +47,8 @@ class GeneratorService:
 
     The worker takes the first waiting request, then keeps adding requests while each next one arrives within
     `max_wait_ms` of the previous (those already queued join at once), up to `max_batch`: a lone request waits
-    `max_wait_ms` at most; a burst of requests arriving close together goes as one batch.
+    `max_wait_ms` at most; a burst of requests arriving close together goes as one batch. It does not wait when
+    every live thread that has used `generate` before is already blocked in it on this batch: nobody else can ask.
     """
 
     def __init__(self, generator: TacticGenerator, max_batch: int = 8, max_wait_ms: float = 10.0, cache_size: int = 4096):
@@ -67,6 +71,8 @@ class GeneratorService:
         self._lock = threading.Lock()
         self._cache: collections.OrderedDict[tuple, list[Candidate]] = collections.OrderedDict()
         self._inflight: dict[tuple, Future] = {}
+        self._clients: dict[int, threading.Thread] = {}  # threads that have called generate(), by ident
+        self._blocked: set[int] = set()  # those of them waiting in generate() now
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
         self._worker = threading.Thread(target=self._run, name=f"generator-service[{self.name}]", daemon=True)
@@ -81,6 +87,9 @@ class GeneratorService:
 
     def submit(self, theorem: Theorem, state_text: str, n: int) -> Future:
         """A Future of the state's candidates (already done when the cache has them)."""
+        return self._submit(theorem, state_text, n, None)
+
+    def _submit(self, theorem: Theorem, state_text: str, n: int, client: threading.Thread | None) -> Future:
         future: Future = Future()
         key = self._key(theorem, state_text, n)
         with self._lock:
@@ -93,17 +102,31 @@ class GeneratorService:
                 self.cache_hits += 1
                 future.set_result(list(cached))
                 return future
+            newcomer = client is not None and self._clients.get(client.ident) is not client
+            if client is not None:
+                self._clients[client.ident] = client
+                self._blocked.add(client.ident)
             running = self._inflight.get(key)
             if running is not None:
                 self.joined += 1
                 return _copying(running)
             self._inflight[key] = future
-            self._queue.put(_Pending(key, GenerationRequest(theorem, state_text, n), future))
+            self._queue.put(_Pending(key, GenerationRequest(theorem, state_text, n), future, client is not None, newcomer))
         return _copying(future)
 
     def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
         """Up to `n` candidates for the state, best first (blocks until the batch holding it is done)."""
-        return self.submit(theorem, state_text, n).result()
+        client = threading.current_thread()
+        try:
+            return self._submit(theorem, state_text, n, client).result()
+        finally:
+            with self._lock:
+                self._blocked.discard(client.ident)
+
+    def generate_batch(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
+        """Several states at once (they may share a model call with other callers' requests)."""
+        futures = [self.submit(r.theorem, r.state_text, r.n) for r in requests]
+        return [f.result() for f in futures]
 
     async def agenerate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
         """`generate` for asyncio callers: awaits without blocking the event loop."""
@@ -120,15 +143,31 @@ class GeneratorService:
             batch = [first]
             while len(batch) < self.max_batch:
                 try:
-                    # Whatever is already waiting joins at once; then each arrival gives the next max_wait to come.
-                    item = self._queue.get(timeout=self.max_wait)
+                    item = self._queue.get_nowait()  # whatever is already waiting joins at once
                 except queue.Empty:
-                    break
+                    if self._everyone_waiting(batch):
+                        break  # nobody else can be about to ask
+                    try:  # each arrival gives the next one max_wait to come
+                        item = self._queue.get(timeout=self.max_wait)
+                    except queue.Empty:
+                        break
                 if item is _STOP:
                     stopping = True  # answer this batch, then finish (close() queued _STOP after every request)
                     break
                 batch.append(item)
             self._answer(batch)
+
+    def _everyone_waiting(self, batch: list[_Pending]) -> bool:
+        """Whether every live thread that uses this service is blocked in generate() on this batch (then waiting
+        for more is pointless). Unknown for asyncio and submit() callers, and for a thread's first request (more
+        new threads may be starting): then the batch waits as usual."""
+        with self._lock:
+            for ident, thread in list(self._clients.items()):
+                if not thread.is_alive():
+                    del self._clients[ident]
+            if not all(p.blocking and not p.newcomer for p in batch):
+                return False
+            return all(ident in self._blocked for ident in self._clients)
 
     def _answer(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()

@@ -89,6 +89,39 @@ def test_concurrent_requests_are_coalesced_and_each_caller_gets_its_own():
     assert service.mean_batch_size == pytest.approx(8 / len(double.batches))
 
 
+def test_batch_goes_without_waiting_when_every_caller_is_in_it():
+    double = CountingGenerator(delay=0.05)
+    callers = 4
+    rounds = [threading.Barrier(callers + 1) for _ in range(3)]
+    with GeneratorService(double, max_wait_ms=1500) as service:
+
+        def caller(i):
+            rounds[0].wait()
+            service.generate(THEOREM, f"first {i}", 1)  # newcomers: the batch waits for more to come
+            rounds[1].wait()
+            service.generate(THEOREM, f"second {i}", 1)  # all four known and waiting: no wait
+            rounds[2].wait()
+
+        threads = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
+        for t in threads:
+            t.start()
+        started = time.perf_counter()
+        rounds[0].wait()
+        rounds[1].wait()
+        first = time.perf_counter() - started
+        rounds[2].wait()
+        second = time.perf_counter() - started - first
+        for t in threads:
+            t.join()
+        assert first >= 1.5 and second < 1.0
+        assert [len(b) for b in double.batches] == [callers, callers]
+        # A thread on its own, asking again (the callers are gone): the only live client, so no wait either.
+        service.generate(THEOREM, "alone", 1)
+        started = time.perf_counter()
+        service.generate(THEOREM, "alone again", 1)
+        assert time.perf_counter() - started < 1.0
+
+
 def test_batches_never_exceed_max_batch():
     double = CountingGenerator(delay=0.2)
     with GeneratorService(double, max_batch=3, max_wait_ms=50) as service:
@@ -173,6 +206,14 @@ def test_asyncio_callers_are_coalesced():
         results = asyncio.run(main(service))
     assert [r[0].tactic for r in results] == [f"s{i}#0" for i in range(6)]
     assert len(double.batches) < 6
+
+
+def test_generate_batch_through_the_service():
+    double = CountingGenerator(delay=0.1)
+    with GeneratorService(double, max_wait_ms=50) as service:
+        requests = [GenerationRequest(THEOREM, f"s{i}", 1) for i in range(3)]
+        assert [r[0].tactic for r in service.generate_batch(requests)] == ["s0#0", "s1#0", "s2#0"]
+    assert len(double.batches) == 1
 
 
 def test_generator_without_generate_batch_is_served_one_by_one():
