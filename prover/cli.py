@@ -86,6 +86,10 @@ def _generator(model: str, backend: str, settings):
 @click.option("--prompt", help="prompt template: a name (rocq-proofstep, lean-proofstep, ...) or a file with {goals}")
 @click.option("--scoring", type=click.Choice(["mean", "sum"]), default="mean", show_default=True,
               help="candidate score: log-prob per token (Llemma) or summed (ReProver)")
+@click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]),
+              help="model weights' type (default: bfloat16 on a GPU, float32 on a CPU)")
+@click.option("--tensor-parallel-size", type=click.IntRange(min=1), default=1, show_default=True,
+              help="vLLM: GPUs one model replica spans")
 @click.option("--budget-seconds", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True)
 @click.option("--max-expansions", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--tactic-timeout", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True)
@@ -94,7 +98,7 @@ def _generator(model: str, backend: str, settings):
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="run folder (rerun to resume)")
 @click.option("--progress/--no-progress", default=True)
 def prove(backend, benchmark, split, limit, names, model, served_name, temperature, max_tokens, prompt, scoring,
-          budget_seconds, max_expansions, tactic_timeout, num_candidates, automation, out, progress):
+          dtype, tensor_parallel_size, budget_seconds, max_expansions, tactic_timeout, num_candidates, automation, out, progress):
     """Batch-prove a benchmark split; rows go to OUT/results.jsonl, proofs to OUT/proofs/."""
     plugin = _plugin(backend)
     theorems = _select(_benchmark(plugin, benchmark, split), names, limit)
@@ -103,7 +107,7 @@ def prove(backend, benchmark, split, limit, names, model, served_name, temperatu
     from prover.models import ModelSettings
 
     settings = ModelSettings(temperature=temperature, max_tokens=max_tokens, prompt=prompt, scoring=scoring,
-                             served_name=served_name)
+                             served_name=served_name, dtype=dtype, tensor_parallel_size=tensor_parallel_size)
     run_config = {"backend": backend, "benchmark": benchmark, "split": split, "model": model, "limit": limit,
                   "names": names, **vars(config), **vars(settings)}
     try:

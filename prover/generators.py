@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
-from typing import Iterable, Protocol, runtime_checkable
+from typing import Callable, Iterable, Protocol, runtime_checkable
 
 from prover.types import Theorem
 
@@ -75,6 +76,27 @@ def clean_candidates(raw: Iterable[Candidate], n: int) -> list[Candidate]:
         if tactic not in best or cand.score > best[tactic].score:
             best[tactic] = Candidate(tactic, cand.score, cand.logprob, cand.num_tokens)
     return sorted(best.values(), key=lambda c: -c.score)[:n]
+
+
+def answer_requests(
+    generator, requests: list[GenerationRequest], compute: Callable[[list[GenerationRequest]], list[list[Candidate]]]
+) -> list[list[Candidate]]:
+    """The common frame of a batched `generate_batch`: `compute` gets only the requests that want candidates
+    (n > 0) and returns raw candidates for each; every request gets its own cleaned, best-first list (empty for
+    n = 0). The call's wall time and count go to `generator.model_seconds` / `generator.calls`."""
+    live = [i for i, r in enumerate(requests) if r.n > 0]
+    results: list[list[Candidate]] = [[] for _ in requests]
+    if not live:
+        return results
+    started = time.perf_counter()
+    try:
+        raw = compute([requests[i] for i in live])
+        for i, candidates in zip(live, raw):
+            results[i] = clean_candidates(candidates, requests[i].n)
+        return results
+    finally:
+        generator.model_seconds += time.perf_counter() - started
+        generator.calls += 1
 
 
 class AutomationOnly:

@@ -25,10 +25,8 @@ import zlib
 from pathlib import Path
 
 from prover.generators import (
-    AutomationOnly,
     Candidate,
     GenerationRequest,
-    TacticGenerator,
     candidate_score,
     clean_candidates,
     cut_at_stop,
@@ -36,7 +34,7 @@ from prover.generators import (
 from prover.prompts import DEFAULT_PROMPT, PROMPTS, PromptTemplate, load_prompt
 from prover.types import Theorem
 
-__all__ = ["HFGenerator", "ModelLoadError", "PROMPTS", "cache_root", "default_model_dir", "load_generator"]
+__all__ = ["HFGenerator", "ModelLoadError", "PROMPTS", "cache_root", "default_model_dir"]
 
 DEFAULT_MODEL_NAME = "smollm2-135m"
 CACHE_ENV_VAR = "LLEMMA_PROVER_CACHE"
@@ -289,6 +287,24 @@ def _resolve_template(prompt: str | PromptTemplate) -> PromptTemplate:
     return template
 
 
+def _cpu_has_amx_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return any(line.startswith("flags") and " amx_bf16" in line for line in cpuinfo)
+    except OSError:
+        return False
+
+
+def default_dtype(device):
+    """bfloat16 where matrix units make it fast (GPUs; CPUs with AMX: batched calls measured 1.5x faster than
+    float32 here); float32 on other CPUs, where bfloat16 is emulated and slower."""
+    import torch
+
+    if device.type != "cpu" or _cpu_has_amx_bf16():
+        return torch.bfloat16
+    return torch.float32
+
+
 class HFGenerator:
     """Samples `n` tactics per state from a causal LM, scored by the model's log-probability (per token or summed).
 
@@ -305,7 +321,7 @@ class HFGenerator:
         top_p: float = 0.95,
         max_new_tokens: int = 48,
         prompt: str | PromptTemplate = DEFAULT_PROMPT["rocq"],
-        device: str = "cpu",
+        device: str | None = None,
         seed: int | None = None,
         max_prompt_tokens: int = 1500,
         dtype: str | None = None,
@@ -325,7 +341,7 @@ class HFGenerator:
         self.temperature = temperature
         self.top_p = top_p
         self.max_new_tokens = max_new_tokens
-        self.device = torch.device(device)
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.seed = seed
         self.max_prompt_tokens = max_prompt_tokens
         self.scoring = scoring
@@ -336,10 +352,7 @@ class HFGenerator:
         self.generated_tokens = 0  # tokens sampled, each sample counted up to its stop (or its last token)
         self._lock = threading.RLock()
 
-        if dtype:
-            torch_dtype = getattr(torch, dtype)
-        else:
-            torch_dtype = torch.float32 if self.device.type == "cpu" else torch.bfloat16
+        torch_dtype = getattr(torch, dtype) if dtype and dtype != "auto" else default_dtype(self.device)
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # a per-load weights bar would break the batch's own progress line
@@ -746,12 +759,3 @@ class HFGenerator:
             finally:
                 self.model_seconds += time.perf_counter() - started
                 self.calls += 1
-
-
-def load_generator(spec: str, **kwargs) -> TacticGenerator:
-    """The generator a CLI `--model` value names: "default", "none", or a local HF model folder."""
-    if spec == "none":
-        return AutomationOnly()
-    if spec == "default":
-        return HFGenerator(default_model_dir(), **kwargs)
-    return HFGenerator(spec, **kwargs)

@@ -21,6 +21,8 @@ class ModelSettings:
     prompt: str | None = None  # a name in prompts.PROMPTS or a template file; None: the backend's default
     scoring: str = "mean"  # "mean": log-prob per token (Llemma); "sum": summed (ReProver)
     served_name: str | None = None  # the model name an OpenAI-compatible server knows
+    dtype: str | None = None  # None: bfloat16 on a GPU, float32 on a CPU (vLLM: the checkpoint's own on a GPU)
+    tensor_parallel_size: int = 1  # vLLM: GPUs one model replica spans (llemma_34b: 2-4)
 
 
 def load_generator(spec: str, backend: str = "rocq", settings: ModelSettings = ModelSettings()) -> TacticGenerator:
@@ -57,12 +59,16 @@ def load_generator(spec: str, backend: str = "rocq", settings: ModelSettings = M
                                 ("OMP_NUM_THREADS", "1")):
                 os.environ.setdefault(name, value)
             extra = dict(enforce_eager=True, max_model_len=2048, dtype="float32")
+        if settings.dtype:
+            extra["dtype"] = settings.dtype
         return VLLMGenerator(str(default_model_dir()) if target == "default" else target,
-                             max_tokens=settings.max_tokens, **common, **extra)
+                             max_tokens=settings.max_tokens, tensor_parallel_size=settings.tensor_parallel_size,
+                             **common, **extra)
     from prover.hf_generator import HFGenerator, default_model_dir
 
     path = target if scheme == "hf" else spec
-    return HFGenerator(default_model_dir() if path == "default" else path, max_new_tokens=settings.max_tokens, **common)
+    return HFGenerator(default_model_dir() if path == "default" else path, max_new_tokens=settings.max_tokens,
+                       dtype=settings.dtype, **common)
 
 
 def _has_cuda() -> bool:

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
-from prover.generators import Candidate, GenerationRequest, candidate_score, clean_candidates, cut_at_stop
+from prover.generators import Candidate, GenerationRequest, answer_requests, candidate_score, cut_at_stop
 from prover.prompts import DEFAULT_PROMPT, PromptTemplate, load_prompt
 from prover.types import Theorem
 
@@ -291,26 +291,20 @@ class OpenAIGenerator:
 
     def generate_batch(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
         """One list of candidates per request: one HTTP request in all where the server honours `n`."""
-        live = [i for i, r in enumerate(requests) if r.n > 0]
-        results: list[list[Candidate]] = [[] for _ in requests]
-        if not live:
-            return results
-        started = time.perf_counter()
-        try:
-            prompts = [self.build_prompt(requests[i].theorem, requests[i].state_text) for i in live]
-            stops = [self.template_for(requests[i].theorem).stop for i in live]
-            ns = [requests[i].n for i in live]
-            if self.supports_n:
-                choices = self._batched_choices(prompts, stops, ns)
-            else:
-                choices = self._fanned_out_choices(prompts, stops, ns)
-            for slot, i, prompt, stop, prompt_choices in zip(range(len(live)), live, prompts, stops, choices):
-                raw = [self._candidate(prompt, stop, choice) for choice in prompt_choices]
-                results[i] = clean_candidates([c for c in raw if c is not None], ns[slot])
-            return results
-        finally:
-            self.model_seconds += time.perf_counter() - started
-            self.calls += 1
+        return answer_requests(self, requests, self._complete)
+
+    def _complete(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
+        prompts = [self.build_prompt(r.theorem, r.state_text) for r in requests]
+        stops = [self.template_for(r.theorem).stop for r in requests]
+        ns = [r.n for r in requests]
+        if self.supports_n:
+            choices = self._batched_choices(prompts, stops, ns)
+        else:
+            choices = self._fanned_out_choices(prompts, stops, ns)
+        return [
+            [c for c in (self._candidate(prompt, stop, choice) for choice in prompt_choices) if c is not None]
+            for prompt, stop, prompt_choices in zip(prompts, stops, choices)
+        ]
 
     def _body(self, prompt: str | list[str], stop: tuple[str, ...], n: int) -> dict:
         body: dict[str, Any] = {

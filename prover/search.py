@@ -13,7 +13,7 @@ import networkx as nx
 
 from prover.backend import Backend
 from prover.generators import Candidate, TacticGenerator
-from prover.types import Advanced, Failed, Proof, ProofState, Proved, TimedOut, Theorem, Verdict
+from prover.types import Failed, Proof, ProofState, Proved, TimedOut, Theorem, Verdict
 
 
 class Status(str, Enum):

@@ -22,12 +22,11 @@ warm-up), a small `max_model_len`, and VLLM_ENABLE_V1_MULTIPROCESSING=0 to keep 
 """
 from __future__ import annotations
 
-import time
 import zlib
 from pathlib import Path
 from typing import Any
 
-from prover.generators import Candidate, GenerationRequest, candidate_score, clean_candidates, cut_at_stop
+from prover.generators import Candidate, GenerationRequest, answer_requests, candidate_score, cut_at_stop
 from prover.hf_generator import ModelLoadError, _first_line, _resolve_model
 from prover.openai_generator import resolve_template
 from prover.prompts import PromptTemplate, load_prompt
@@ -128,25 +127,13 @@ class VLLMGenerator:
 
     def generate_batch(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
         """One list of candidates per request, from one batched vLLM call (one per step for beam search)."""
-        live = [i for i, r in enumerate(requests) if r.n > 0]
-        results: list[list[Candidate]] = [[] for _ in requests]
-        if not live:
-            return results
-        started = time.perf_counter()
-        try:
-            prompts = [self.prompt_ids(requests[i].theorem, requests[i].state_text) for i in live]
-            stops = [self.template_for(requests[i].theorem).stop for i in live]
-            ns = [requests[i].n for i in live]
-            if self.beam_search:
-                raw = self._beam_search(prompts, stops, ns)
-            else:
-                raw = self._sample(prompts, stops, ns)
-            for slot, i in enumerate(live):
-                results[i] = clean_candidates(raw[slot], ns[slot])
-            return results
-        finally:
-            self.model_seconds += time.perf_counter() - started
-            self.calls += 1
+        return answer_requests(self, requests, self._complete)
+
+    def _complete(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
+        prompts = [self.prompt_ids(r.theorem, r.state_text) for r in requests]
+        stops = [self.template_for(r.theorem).stop for r in requests]
+        ns = [r.n for r in requests]
+        return self._beam_search(prompts, stops, ns) if self.beam_search else self._sample(prompts, stops, ns)
 
     def _sampling_params(self, prompt: list[int], stop: tuple[str, ...], n: int):
         seed = None

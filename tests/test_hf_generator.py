@@ -14,8 +14,8 @@ from prover.hf_generator import (
     ModelLoadError,
     cache_root,
     default_model_dir,
-    load_generator,
 )
+from prover.models import load_generator
 from prover.prompts import PromptTemplate
 from prover.types import Theorem
 
@@ -34,7 +34,7 @@ def model_dir():
 @pytest.fixture(scope="module")
 def generator(model_dir):
     # Tactics for these goals are short; a lower cap keeps a rambling sample from slowing every test.
-    return HFGenerator(model_dir, seed=0, max_new_tokens=24)
+    return HFGenerator(model_dir, seed=0, max_new_tokens=24, dtype="float32")
 
 
 def test_default_model_dir_is_a_complete_cached_folder(model_dir):
@@ -187,7 +187,7 @@ def test_generate_batch_gives_each_state_its_own_n(generator):
 
 def test_generate_batch_matches_plain_attention(model_dir, generator):
     """The shared-prefix (cascade) attention computes what ordinary attention over copied caches does."""
-    plain = HFGenerator(model_dir, seed=0, max_new_tokens=24, shared_prefix=False)
+    plain = HFGenerator(model_dir, seed=0, max_new_tokens=24, shared_prefix=False, dtype="float32")
     assert generator.shared_prefix and not plain.shared_prefix
     requests = [GenerationRequest(THEOREM, s, 4) for s in STATES]
     for ours, theirs in zip(generator.generate_batch(requests), plain.generate_batch(requests)):
@@ -246,7 +246,7 @@ LEAN_STATE = "a b : ℕ\nh : a = b\n⊢ b = a"
 
 
 def test_non_newline_stop_template(model_dir):
-    lean = HFGenerator(model_dir, prompt="llemma-fewshot-lean", seed=0, max_new_tokens=32)
+    lean = HFGenerator(model_dir, prompt="llemma-fewshot-lean", seed=0, max_new_tokens=32, dtype="float32")
     assert lean.template.stop == ("---",)
     results = lean.generate_batch([GenerationRequest(LEAN_THEOREM, LEAN_STATE, 8)] * 2)
     assert any(results)
@@ -260,3 +260,16 @@ def test_non_newline_stop_template(model_dir):
     )
     assert [c.logprob for c in shared] == pytest.approx([c.logprob for c in naive], abs=1e-3)
     assert shared[0].score > shared[1].score  # the model has seen that very example in the prompt
+
+
+def test_default_dtype_is_bfloat16_only_where_matrix_units_make_it_fast(model_dir):
+    import torch
+
+    from prover.hf_generator import _cpu_has_amx_bf16, default_dtype
+
+    assert default_dtype(torch.device("cuda")) == torch.bfloat16
+    expected = torch.bfloat16 if _cpu_has_amx_bf16() else torch.float32
+    assert default_dtype(torch.device("cpu")) == expected
+    small = HFGenerator(model_dir, max_new_tokens=4)
+    assert small.model.dtype == expected
+    assert small.generate(THEOREM, STATE, 2)  # samples and scores in that type
