@@ -19,6 +19,8 @@ class Skipped(Exception):
 
 
 from benchmarks.coalescing_speedup import coalescing_speedup
+from benchmarks.lean_replay_step_us import lean_replay_step_us
+from benchmarks.lean_reuse_speedup import lean_reuse_speedup
 from benchmarks.prefix_scoring_speedup import prefix_scoring_speedup
 from benchmarks.rocq_step_overhead import rocq_step_overhead
 from benchmarks.sampling_vs_generate import sampling_vs_generate
@@ -31,4 +33,6 @@ BENCHMARKS: dict[str, Callable[[], tuple[float, str]]] = {
     "sampling_vs_generate": sampling_vs_generate,
     "prefix_scoring_speedup": prefix_scoring_speedup,
     "coalescing_speedup": coalescing_speedup,
+    "lean_reuse_speedup": lean_reuse_speedup,
+    "lean_replay_step_us": lean_replay_step_us,
 }

@@ -182,5 +182,35 @@ def report(run):
             click.echo(f"  proved {row['name']}: {' '.join(row['proof'])}")
 
 
+@main.group()
+def setup() -> None:
+    """Install and pin a backend's proof assistant (needs network)."""
+
+
+@setup.command("lean")
+@click.option("--toolchain", default="v4.24.0", show_default=True,
+              help="Lean release to pin (minif2f-lean4: v4.24.0, minif2f-lean4-deepseek: v4.9.0)")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="where to create the Lake project (default: in the cache, one per toolchain)")
+@click.option("--mathlib-rev", help="Mathlib git revision (default: the benchmark's pin for this toolchain)")
+@click.option("--mathlib-git", help="Mathlib repository (default: the benchmark's, usually leanprover-community/mathlib4)")
+@click.option("--repl-rev", help="leanprover-community/repl tag or branch (default: the toolchain's tag)")
+@click.option("--quiet", is_flag=True, help="do not pass on the tools' own output")
+def setup_lean(toolchain, directory, mathlib_rev, mathlib_git, repl_rev, quiet):
+    """A Lake project pinned to the benchmark's Lean and Mathlib, with the REPL built; recorded for `prove`."""
+    from lean_env.setup import SetupError, record_path
+    from lean_env.setup import setup_lean as run_setup
+
+    try:
+        record = run_setup(toolchain, directory, mathlib_rev, mathlib_git=mathlib_git, repl_rev=repl_rev,
+                           log=lambda line: click.echo(line, err=True), echo_output=not quiet)
+    except SetupError as exc:
+        raise UserError(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: rerun the same command to finish the setup", err=True)
+        sys.exit(130)
+    click.echo(f"Lean project ready: {record['project']} ({record['toolchain']}); recorded in {record_path()}")
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,121 @@
+"""Registers the Lean 4 backends with the prover core: `lean` (the REPL) and `leandojo` (LeanDojo).
+
+Nothing here starts Lean or imports the REPL driver until it is needed: listing backends and loading
+benchmarks must work on a machine without Lean.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from lean_env.minif2f import load_deepseek_split, load_llemma_split, load_split
+from lean_env.verify import RunCommand, check_proof_text, static_problem
+from prover.plugins import BackendPlugin
+from prover.types import BackendUnavailable, Theorem, Verdict
+
+CHECK_TIMEOUT = 600.0  # seconds for one whole-file check: a cold `import Mathlib` alone can take minutes
+NO_LIVE_CHECK = "statically clean, but cannot check live"
+
+
+def make_lean_backend(**kwargs):
+    """LeanBackend(**kwargs), imported on first use."""
+    try:
+        from lean_env.backend import LeanBackend
+    except ImportError as exc:
+        raise BackendUnavailable(f"the Lean REPL backend cannot be loaded ({exc})") from None
+    return LeanBackend(**kwargs)
+
+
+def make_leandojo_backend(**kwargs):
+    from lean_env.leandojo import LeanDojoBackend
+
+    return LeanDojoBackend(**kwargs)
+
+
+def fresh_repl_runner(timeout: float = CHECK_TIMEOUT) -> RunCommand:
+    """A run_command that elaborates code in a new REPL process each time, in the set-up Lean project;
+    BackendUnavailable (saying what is missing) when there is no project or no Lean to run."""
+    try:
+        from lean_env.repl import LeanRepl, default_repl_command, find_project
+    except ImportError as exc:
+        raise BackendUnavailable(f"{NO_LIVE_CHECK}: the Lean REPL driver cannot be loaded ({exc})") from None
+    try:
+        project = find_project()
+        command = default_repl_command(project)  # finds lake, or says it is missing
+    except BackendUnavailable as exc:
+        raise BackendUnavailable(f"{NO_LIVE_CHECK}: {exc}") from None
+
+    def run_command(code: str):
+        with LeanRepl(project, command) as repl:
+            return repl.command(code, timeout=timeout)
+
+    return run_command
+
+
+def check_file(path: Path, expected: Theorem | None) -> Verdict:
+    """Static refusals always; a statically clean file is accepted only by Lean itself, in a fresh REPL."""
+    text = Path(path).read_text(encoding="utf-8")
+    problem = static_problem(text, expected)
+    if problem:
+        return Verdict(False, problem)
+    return check_proof_text(text, expected, run_command=fresh_repl_runner())
+
+
+def check_file_leandojo(path: Path, expected: Theorem | None) -> Verdict:
+    """LeanDojo's theorems live in their repositories: a file is checked against its pointer by LeanDojo."""
+    text = Path(path).read_text(encoding="utf-8")
+    problem = static_problem(text, expected)
+    if problem:
+        return Verdict(False, problem)
+    if expected is None:
+        raise BackendUnavailable(f"{NO_LIVE_CHECK}: LeanDojo checks a benchmark theorem (give --benchmark and --theorem)")
+    from lean_env.leandojo import LeanDojoBackend
+
+    tactics = _tactics_of(text, expected)
+    if tactics is None:
+        return Verdict(False, "LeanDojo checks tactic proofs: the statement, `:= by`, then the tactics")
+    with LeanDojoBackend() as backend:  # BackendUnavailable without lean-dojo
+        return backend.verify(expected, tactics)
+
+
+def _tactics_of(text: str, expected: Theorem) -> tuple[str, ...] | None:
+    """The tactics of a `statement := by` file, one per top-level line, or None if it is not one."""
+    from lean_env.verify import statement_without_proof
+
+    head = statement_without_proof(expected.statement).rstrip()
+    at = text.find(head)
+    if at < 0:
+        return None
+    rest = text[at + len(head):].lstrip()
+    if not rest.startswith(":="):
+        return None
+    rest = rest[2:].lstrip()
+    if not rest.startswith("by"):
+        return None
+    lines = [line for line in rest[2:].splitlines() if line.strip()]
+    if not lines:
+        return None
+    indent = min(len(line) - len(line.lstrip()) for line in lines)
+    tactics: list[str] = []
+    for line in lines:
+        if len(line) - len(line.lstrip()) == indent or not tactics:
+            tactics.append(line.strip())
+        else:
+            tactics[-1] += "\n" + line[indent:]
+    return tuple(tactics)
+
+
+PLUGIN = BackendPlugin(
+    name="lean",
+    make_backend=make_lean_backend,
+    benchmarks={"minif2f-lean4": load_split, "minif2f-lean4-deepseek": load_deepseek_split},
+    check_file=check_file,
+    file_suffix=".lean",
+)
+
+LEANDOJO_PLUGIN = BackendPlugin(
+    name="leandojo",
+    make_backend=make_leandojo_backend,
+    benchmarks={"minif2f-lean4-llemma": load_llemma_split},
+    check_file=check_file_leandojo,
+    file_suffix=".lean",
+)
