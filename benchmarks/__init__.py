@@ -22,6 +22,8 @@ from benchmarks.coalescing_speedup import coalescing_speedup
 from benchmarks.lean_replay_step_us import lean_replay_step_us
 from benchmarks.lean_reuse_speedup import lean_reuse_speedup
 from benchmarks.prefix_scoring_speedup import prefix_scoring_speedup
+from benchmarks.ray_2v1_speedup import ray_2v1_speedup
+from benchmarks.ray_overhead_ms import ray_overhead_ms
 from benchmarks.rocq_step_overhead import rocq_step_overhead
 from benchmarks.sampling_vs_generate import sampling_vs_generate
 from benchmarks.search_overhead import search_overhead
@@ -35,4 +37,6 @@ BENCHMARKS: dict[str, Callable[[], tuple[float, str]]] = {
     "coalescing_speedup": coalescing_speedup,
     "lean_reuse_speedup": lean_reuse_speedup,
     "lean_replay_step_us": lean_replay_step_us,
+    "ray_2v1_speedup": ray_2v1_speedup,
+    "ray_overhead_ms": ray_overhead_ms,
 }

@@ -65,8 +65,9 @@ def prepare_run_dir(out: Path, run_config: dict) -> None:
     os.replace(tmp, config_path)
 
 
-# Settings that may change between a run and its resumption without mixing incomparable rows.
-_RESUMABLE = {"limit", "names"}
+# Settings that may change between a run and its resumption without mixing incomparable rows
+# (where and how widely the theorems run does not change what a row means).
+_RESUMABLE = {"limit", "names", "workers", "ray_address", "order", "cpus_per_worker", "model_replicas", "model_gpus"}
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,30 @@ def prove_one(theorem: Theorem, backend: Backend, generator: TacticGenerator, co
     return row, script
 
 
+def error_row(theorem: Theorem, model: str, reason: str) -> dict:
+    return {"name": theorem.name, "split": theorem.split, "model": model, "proof": None, "status": ERROR, "reason": reason}
+
+
+def attempt_one(theorem: Theorem, backend: Backend, generator: TacticGenerator, config: SearchConfig) -> tuple[dict, str | None]:
+    """prove_one, with anything that breaks on our side turned into an `error` row (BackendUnavailable still
+    raises: without a proof assistant every later theorem would fail the same way)."""
+    try:
+        return prove_one(theorem, backend, generator, config)
+    except (KeyboardInterrupt, SystemExit, BackendUnavailable):
+        raise
+    except Exception as exc:  # one broken theorem must not end the batch; the row says what broke
+        return error_row(theorem, generator.name, f"{type(exc).__name__}: {exc}"), None
+
+
+def record_result(out: Path, row: dict, script: str | None, suffix: str) -> None:
+    """The proof file first (atomically renamed into place), then the row: a row never names a missing proof."""
+    if script is not None:
+        tmp = out / "proofs" / f".{row['name']}{suffix}.tmp"
+        tmp.write_text(script)
+        os.replace(tmp, out / "proofs" / f"{row['name']}{suffix}")
+    append_row(out / RESULTS, row)
+
+
 def prove_batch(
     theorems: list[Theorem],
     backend: Backend,
@@ -138,18 +163,8 @@ def prove_batch(
     try:
         for theorem in todo:
             bar.set_description(theorem.name[:32])
-            try:
-                row, script = prove_one(theorem, backend, generator, config)
-            except (KeyboardInterrupt, SystemExit, BackendUnavailable):
-                raise
-            except Exception as exc:  # one broken theorem must not end the batch; the row says what broke
-                row, script = {"name": theorem.name, "split": theorem.split, "model": generator.name, "proof": None,
-                               "status": ERROR, "reason": f"{type(exc).__name__}: {exc}"}, None
-            if script is not None:
-                tmp = out / "proofs" / f".{theorem.name}{suffix}.tmp"
-                tmp.write_text(script)
-                os.replace(tmp, out / "proofs" / f"{theorem.name}{suffix}")
-            append_row(results, row)
+            row, script = attempt_one(theorem, backend, generator, config)
+            record_result(out, row, script, suffix)
             finished += 1
             proved += row["status"] == Status.PROVED.value
             bar.update(1)

@@ -97,10 +97,25 @@ def _generator(model: str, backend: str, settings):
 @click.option("--automation/--no-automation", default=True, show_default=True, help="try the backend's automation tactics first")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="run folder (rerun to resume)")
 @click.option("--progress/--no-progress", default=True)
+@click.option("--workers", type=click.IntRange(min=1),
+              help="prove on Ray with N prover actors, each with its own proof assistant (default: in-process, no Ray)")
+@click.option("--ray-address", help="with --workers: a running Ray cluster (auto | HOST:PORT | ray://HOST:PORT); "
+                                    "default: a local Ray for this job")
+@click.option("--cpus-per-worker", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="with --workers: Ray CPUs each prover actor reserves")
+@click.option("--model-replicas", type=click.IntRange(min=1), default=1, show_default=True,
+              help="with --workers: model actors serving the provers")
+@click.option("--model-gpus", type=click.FloatRange(min=0),
+              help="with --workers: GPUs per model actor (default: 1 where the cluster has GPUs, else 0)")
+@click.option("--order", type=click.Choice(["given", "longest-first"]), default="given", show_default=True,
+              help="longest-first: theorems still running when the last run stopped, then by statement length")
 def prove(backend, benchmark, split, limit, names, model, served_name, temperature, max_tokens, prompt, scoring,
-          dtype, tensor_parallel_size, budget_seconds, max_expansions, tactic_timeout, num_candidates, automation, out, progress):
+          dtype, tensor_parallel_size, budget_seconds, max_expansions, tactic_timeout, num_candidates, automation, out, progress,
+          workers, ray_address, cpus_per_worker, model_replicas, model_gpus, order):
     """Batch-prove a benchmark split; rows go to OUT/results.jsonl, proofs to OUT/proofs/."""
     plugin = _plugin(backend)
+    if ray_address and not workers:
+        raise UserError("--ray-address goes with --workers N")
     theorems = _select(_benchmark(plugin, benchmark, split), names, limit)
     config = SearchConfig(max_expansions=max_expansions, budget_seconds=budget_seconds, tactic_timeout=tactic_timeout,
                           num_candidates=num_candidates, automation=automation)
@@ -109,23 +124,53 @@ def prove(backend, benchmark, split, limit, names, model, served_name, temperatu
     settings = ModelSettings(temperature=temperature, max_tokens=max_tokens, prompt=prompt, scoring=scoring,
                              served_name=served_name, dtype=dtype, tensor_parallel_size=tensor_parallel_size)
     run_config = {"backend": backend, "benchmark": benchmark, "split": split, "model": model, "limit": limit,
-                  "names": names, **vars(config), **vars(settings)}
+                  "names": names, **vars(config), **vars(settings), "workers": workers, "ray_address": ray_address,
+                  "order": order}
     try:
         prepare_run_dir(out, run_config)
-        prover_backend = plugin.make_backend()
+        prover_backend = None if workers else plugin.make_backend()  # on a cluster, each prover actor has its own
     except (RunConfigMismatch, BackendUnavailable) as exc:
         raise UserError(str(exc)) from None
-    generator = _generator(model, backend, settings)
     selected = {t.name for t in theorems}
     try:
-        with prover_backend:
-            for _ in prove_batch(theorems, prover_backend, generator, config, out, plugin.file_suffix, progress):
-                pass
+        if workers:
+            from prover.distributed import ClusterSettings
+
+            cluster = ClusterSettings(workers=workers, address=ray_address, cpus_per_worker=cpus_per_worker,
+                                      model_replicas=model_replicas, model_gpus=model_gpus, order=order)
+            model_name = _prove_on_ray(backend, plugin.file_suffix, theorems, config, out, model, settings, cluster, progress)
+        else:
+            if order != "given":
+                from prover.distributed import order_theorems, read_unfinished  # imports no Ray
+
+                theorems = order_theorems(theorems, order, read_unfinished(out))
+            generator = _generator(model, backend, settings)
+            model_name = generator.name
+            with prover_backend:
+                for _ in prove_batch(theorems, prover_backend, generator, config, out, plugin.file_suffix, progress):
+                    pass
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: finished rows are saved in {out / RESULTS}; rerun the same command to resume", err=True)
         sys.exit(130)
     rows = [r for r in read_rows(out / RESULTS) if r["name"] in selected]
-    click.echo(f"{benchmark} {split} [{generator.name}]: {summarize(rows).line()}")
+    click.echo(f"{benchmark} {split} [{model_name}]: {summarize(rows).line()}")
+
+
+def _prove_on_ray(backend, suffix, theorems, config, out, model, settings, cluster, progress) -> str:
+    """The batch on Ray (prover.distributed); returns the model's name for the summary."""
+    import functools
+
+    from prover.distributed import ClusterError, ProverCluster
+    from prover.models import load_generator
+
+    make_model = None if model == "none" else functools.partial(load_generator, model, backend, settings)
+    try:
+        with ProverCluster(backend, cluster, make_model) as job:
+            for _ in job.run(theorems, config, out, suffix, progress):
+                pass
+            return job.model_name
+    except (ClusterError, BackendUnavailable) as exc:
+        raise UserError(str(exc)) from None
 
 
 @main.command()

@@ -1,0 +1,479 @@
+"""Batch proving on a Ray cluster: prover actors search whole theorems, model actors serve them candidates.
+
+    driver (prover prove --workers N)          prover actor x N                 model actor x R
+    reads results.jsonl, hands out theorems -> one proof-assistant process  ->  one model replica behind a
+    one at a time, appends each row it gets     runs prove_one per theorem       GeneratorService: concurrent
+    back (only the driver writes)               with a proxy generator          requests from all provers go
+                                                                                 to the model as one batch
+The rows, proof files and resume rules are those of the in-process batch (prover.batch): a run can be started
+in-process and finished on a cluster, or the other way round. Ray is imported only here, and only when a job
+starts: `prover prove` without `--workers` never imports it.
+
+Faults: Ray restarts a prover actor whose process dies (`max_restarts`); the theorem it was proving is tried once
+more, then recorded as `error` with the reason. A model actor is restarted too, and its callers' requests are
+resent (`max_task_retries`). A late or repeated result for a theorem that already has a row is dropped, so every
+theorem gets exactly one row.
+"""
+from __future__ import annotations
+
+import collections
+import functools
+import json
+import math
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from tqdm import tqdm
+
+from prover.batch import RESULTS, attempt_one, error_row, read_rows, record_result
+from prover.generators import AutomationOnly, Candidate, TacticGenerator
+from prover.search import SearchConfig, Status
+from prover.types import BackendUnavailable, StatementError, Theorem
+
+ORDERS = ("given", "longest-first")
+# Theorems in flight when a job stopped, with how long they had run: the next longest-first run starts them first.
+UNFINISHED = "unfinished.json"
+
+
+class ClusterError(RuntimeError):
+    """The job could not start on the cluster (cannot connect, an actor cannot start); one printable message."""
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    workers: int = 2  # prover actors, each with its own proof-assistant process
+    address: str | None = None  # None: start a local Ray for this job; else "auto", "HOST:PORT" or "ray://HOST:PORT"
+    cpus_per_worker: float = 1.0  # Ray CPUs each prover actor reserves
+    model_replicas: int = 1  # model actors (ignored without a model)
+    model_gpus: float | None = None  # GPUs per model actor; None: 1 where the cluster has a GPU, else 0
+    model_cpus: float = 1.0  # CPUs per model actor
+    model_max_batch: int | None = None  # None: the provers one replica serves (each has one request in flight)
+    model_max_wait_ms: float = 10.0  # how long a batch waits for its next request (GeneratorService)
+    order: str = "given"
+    max_restarts: int = 3  # per prover actor; past that the driver starts a fresh actor in its place
+    object_store_mb: int = 100  # local Ray only: rows and theorems are small
+
+
+# ---- scheduling order ------------------------------------------------------------------------------------------
+
+
+def order_theorems(theorems: list[Theorem], order: str, seconds_hint: dict[str, float] | None = None) -> list[Theorem]:
+    """`given`: as listed. `longest-first`: theorems known to take long (from the last run) first, longest first,
+    then the rest by statement length, longest first: long searches started last would leave workers idle at the end."""
+    if order == "given":
+        return list(theorems)
+    if order != "longest-first":
+        raise ValueError(f"unknown order {order!r} (choose from {', '.join(ORDERS)})")
+    hints = seconds_hint or {}
+    known = sorted((t for t in theorems if t.name in hints), key=lambda t: -hints[t.name])
+    rest = sorted((t for t in theorems if t.name not in hints), key=lambda t: -len(t.statement))
+    return known + rest
+
+
+def read_unfinished(out: Path) -> dict[str, float]:
+    path = out / UNFINISHED
+    try:
+        return {str(k): float(v) for k, v in json.loads(path.read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _write_unfinished(out: Path, seconds: dict[str, float]) -> None:
+    merged = read_unfinished(out)
+    for name, s in seconds.items():
+        merged[name] = max(s, merged.get(name, 0.0))
+    tmp = out / f".{UNFINISHED}.tmp"
+    tmp.write_text(json.dumps({k: round(v, 3) for k, v in sorted(merged.items())}, indent=1))
+    os.replace(tmp, out / UNFINISHED)
+
+
+# ---- actors (plain classes; wrapped by ray.remote when a job starts) -------------------------------------------
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = [int(c) for c in Path(f"/proc/{parent}/task/{task}/children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def process_usage() -> dict:
+    """This process's resident memory (MB) and CPU time (s), and its live children's (a prover's proof-assistant
+    processes): what the docs' memory table and the benchmarks' CPU diagnostics read. Linux /proc; None elsewhere."""
+    me = os.getpid()
+    children = _descendants(me)
+    return {"pid": me, "rss_mb": _rss_mb(me), "children_rss_mb": sum(_rss_mb(c) or 0 for c in children),
+            "cpu_seconds": _cpu_seconds(me), "children_cpu_seconds": sum(_cpu_seconds(c) for c in children)}
+
+
+class ModelActorClient:
+    """The TacticGenerator a prover actor searches with: each request goes to its model actor and waits there."""
+
+    def __init__(self, actor, name: str):
+        self.actor = actor
+        self.name = name
+
+    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
+        import ray
+
+        return ray.get(self.actor.generate.remote(theorem, state_text, n))
+
+
+class ProverActor:
+    """Owns one proof-assistant process of the chosen backend and proves whole theorems, one at a time."""
+
+    def __init__(self, backend: str, model_actor: str | None = None, model_name: str = "none"):
+        """`model_actor`: the name of the model actor to ask for candidates (None: automation only). A name, not a
+        handle: Ray restarts an actor from its constructor arguments, and a handle among them is an object it
+        may lose."""
+        from prover.plugins import load_plugin
+
+        self.backend = load_plugin(backend).make_backend()  # BackendUnavailable here: the actor cannot start
+        self.generator: TacticGenerator = AutomationOnly()
+        if model_actor is not None:
+            import ray
+
+            self.generator = ModelActorClient(ray.get_actor(model_actor), model_name)
+
+    def info(self) -> dict:
+        import ray
+
+        return {"pid": os.getpid(), "node": ray.util.get_node_ip_address()}
+
+    def usage(self) -> dict:
+        return process_usage()
+
+    def warm_up(self, theorem: Theorem) -> None:
+        """Start the proof assistant on the theorem's header, as the first theorem of a batch would."""
+        try:
+            self.backend.open(theorem)
+        except StatementError:
+            pass
+
+    def prove(self, theorem: Theorem, config: SearchConfig) -> tuple[dict, str | None]:
+        return attempt_one(theorem, self.backend, self.generator, config)
+
+
+class ModelActor:
+    """One model replica behind a GeneratorService; a threaded actor, so requests from many provers are in
+    flight at once and the service coalesces them into batched model calls."""
+
+    def __init__(self, make_generator: Callable[[], TacticGenerator], max_batch: int, max_wait_ms: float):
+        from prover.batching import GeneratorService
+
+        self.service = GeneratorService(make_generator(), max_batch=max_batch, max_wait_ms=max_wait_ms)
+
+    def name(self) -> str:
+        return self.service.name
+
+    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
+        return self.service.generate(theorem, state_text, n)
+
+    def stats(self) -> dict:
+        return self.service.stats()
+
+    def info(self) -> dict:
+        import ray
+
+        return {"pid": os.getpid(), "node": ray.util.get_node_ip_address()}
+
+    def usage(self) -> dict:
+        return process_usage()
+
+
+@functools.lru_cache(maxsize=None)
+def _remote_classes():
+    import ray
+
+    return ray.remote(ProverActor), ray.remote(ModelActor)
+
+
+def _short(exc: BaseException) -> str:
+    """The telling line of a Ray error (they carry whole remote tracebacks)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in reversed(lines):
+        if ("Error" in line or "Unavailable" in line) and ":" in line and not line.startswith("File "):
+            return line[:300]
+    return (lines[-1] if lines else type(exc).__name__)[:300]
+
+
+# ---- the driver ------------------------------------------------------------------------------------------------
+
+
+class ProverCluster:
+    """A Ray job: connects (or starts a local Ray), starts the actors, proves batches, and cleans up on exit.
+
+        with ProverCluster("rocq", ClusterSettings(workers=4), model=None) as cluster:
+            for row in cluster.run(theorems, config, out):
+                ...
+    """
+
+    def __init__(self, backend: str, settings: ClusterSettings, model: Callable[[], TacticGenerator] | None = None):
+        if settings.workers < 1 or settings.model_replicas < 1:
+            raise ValueError("workers and model_replicas must be at least 1")
+        if settings.order not in ORDERS:
+            raise ValueError(f"unknown order {settings.order!r} (choose from {', '.join(ORDERS)})")
+        self.backend = backend
+        self.settings = settings
+        self.make_model = model
+        self.model_name = AutomationOnly.name
+        self.provers: list = []
+        self.model_actors: list = []
+        self.model_actor_names: list[str] = []
+        self._untried: set[int] = set()  # prover slots holding a replacement actor that has not answered yet
+        self.retried: list[str] = []  # theorems whose prover died under them (once per death)
+        self.dropped: list[str] = []  # results for theorems that already had a row
+        self._owns_ray = False
+
+    # ---- life cycle --------------------------------------------------------------------------------------------
+
+    def __enter__(self) -> "ProverCluster":
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def start(self) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ClusterError("Ray is not installed: pip install 'llemma-prover[ray]' (or: pip install ray)") from None
+        self._connect(ray)
+        s = self.settings
+        prover_cls, model_cls = _remote_classes()
+        if self.make_model is not None:
+            gpus = s.model_gpus if s.model_gpus is not None else (1 if ray.cluster_resources().get("GPU", 0) > 0 else 0)
+            per_replica = math.ceil(s.workers / s.model_replicas)
+            options = dict(num_cpus=s.model_cpus, num_gpus=gpus, max_concurrency=per_replica + 4,
+                           max_restarts=s.max_restarts, max_task_retries=2)  # generate is safe to resend
+            job = uuid.uuid4().hex[:8]
+            self.model_actor_names = [f"prover-model-{job}-{i}" for i in range(s.model_replicas)]
+            self.model_actors = [
+                model_cls.options(name=name, **options).remote(self.make_model, s.model_max_batch or per_replica,
+                                                               s.model_max_wait_ms)
+                for name in self.model_actor_names
+            ]
+            self._await(self.model_actors, "model")
+            self.model_name = ray.get(self.model_actors[0].name.remote())
+        self.provers = [self._new_prover(slot) for slot in range(s.workers)]
+        self._await(self.provers, "prover")
+
+    def _connect(self, ray) -> None:
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report from a proving job
+        if ray.is_initialized():  # the caller's own session (tests, notebooks): use it, leave it running
+            return
+        import logging
+
+        quiet = dict(log_to_driver=False, logging_level=logging.WARNING)
+        s = self.settings
+        try:
+            if s.address:
+                ray.init(address=s.address, **quiet)
+            else:
+                # A local cluster gets token authentication by default; the notice about it is noise here.
+                logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+                model_cpus = s.model_replicas * s.model_cpus if self.make_model is not None else 0
+                # Exactly what this job reserves, so it fits whatever the machine's core count; small footprint.
+                ray.init(address="local", num_cpus=math.ceil(s.workers * s.cpus_per_worker + model_cpus),
+                         include_dashboard=False, object_store_memory=s.object_store_mb * 2**20, **quiet)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ClusterError(f"cannot start Ray at {s.address or 'local'}: {_short(exc)}") from None
+        self._owns_ray = True
+
+    def _new_prover(self, slot: int):
+        prover_cls, _ = _remote_classes()
+        model = self.model_actor_names[slot % len(self.model_actor_names)] if self.model_actor_names else None
+        # max_task_retries=0: the driver decides about retrying a theorem (once), not Ray.
+        # max_concurrency=2: info()/usage() answer while a proof runs; the driver sends one proof at a time.
+        return prover_cls.options(num_cpus=self.settings.cpus_per_worker, max_restarts=self.settings.max_restarts,
+                                  max_task_retries=0, max_concurrency=2).remote(self.backend, model, self.model_name)
+
+    def _await(self, actors: list, kind: str) -> None:
+        """Wait until the actors have started (a cluster short of CPUs/GPUs keeps them pending: say so)."""
+        import ray
+
+        refs = [a.info.remote() for a in actors]
+        warned = False
+        while True:
+            ready, pending = ray.wait(refs, num_returns=len(refs), timeout=60)
+            if not pending:
+                break
+            if not warned:  # still starting (a model loading), or the cluster lacks what they ask for
+                print(f"still waiting for {len(pending)} {kind} actor(s) to start after 60 s; the cluster has free "
+                      f"{ray.available_resources()} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+                warned = True
+        try:
+            ray.get(refs)
+        except ray.exceptions.RayError as exc:  # its constructor raised: the message carries the reason
+            if "BackendUnavailable" in str(exc):
+                raise BackendUnavailable(_short(exc).split("BackendUnavailable: ", 1)[-1]) from None
+            raise ClusterError(f"a {kind} actor could not start: {_short(exc)}") from None
+
+    def close(self) -> None:
+        ray = sys.modules.get("ray")
+        if ray is None or not ray.is_initialized():
+            return
+        for actor in [*self.provers, *self.model_actors]:
+            try:
+                ray.kill(actor)  # no_restart: their proof-assistant processes go with them
+            except Exception:  # noqa: BLE001 - already gone, or the cluster is going down
+                pass
+        self.provers, self.model_actors = [], []
+        if self._owns_ray:
+            ray.shutdown()
+            self._owns_ray = False
+
+    # ---- work --------------------------------------------------------------------------------------------------
+
+    def warm_up(self, theorem: Theorem) -> None:
+        """Every prover starts its proof assistant on the theorem's header (timings then leave start-up out)."""
+        import ray
+
+        ray.get([p.warm_up.remote(theorem) for p in self.provers])
+
+    def model_stats(self) -> list[dict]:
+        import ray
+
+        return ray.get([m.stats.remote() for m in self.model_actors])
+
+    def usage(self) -> dict:
+        """Each actor's process_usage(): memory and CPU time of its process and of its proof assistant."""
+        import ray
+
+        return {"provers": ray.get([p.usage.remote() for p in self.provers]),
+                "models": ray.get([m.usage.remote() for m in self.model_actors])}
+
+    def run(
+        self,
+        theorems: list[Theorem],
+        config: SearchConfig,
+        out: Path,
+        suffix: str = ".v",
+        progress: bool = True,
+        on_dispatch: Callable[[Theorem, object], None] | None = None,
+    ) -> Iterator[dict]:
+        """Prove each theorem not already in out/results.jsonl; yield each row once it is appended.
+
+        A dynamic queue: each prover that comes free gets the next theorem. `on_dispatch(theorem, actor)` is
+        called after each theorem is handed to an actor (tests use it to kill one mid-proof).
+        """
+        import ray
+
+        rows = read_rows(out / RESULTS)
+        written = {row["name"] for row in rows}
+        selected = {t.name for t in theorems}
+        todo = collections.deque(order_theorems([t for t in theorems if t.name not in written], self.settings.order,
+                                                read_unfinished(out)))
+        finished = len(theorems) - len(todo)
+        proved = sum(row["status"] == Status.PROVED.value for row in rows if row["name"] in selected)
+        deaths: collections.Counter[str] = collections.Counter()  # theorem -> prover deaths while proving it
+        # object ref -> (slot, theorem, started); theorem None: a probe waiting for a restarted prover to be back
+        running: dict = {}
+        idle = collections.deque(range(len(self.provers)))
+        bar = tqdm(total=len(theorems), initial=finished, disable=not progress, unit="thm", dynamic_ncols=True,
+                   desc=f"{len(self.provers)} provers")
+        try:
+            while todo or running:  # running probes too: the run ends with every prover back
+                while idle and todo:
+                    slot, theorem = idle.popleft(), todo.popleft()
+                    ref = self.provers[slot].prove.remote(theorem, config)
+                    running[ref] = (slot, theorem, time.monotonic())
+                    if on_dispatch is not None:
+                        on_dispatch(theorem, self.provers[slot])
+                done, _ = ray.wait(list(running), num_returns=1)
+                for ref in done:
+                    slot, theorem, _ = running.pop(ref)
+                    if theorem is None:
+                        self._probed(ray, ref, slot, idle, running)
+                        continue
+                    try:
+                        row, script = ray.get(ref)
+                        idle.append(slot)
+                    except ray.exceptions.RayActorError as exc:
+                        # Ray restarts the prover; calls to it fail until it is back, so it gets work again only
+                        # once a probe comes back from it.
+                        self._probe(slot, running)
+                        deaths[theorem.name] += 1
+                        self.retried.append(theorem.name)
+                        if deaths[theorem.name] < 2:
+                            todo.appendleft(theorem)  # tried again first thing
+                            continue
+                        row, script = error_row(theorem, self.model_name,
+                                                f"prover actor died twice while proving it: {_short(exc)}"), None
+                    except BackendUnavailable as exc:  # no proof assistant there: every theorem would fail the same
+                        raise BackendUnavailable(_short(exc).split("BackendUnavailable: ", 1)[-1]) from None
+                    except ray.exceptions.RayError as exc:  # anything else on Ray's side: this theorem's row says what
+                        idle.append(slot)
+                        row, script = error_row(theorem, self.model_name, f"{type(exc).__name__}: {_short(exc)}"), None
+                    if row["name"] in written:
+                        self.dropped.append(row["name"])
+                        continue
+                    record_result(out, row, script, suffix)
+                    written.add(row["name"])
+                    finished += 1
+                    proved += row["status"] == Status.PROVED.value
+                    bar.update(1)
+                    bar.set_postfix(proved=f"{proved}/{finished}", rate=f"{proved / finished:.0%}")
+                    yield row
+        finally:
+            bar.close()
+            in_flight = {t.name: time.monotonic() - started for _, t, started in running.values() if t is not None}
+            if in_flight:  # stopped (Ctrl-C, an error): remember what was running, for longest-first next time
+                _write_unfinished(out, in_flight)
+
+    def _probe(self, slot: int, running: dict) -> None:
+        """A call that waits through the prover's restart (Ray retries it) and answers once the actor is back."""
+        ref = self.provers[slot].info.options(max_task_retries=-1).remote()
+        running[ref] = (slot, None, time.monotonic())
+
+    def _probed(self, ray, ref, slot: int, idle, running: dict) -> None:
+        try:
+            ray.get(ref)
+        except ray.exceptions.RayActorError as exc:  # past max_restarts (or cannot start again): dead for good
+            if slot in self._untried:  # a fresh one failed too: it would go on failing
+                raise ClusterError(f"prover actor {slot} cannot be started again: {_short(exc)}") from None
+            self.provers[slot] = self._new_prover(slot)
+            self._untried.add(slot)
+            self._probe(slot, running)
+            return
+        self._untried.discard(slot)
+        idle.append(slot)
