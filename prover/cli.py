@@ -227,6 +227,158 @@ def report(run):
             click.echo(f"  proved {row['name']}: {' '.join(row['proof'])}")
 
 
+@main.command()
+@click.option("--backend", default="rocq", show_default=True, help="rocq (driven live) | lean | isabelle (--sketch-only)")
+@click.option("--benchmark", help="batch mode: e.g. minif2f-rocq (default: the backend's first)")
+@click.option("--split", default="valid", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="only the first N theorems")
+@click.option("--names", help="comma-separated theorem names")
+@click.option("--statement", "informal_statement", help="single problem: the informal statement")
+@click.option("--proof", "informal_proof", help="single problem: the informal proof")
+@click.option("--formal-statement", help="single problem: the formal statement (e.g. 'Theorem t (x : R) : x = x.')")
+@click.option("--header", help="single problem: what the statement needs before it (default: the backend's usual)")
+@click.option("--problem", "problem_file", type=click.Path(path_type=Path),
+              help="single problem as JSON: informal_statement, informal_proof, formal_statement[, header]")
+@click.option("--samples", type=click.IntRange(min=1), default=4, show_default=True, help="sketches sampled per problem (K)")
+@click.option("--model", default="default", show_default=True,
+              help="default | hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL: writes the sketches and proposes gap tactics")
+@click.option("--served-name", help="model name on an OpenAI-compatible server (default: the server's first)")
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=384, show_default=True, help="per sketch")
+@click.option("--tactic-max-tokens", type=click.IntRange(min=1), default=48, show_default=True,
+              help="per tactic proposed in a gap's search")
+@click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]))
+@click.option("--gap-search/--no-gap-search", default=True, show_default=True,
+              help="search a gap that automation does not close")
+@click.option("--gap-expansions", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--gap-budget-seconds", type=click.FloatRange(min=0, min_open=True), default=15.0, show_default=True)
+@click.option("--num-candidates", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--tactic-timeout", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True)
+@click.option("--budget-seconds", type=click.FloatRange(min=0, min_open=True), default=300.0, show_default=True,
+              help="wall clock per problem, all samples together")
+@click.option("--sketch-only", is_flag=True, help="only sample and parse sketches (any backend; no proof assistant)")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="run folder (rerun to resume); "
+                                                                               "required in batch mode")
+@click.option("--progress/--no-progress", default=True)
+def translate(backend, benchmark, split, limit, names, informal_statement, informal_proof, formal_statement, header,
+              problem_file, samples, model, served_name, temperature, max_tokens, tactic_max_tokens, dtype, gap_search,
+              gap_expansions, gap_budget_seconds, num_candidates, tactic_timeout, budget_seconds, sketch_only, out,
+              progress):
+    """Informal-to-formal translation (Draft-Sketch-Prove): sample formal sketches from informal proofs, close
+    their gaps with automation then a small search, check the whole proof. Batch: rows to OUT/results.jsonl,
+    proofs to OUT/proofs/. Single problem (--statement/--proof/--formal-statement or --problem): exit 0 if proved,
+    1 if not."""
+    from prover.models import ModelSettings
+    from prover.translate import (ModelSketches, TranslateConfig, TranslateError, benchmark_problems, check_drivable,
+                                  single_problem, translate_batch)
+
+    plugin = _plugin(backend)
+    single = any(v is not None for v in (informal_statement, informal_proof, formal_statement, problem_file))
+    if model == "none":
+        raise UserError("translate needs a model to write sketches (--model none has none)")
+    try:
+        if not sketch_only:
+            check_drivable(backend)
+        if single:
+            if problem_file is not None:
+                try:
+                    data = json.loads(problem_file.read_text())
+                except (OSError, ValueError) as exc:
+                    raise TranslateError(f"cannot read {problem_file}: {exc}") from None
+                if not isinstance(data, dict):
+                    raise TranslateError(f"{problem_file} must hold a JSON object")
+                informal_statement = informal_statement or data.get("informal_statement", "")
+                informal_proof = informal_proof or data.get("informal_proof", "")
+                formal_statement = formal_statement or data.get("formal_statement", "")
+                header = header if header is not None else data.get("header")
+            problems = [single_problem(backend, informal_statement or "", informal_proof or "", formal_statement or "",
+                                       header)]
+    except TranslateError as exc:
+        raise UserError(str(exc)) from None
+    if not single:
+        if out is None:
+            raise UserError("batch mode needs --out DIR")
+        benchmark = benchmark or next(iter(plugin.benchmarks))
+        problems = benchmark_problems(_select(_benchmark(plugin, benchmark, split), names, limit))
+    gap_config = SearchConfig(max_expansions=gap_expansions, budget_seconds=gap_budget_seconds,
+                              tactic_timeout=tactic_timeout, num_candidates=num_candidates)
+    config = TranslateConfig(samples=samples, max_tokens=max_tokens, temperature=temperature,
+                             tactic_timeout=tactic_timeout, gap_search=gap_config, search_gaps=gap_search,
+                             budget_seconds=budget_seconds, drive=not sketch_only)
+    settings = ModelSettings(temperature=temperature, max_tokens=tactic_max_tokens, served_name=served_name, dtype=dtype)
+    if out is not None:
+        run_config = {"command": "translate", "backend": backend, "benchmark": None if single else benchmark,
+                      "split": None if single else split, "model": model, "limit": limit, "names": names,
+                      "samples": samples, "max_tokens": max_tokens, "temperature": temperature,
+                      "tactic_max_tokens": tactic_max_tokens, "dtype": dtype, "gap_search": gap_search,
+                      "gap_expansions": gap_expansions, "gap_budget_seconds": gap_budget_seconds,
+                      "num_candidates": num_candidates, "tactic_timeout": tactic_timeout,
+                      "budget_seconds": budget_seconds, "sketch_only": sketch_only}
+        try:
+            prepare_run_dir(out, run_config)
+        except RunConfigMismatch as exc:
+            raise UserError(str(exc)) from None
+    try:
+        prover_backend = _NoBackend() if sketch_only else plugin.make_backend()
+    except BackendUnavailable as exc:
+        raise UserError(str(exc)) from None
+    if single and not sketch_only:
+        from prover.types import StatementError
+
+        try:  # a statement the proof assistant rejects: say so before loading any model
+            prover_backend.open(problems[0].theorem)
+        except StatementError as exc:
+            prover_backend.close()
+            raise UserError(f"{problems[0].theorem.name}: {' '.join(str(exc).split())}") from None
+    generator = _generator(model, backend, settings)
+    source = ModelSketches(generator, backend, max_tokens=max_tokens, temperature=temperature)
+    run_dir = out
+    if run_dir is None:
+        import tempfile
+
+        run_dir = Path(tempfile.mkdtemp(prefix="prover-translate-"))
+        (run_dir / "proofs").mkdir()
+    rows = []
+    try:
+        with prover_backend:
+            for row in translate_batch(problems, prover_backend, source, generator, config, run_dir, plugin.file_suffix,
+                                       progress and not single):
+                rows.append(row)
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: finished rows are saved in {run_dir / RESULTS}; rerun the same command to resume",
+                   err=True)
+        sys.exit(130)
+    if single:
+        if not rows:  # resumed: the problem was done already
+            rows = [r for r in read_rows(run_dir / RESULTS) if r["name"] == problems[0].theorem.name][-1:]
+        row = rows[0]
+        if row["status"] in ("error", "unsupported"):
+            raise UserError(" ".join(row["reason"].split()))
+        detail = f": {' '.join(row['proof'])}" if row.get("proof") else (f" ({row['reason']})" if row.get("reason") else "")
+        click.echo(f"{row['name']}: {row['status']} after {row.get('samples', 0)} sketch(es){detail}")
+        if out is None and row.get("proof"):
+            click.echo(prover_backend.render_proof(problems[0].theorem, tuple(row["proof"])))
+        sys.exit(0 if row["status"] == "proved" else 1)
+    selected = {p.theorem.name if hasattr(p, "theorem") else p[0].name for p in problems}
+    done = [r for r in read_rows(run_dir / RESULTS) if r["name"] in selected]
+    click.echo(f"{benchmark} {split} translate [{source.name}, K={samples}]: {summarize(done).line()}")
+
+
+class _NoBackend:
+    """--sketch-only: no proof assistant is started."""
+
+    name = "none"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 @main.group()
 def setup() -> None:
     """Install and pin a backend's proof assistant (needs network)."""

@@ -1,0 +1,526 @@
+"""Informal-to-formal translation, Draft-Sketch-Prove style (Jiang et al. 2023; Llemma §3.5).
+
+A few-shot prompt shows (informal statement, informal proof, formal statement) -> formal sketch, the informal
+steps as comments and the hard-to-write steps left as gaps (`admit.` in Rocq, `sorry` in Lean, `sledgehammer`
+in Isabelle). K sketches are sampled; each is run step by step from the theorem's root state; at each gap the
+backend's automation tactics are tried alone, then a small best-first search (prover.search) from the gap's
+state; the completed proof is checked as a whole in a fresh process (backend.verify). The first verified
+sketch wins.
+
+Live driving is implemented for Rocq (see coq_env.sketch for how a gap maps to a focused goal). Lean and
+Isabelle sketches are parsed (lean_env.sketch, isabelle_env.sketch) and prompted for, but not driven here.
+A sketch whose own (non-gap) step fails is discarded, not repaired.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from prover.backend import Backend
+from prover.batch import RESULTS, append_row, read_rows
+from prover.generators import AutomationOnly, TacticGenerator
+from prover.search import SearchConfig, Status, best_first_search
+from prover.types import (
+    Advanced,
+    Failed,
+    ProofState,
+    Proved,
+    StatementError,
+    Theorem,
+    TimedOut,
+    Verdict,
+)
+
+DRIVABLE = ("rocq",)
+GAP_WORD = {"rocq": "admit.", "lean": "sorry", "isabelle": "sledgehammer"}
+SKETCH_STOP = {"rocq": ("Qed.", "Admitted.", "Defined.", "\nInformal:", "(*### Problem"),
+               "lean": ("\nInformal:", "\ntheorem ", "/-### Problem"),
+               "isabelle": ("\nInformal:", "(*### Problem")}
+_MAX_INFORMAL_CHARS = 1500  # per informal text in a prompt: some informal proofs run to pages
+
+
+class TranslateError(ValueError):
+    """A problem that cannot be translated as given (no informal proof, no formal statement); one line."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What a translation needs: the formal theorem (statement fixed) and its informal statement and proof."""
+
+    theorem: Theorem
+    informal_statement: str
+    informal_proof: str
+
+
+@dataclass(frozen=True)
+class TranslateConfig:
+    samples: int = 4  # sketches sampled per problem (K)
+    max_tokens: int = 384  # per sketch
+    temperature: float = 0.8
+    tactic_timeout: float = 5.0  # per sketch step and per gap tactic
+    gap_search: SearchConfig = SearchConfig(max_expansions=8, budget_seconds=15.0, num_candidates=8)
+    search_gaps: bool = True  # after automation, search from the gap's state
+    budget_seconds: float = 300.0  # wall clock per problem, all samples together
+    drive: bool = True  # False: only sample and parse sketches (no proof assistant needed; any backend)
+
+
+# -- sketch sources -------------------------------------------------------------------------------------------
+class SketchSource(Protocol):
+    name: str
+
+    def sketches(self, prompt: str, n: int) -> list[str]:
+        """`n` sampled completions of `prompt` (formal sketches, free-form, several lines)."""
+        ...
+
+
+class FixedSketches:
+    """Test double: returns given sketch texts (cycled), at no model cost; counts requests."""
+
+    name = "fixed-sketches"
+
+    def __init__(self, texts: list[str] | str):
+        self.texts = [texts] if isinstance(texts, str) else list(texts)
+        self.requests = 0
+        self._next = 0
+
+    def sketches(self, prompt: str, n: int) -> list[str]:
+        self.requests += 1
+        out = [self.texts[(self._next + i) % len(self.texts)] for i in range(n)]
+        self._next += n
+        return out
+
+
+class ModelSketches:
+    """Free-form sketch sampling from the model a tactic generator already loaded (HF, vLLM or OpenAI server)."""
+
+    def __init__(self, generator, backend: str, max_tokens: int = 384, temperature: float = 0.8, seed: int | None = None):
+        self.generator = generator
+        self.name = getattr(generator, "name", "model")
+        self.stop = SKETCH_STOP.get(backend, ("\nInformal:",))
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.seed = seed
+
+    def sketches(self, prompt: str, n: int) -> list[str]:
+        g = self.generator
+        t0 = time.perf_counter()
+        try:
+            if hasattr(g, "llm"):  # vLLM
+                params = g._vllm.SamplingParams(n=n, temperature=self.temperature, top_p=0.95, max_tokens=self.max_tokens,
+                                                stop=list(self.stop), seed=self.seed)
+                outputs = g.llm.generate([prompt], params, use_tqdm=False)
+                return [o.text for o in outputs[0].outputs]
+            if hasattr(g, "_call"):  # OpenAI-compatible server
+                body = {"model": g.served_name, "prompt": prompt, "n": n, "temperature": self.temperature,
+                        "max_tokens": self.max_tokens, "stop": list(self.stop)[:4]}
+                reply = g._call("POST", "/v1/completions", body)
+                return [c.get("text", "") for c in reply.get("choices", [])]
+            if hasattr(g, "model") and hasattr(g, "tokenizer"):  # in-process transformers
+                return self._hf(prompt, n)
+        finally:
+            if hasattr(g, "model_seconds"):
+                g.model_seconds += time.perf_counter() - t0
+        raise TranslateError(f"model {self.name} cannot sample free-form sketches")
+
+    def _hf(self, prompt: str, n: int) -> list[str]:
+        import torch
+
+        g = self.generator
+        with g._lock, torch.inference_mode():
+            ids = g.tokenizer(prompt, return_tensors="pt").to(g.device)
+            if self.seed is not None:
+                torch.manual_seed(self.seed)
+            pad = g.tokenizer.pad_token_id if g.tokenizer.pad_token_id is not None else g.tokenizer.eos_token_id
+            sampling = {"do_sample": True, "temperature": self.temperature, "top_p": 0.95} if self.temperature > 0 else \
+                {"do_sample": False}
+            out = g.model.generate(**ids, max_new_tokens=self.max_tokens, num_return_sequences=n, pad_token_id=pad,
+                                   stop_strings=list(self.stop), tokenizer=g.tokenizer, **sampling)
+        texts = g.tokenizer.batch_decode(out[:, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+        return [cut_sketch(t, self.stop) for t in texts]
+
+
+def cut_sketch(text: str, stop: tuple[str, ...]) -> str:
+    """The completion up to the first stop, keeping a proof terminator (`Qed.`) that stopped it."""
+    cuts = [(i, s) for s in stop for i in [text.find(s)] if i >= 0]
+    if not cuts:
+        return text
+    i, s = min(cuts)
+    return text[: i + len(s)] if s.rstrip().endswith(".") and not s.startswith("\n") else text[:i]
+
+
+# -- prompts --------------------------------------------------------------------------------------------------
+def example_set(backend: str, name: str = "") -> str:
+    """Which shipped few-shot set a problem uses: Isabelle splits number theory from the rest (as DSP/Llemma)."""
+    if backend == "isabelle":
+        return "isabelle_numbertheory" if "numbertheory" in name.lower() else "isabelle_other"
+    if backend not in GAP_WORD:
+        raise TranslateError(f"no sketch examples for backend {backend!r}")
+    return backend
+
+
+def load_examples(set_name: str) -> list[dict]:
+    text = resources.files("prover").joinpath("sketch_examples", f"{set_name}.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def _clip(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= _MAX_INFORMAL_CHARS else text[:_MAX_INFORMAL_CHARS].rsplit(" ", 1)[0] + " ..."
+
+
+def _informal_block(backend: str, statement: str, proof: str) -> str:
+    open_, close = ("/-", "-/") if backend == "lean" else ("(*", "*)")
+    return f"Informal:\n{open_}### Problem\n\n{_clip(statement)}\n\n### Solution\n\n{_clip(proof)}{close}\n\n"
+
+
+def _proof_opening(backend: str) -> str:
+    return "Proof.\n" if backend == "rocq" else ""
+
+
+def _formal_statement(theorem: Theorem) -> str:
+    statement = theorem.statement.strip()
+    if theorem.backend == "lean" and not statement.endswith(":= by"):
+        statement = re.sub(r"\s*:=\s*(by\s*(sorry)?)?\s*$", "", statement) + " := by"
+    return statement
+
+
+def build_prompt(problem: Problem, examples: list[dict] | None = None) -> str:
+    """The few-shot prompt; the model continues right after the formal statement (and `Proof.` in Rocq)."""
+    backend = problem.theorem.backend
+    examples = load_examples(example_set(backend, problem.theorem.name)) if examples is None else examples
+    examples = [ex for ex in examples if ex.get("name") != problem.theorem.name]  # never its own solution
+    gap = GAP_WORD[backend]
+    parts = [f"Translate each informal proof into a formal proof sketch. Keep the informal steps as comments and "
+             f"leave each step that automation can finish as `{gap}`.\n\n"]
+    for ex in examples:
+        end = "\nQed." if backend == "rocq" else ""
+        parts.append(_informal_block(backend, ex["informal_statement"], ex["informal_proof"]) +
+                     f"Formal:\n{ex['formal_statement']}\n{_proof_opening(backend)}{ex['formal_proof']}{end}\n\n\n")
+    parts.append(_informal_block(backend, problem.informal_statement, problem.informal_proof) +
+                 f"Formal:\n{_formal_statement(problem.theorem)}\n{_proof_opening(backend)}")
+    return "".join(parts)
+
+
+# -- parsing --------------------------------------------------------------------------------------------------
+def parse_sketch(text: str, theorem: Theorem) -> tuple[list[str], list[int]]:
+    """(steps, gap indices) for a sketch of `theorem`; raises SketchRefused (a ValueError) if unusable."""
+    if theorem.backend == "rocq":
+        from coq_env.sketch import parse
+
+        return parse(text, theorem)
+    if theorem.backend == "lean":
+        from lean_env.sketch import parse
+
+        return parse(text, _formal_statement(theorem))
+    if theorem.backend == "isabelle":
+        from isabelle_env.sketch import parse
+
+        return parse(text, theorem.statement)
+    raise TranslateError(f"no sketch syntax for backend {theorem.backend!r}")
+
+
+# -- driving a sketch (Rocq) ----------------------------------------------------------------------------------
+@dataclass
+class GapClosure:
+    index: int  # the gap's step index in the sketch
+    by: str  # "automation" | "search"
+    tactics: tuple[str, ...]
+    seconds: float = 0.0
+
+
+@dataclass
+class SketchOutcome:
+    text: str
+    status: str  # verified | rejected | refused | step_failed | gap_unclosed | open_goals | timeout
+    reason: str = ""
+    steps: list[str] = field(default_factory=list)
+    gaps: list[GapClosure] = field(default_factory=list)
+    tactics: tuple[str, ...] | None = None
+    verdict: Verdict | None = None
+    seconds: float = 0.0
+
+    def as_row(self) -> dict:
+        row = {"text": self.text, "status": self.status, "steps": self.steps,
+               "gaps": [{**asdict(g), "tactics": list(g.tactics)} for g in self.gaps], "seconds": round(self.seconds, 3)}
+        if self.reason:
+            row["reason"] = self.reason
+        if self.tactics is not None:
+            row["proof"] = list(self.tactics)
+        return row
+
+
+class _GapView:
+    """The backend seen from one gap: `open` gives the focused goal's state; a tactic path that proves the focused
+    goal is `Proved` (its tactics relative to the gap). Lets prover.search run unchanged on a gap."""
+
+    def __init__(self, backend: Backend, root: ProofState):
+        from coq_env.sketch import focus_closed, normalize_tactic
+
+        self._backend, self._root = backend, root
+        self._closed, self._normalize = focus_closed, normalize_tactic
+        self._rel: dict[int, tuple[str, ...]] = {root.handle: ()}
+        self.name = backend.name
+
+    def open(self, theorem: Theorem) -> ProofState:
+        return self._root
+
+    def run_tactic(self, state: ProofState, tactic: str, timeout: float):
+        outcome = self._backend.run_tactic(state, tactic, timeout)
+        rel = self._rel.get(state.handle, ()) + (self._normalize(tactic),)
+        if isinstance(outcome, Proved):  # the whole theorem: drop the braces the backend closed after it
+            return Proved(rel)
+        if isinstance(outcome, Advanced):
+            if self._closed(outcome.state.goals):
+                return Proved(rel)
+            self._rel.setdefault(outcome.state.handle, rel)
+        return outcome
+
+    def render_proof(self, theorem: Theorem, tactics: tuple[str, ...]) -> str:
+        return " ".join(tactics)
+
+    def verify(self, theorem: Theorem, tactics: tuple[str, ...]) -> Verdict:
+        return Verdict(True, "a gap's tactics: checked with the whole proof")
+
+    def automation_tactics(self) -> list[str]:
+        return self._backend.automation_tactics()
+
+    def render_state(self, state: ProofState) -> str:
+        return self._backend.render_state(state)
+
+    def close(self) -> None:
+        pass
+
+
+def close_gap(theorem: Theorem, backend: Backend, state: ProofState, index: int, generator: TacticGenerator,
+              config: TranslateConfig, deadline: float) -> GapClosure | None:
+    """Tactics that prove the first goal of `state` (the goal the gap's `admit` would have closed)."""
+    from coq_env.sketch import FOCUS
+
+    t0 = time.monotonic()
+    focused = backend.run_tactic(state, FOCUS, config.tactic_timeout)
+    if not isinstance(focused, Advanced):
+        return None
+    view = _GapView(backend, focused.state)
+    for tactic in backend.automation_tactics():
+        if time.monotonic() >= deadline:
+            return None
+        if isinstance(view.run_tactic(focused.state, tactic, config.tactic_timeout), Proved):
+            return GapClosure(index, "automation", (view._normalize(tactic),), round(time.monotonic() - t0, 3))
+    if not config.search_gaps or isinstance(generator, AutomationOnly):
+        return None
+    budget = min(config.gap_search.budget_seconds, deadline - time.monotonic())
+    if budget <= 0.5:
+        return None
+    search = SearchConfig(**{**asdict(config.gap_search), "budget_seconds": budget, "tactic_timeout": config.tactic_timeout})
+    result = best_first_search(theorem, view, generator, search, verify=False)
+    if result.status is Status.PROVED and result.tactics:
+        return GapClosure(index, "search", result.tactics, round(time.monotonic() - t0, 3))
+    return None
+
+
+def run_sketch(text: str, theorem: Theorem, backend: Backend, generator: TacticGenerator, config: TranslateConfig,
+               deadline: float) -> SketchOutcome:
+    """Parse, drive and check one sketch."""
+    from coq_env.sketch import FOCUS, UNFOCUS
+
+    t0 = time.monotonic()
+    outcome = SketchOutcome(text=text, status="refused")
+    try:
+        try:
+            steps, gaps = parse_sketch(text, theorem)
+        except ValueError as exc:
+            outcome.reason = str(exc)
+            return outcome
+        outcome.steps = steps
+        state = backend.open(theorem)
+        proved: tuple[str, ...] | None = None
+        for i, step in enumerate(steps):
+            if time.monotonic() >= deadline:
+                outcome.status, outcome.reason = "timeout", f"budget spent at step {i}"
+                return outcome
+            if i in gaps:
+                closure = close_gap(theorem, backend, state, i, generator, config, deadline)
+                if closure is None:
+                    outcome.status, outcome.reason = "gap_unclosed", f"gap {gaps.index(i) + 1} (step {i}) not closed"
+                    return outcome
+                outcome.gaps.append(closure)
+                sequence = [FOCUS, *closure.tactics, UNFOCUS]
+            else:
+                sequence = [step]
+            for tactic in sequence:
+                result = backend.run_tactic(state, tactic, config.tactic_timeout)
+                if isinstance(result, Proved):
+                    proved = result.tactics
+                    break
+                if isinstance(result, (Failed, TimedOut)):
+                    why = result.error if isinstance(result, Failed) else f"timed out after {result.seconds:g}s"
+                    outcome.status = "step_failed"
+                    outcome.reason = f"step {i} {step!r} failed: {' '.join(why.split())[:200]}"
+                    return outcome
+                state = result.state
+            if proved is not None:
+                break
+        if proved is None:
+            outcome.status, outcome.reason = "open_goals", "the sketch ends with goals left"
+            return outcome
+        outcome.tactics = proved
+        outcome.verdict = backend.verify(theorem, proved)
+        outcome.status = "verified" if outcome.verdict.accepted else "rejected"
+        if not outcome.verdict.accepted:
+            outcome.reason = outcome.verdict.reason
+        return outcome
+    finally:
+        outcome.seconds = time.monotonic() - t0
+
+
+# -- one problem, a batch -------------------------------------------------------------------------------------
+def check_problem(problem: Problem) -> None:
+    """Raise TranslateError for input that cannot be translated (before any model or proof-assistant work)."""
+    if not problem.informal_statement.strip():
+        raise TranslateError(f"{problem.theorem.name}: no informal statement")
+    if not problem.informal_proof.strip():
+        raise TranslateError(f"{problem.theorem.name}: no informal proof")
+    if not problem.theorem.statement.strip():
+        raise TranslateError(f"{problem.theorem.name}: no formal statement")
+
+
+def check_drivable(backend: str) -> None:
+    if backend not in DRIVABLE:
+        raise TranslateError(f"translation drives sketches live only on {', '.join(DRIVABLE)} in this version "
+                             f"(not {backend}); use --sketch-only to sample and parse sketches")
+
+
+def translate_one(problem: Problem, backend: Backend, source: SketchSource, generator: TacticGenerator,
+                  config: TranslateConfig) -> tuple[dict, str | None]:
+    """Sample up to K sketches (one at a time), stop at the first verified; the row and the proof file text."""
+    theorem = problem.theorem
+    row = {"name": theorem.name, "split": theorem.split, "model": source.name, "proof": None, "samples": 0,
+           "sketches": []}
+    t0 = time.monotonic()
+    deadline = t0 + config.budget_seconds
+    try:
+        check_problem(problem)
+        if not config.drive:
+            return _sketch_only(problem, source, config, row, t0), None
+        check_drivable(theorem.backend)
+        backend.open(theorem)  # a statement the assistant rejects is `unsupported`, before any sampling
+    except TranslateError as exc:
+        return {**row, "status": "error", "reason": str(exc), "seconds": 0.0}, None
+    except StatementError as exc:
+        return {**row, "status": "unsupported", "reason": str(exc), "seconds": round(time.monotonic() - t0, 3)}, None
+    prompt = build_prompt(problem)
+    script = None
+    status = Status.FAILED.value
+    for _ in range(config.samples):
+        if time.monotonic() >= deadline:
+            status = Status.TIMEOUT.value
+            break
+        texts = source.sketches(prompt, 1)
+        row["samples"] += 1
+        outcome = run_sketch(texts[0] if texts else "", theorem, backend, generator, config, deadline)
+        row["sketches"].append(outcome.as_row())
+        if outcome.status == "verified":
+            status = Status.PROVED.value
+            row["proof"] = list(outcome.tactics)
+            row["axioms"] = list(outcome.verdict.axioms)
+            script = backend.render_proof(theorem, outcome.tactics)
+            break
+    else:
+        if row["sketches"] and row["sketches"][-1]["status"] == "timeout":
+            status = Status.TIMEOUT.value
+    row.update(status=status, seconds=round(time.monotonic() - t0, 3))
+    return row, script
+
+
+def _sketch_only(problem: Problem, source: SketchSource, config: TranslateConfig, row: dict, t0: float) -> dict:
+    """Sample K sketches and record their steps and gaps, without a proof assistant."""
+    for text in source.sketches(build_prompt(problem), config.samples):
+        row["samples"] += 1
+        try:
+            steps, gaps = parse_sketch(text, problem.theorem)
+            row["sketches"].append({"text": text, "status": "parsed", "steps": steps, "gap_steps": gaps})
+        except ValueError as exc:
+            row["sketches"].append({"text": text, "status": "refused", "reason": str(exc)})
+    return {**row, "status": "sketched", "seconds": round(time.monotonic() - t0, 3)}
+
+
+def translate_batch(problems: list[Problem | tuple[Theorem, str]], backend: Backend, source: SketchSource,
+                    generator: TacticGenerator, config: TranslateConfig, out: Path, suffix: str = ".v",
+                    progress: bool = False) -> Iterator[dict]:
+    """Translate each problem not already in out/results.jsonl; a problem given as (theorem, error) gets an error
+    row. Rows are appended as soon as known, proofs written to out/proofs/ first."""
+    done = {row["name"] for row in read_rows(out / RESULTS)}
+    todo = [p for p in problems if (p.theorem.name if isinstance(p, Problem) else p[0].name) not in done]
+    from tqdm import tqdm
+
+    for item in tqdm(todo, disable=not progress, unit="problem", dynamic_ncols=True):
+        if isinstance(item, Problem):
+            try:
+                row, script = translate_one(item, backend, source, generator, config)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as exc:  # one broken problem must not end the batch
+                row, script = {"name": item.theorem.name, "split": item.theorem.split, "model": source.name,
+                               "proof": None, "status": "error", "reason": f"{type(exc).__name__}: {exc}"}, None
+        else:
+            theorem, reason = item
+            row, script = {"name": theorem.name, "split": theorem.split, "model": source.name, "proof": None,
+                           "status": "error", "reason": reason}, None
+        if script is not None:
+            tmp = out / "proofs" / f".{row['name']}{suffix}.tmp"
+            tmp.write_text(script)
+            os.replace(tmp, out / "proofs" / f"{row['name']}{suffix}")
+        append_row(out / RESULTS, row)
+        yield row
+
+
+def benchmark_problems(theorems: list[Theorem]) -> list[Problem | tuple[Theorem, str]]:
+    """Each benchmark theorem with its miniF2F informal statement and proof, or (theorem, why not)."""
+    from isabelle_env.minif2f import load_informal
+
+    out: list[Problem | tuple[Theorem, str]] = []
+    for theorem in theorems:
+        try:
+            informal = load_informal(theorem.name)
+        except KeyError as exc:
+            out.append((theorem, str(exc.args[0])))
+            continue
+        out.append(Problem(theorem, informal.statement, informal.proof))
+    return out
+
+
+_ROCQ_NAME = re.compile(r"^\s*(?:Theorem|Lemma|Fact|Remark|Corollary|Proposition|Example)\s+([\w']+)")
+DEFAULT_HEADER = {"rocq": "Require Import Reals Arith ZArith.\nOpen Scope R_scope."}
+
+
+def single_problem(backend: str, informal_statement: str, informal_proof: str, formal_statement: str,
+                   header: str | None = None) -> Problem:
+    """A Problem from user text; TranslateError (one line) if the formal statement is not a declaration."""
+    formal = formal_statement.strip()
+    if not formal:
+        raise TranslateError("no formal statement")
+    if backend == "rocq":
+        from coq_env.sentences import split_sentences
+
+        sentences = split_sentences(formal)
+        m = _ROCQ_NAME.match(sentences[0]) if sentences else None
+        if len(sentences) != 1 or not m or not sentences[0].endswith("."):
+            raise TranslateError("the formal statement must be one Rocq declaration ending with '.', "
+                                 "e.g. 'Theorem t (x : R) : x = x.'")
+        theorem_name = m.group(1)
+    else:
+        m = re.match(r"^\s*(?:theorem|lemma)\s+([^\s:(\[{]+)", formal)
+        if not m:
+            raise TranslateError(f"the formal statement must start with 'theorem NAME' for {backend}")
+        theorem_name = m.group(1)
+    theorem = Theorem(name=theorem_name, statement=formal, header=(header if header is not None else
+                      DEFAULT_HEADER.get(backend, "")).strip(), backend=backend)
+    problem = Problem(theorem, informal_statement or "", informal_proof or "")
+    check_problem(problem)
+    return problem
