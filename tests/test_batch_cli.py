@@ -10,6 +10,13 @@ import pytest
 
 from prover.batch import append_row, read_rows
 
+
+def interruptible() -> None:
+    """In the child before exec: Ctrl-C back to its default. A shell that starts jobs in the background (CI
+    runners, `cmd &`) leaves SIGINT ignored, and Python then never raises KeyboardInterrupt for it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 PROVER = [sys.executable, "-m", "prover.cli"]
 QUICK = ["--model", "none", "--budget-seconds", "10", "--tactic-timeout", "2", "--no-progress"]
 NAMES = "mathd_algebra_104,mathd_numbertheory_32,mathd_algebra_10,amc12a_2009_p15"
@@ -56,7 +63,7 @@ def test_an_interrupted_run_resumes_without_lost_or_duplicated_rows(tmp_path):
     out = tmp_path / "run"
     names = "mathd_algebra_104,mathd_numbertheory_32,mathd_algebra_10,mathd_algebra_109,mathd_algebra_116"
     proc = subprocess.Popen([*PROVER, "prove", "--names", names, *QUICK, "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     results = out / "results.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (results.exists() and results.read_text().count("\n") >= 1):

@@ -24,6 +24,14 @@ try:
     import ray
 except ImportError:  # the in-process tests below still run: they check Ray is never needed there
     ray = None
+
+
+def interruptible() -> None:
+    """In the child before exec: Ctrl-C back to its default. A shell that starts jobs in the background (CI
+    runners, `cmd &`) leaves SIGINT ignored, and Python then never raises KeyboardInterrupt for it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 needs_ray = pytest.mark.skipif(ray is None, reason="ray is not installed (pip install 'llemma-prover[ray]')")
 
 PROVER = [sys.executable, "-m", "prover.cli"]
@@ -179,7 +187,8 @@ def test_a_job_on_a_ray_start_cluster_survives_ctrl_c_and_resumes(tmp_path, head
     out = tmp_path / "run"
     names = ",".join(NAMES + SLOWER)
     command = [*PROVER, "prove", "--names", names, *QUICK, "--workers", "2", "--ray-address", address, "--out", str(out)]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
     wait_for_rows(out / "results.jsonl", 1, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
