@@ -17,6 +17,7 @@ from coq_env.sentences import (
     strip_comments,
     tactic_problem,
 )
+from prover.sketches import SketchRefused
 from prover.types import Theorem
 
 GAP = "admit"
@@ -26,10 +27,6 @@ _END = re.compile(r"^(Qed|Defined|Admitted|Abort|Save)\b")
 _GAP_SENTENCE = re.compile(r"^(?:\d+\s*:\s*)?(admit|give_up)\s*\.$")
 # `assert (h : P) by admit.`: the assertion, then a gap for P (assert leaves P as the first goal).
 _BY_GAP = re.compile(r"^((?:assert|enough|cut|have)\b.*?)\s+by\s+(?:admit|give_up)\s*\.$", re.S)
-
-
-class SketchRefused(ValueError):
-    """The sketch cannot be used as written (changes the statement, declares things, has no steps)."""
 
 
 def parse(text: str, theorem: Theorem) -> tuple[list[str], list[int]]:

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import re
 
+from prover.sketches import SketchRefused, fill_gaps, split_at_gaps
+
 GAP = "sledgehammer"
 _TOKEN = re.compile(r"(?<![\w.'])sledgehammer(?![\w'])")
 _COMMENT = re.compile(r"\(\*.*?\*\)", re.S)
 _CARTOUCHE_TEXT = re.compile(r"\btext\s*\\<open>.*?\\<close>", re.S)
 _DECLARATION = re.compile(r"^\s*(?:theorem|lemma)\b", re.M)
 _PROOF_START = re.compile(r"^\s*(proof\b|by\b|using\b|unfolding\b|apply\b|sledgehammer\b)", re.M)
-
-
-class SketchRefused(ValueError):
-    """The sketch cannot be used as written."""
 
 
 def _blank(text: str) -> str:
@@ -44,31 +42,9 @@ def parse(text: str, statement: str = "") -> tuple[list[str], list[int]]:
         if statement and " ".join(restated.split()) != " ".join(_blank(statement).split()):
             raise SketchRefused("the sketch restates the theorem with a different statement")
         code = code[start.start():] if start else ""
-    steps: list[str] = []
-    for line in code.splitlines():
-        pos = 0
-        for g in _TOKEN.finditer(line):
-            before = line[pos:g.start()].rstrip()
-            if before.strip():
-                steps.append(before)
-            steps.append(GAP)
-            pos = g.end()
-        rest = line[pos:].rstrip()
-        if rest.strip():
-            steps.append(rest)
-    if not steps:
-        raise SketchRefused("the sketch has no proof steps")
-    return steps, [i for i, s in enumerate(steps) if s == GAP]
+    return split_at_gaps(code, _TOKEN, GAP)
 
 
 def fill(text: str, fills: list[str]) -> str:
     """The sketch with its gaps, in order, replaced by `fills` (e.g. "by auto")."""
-    code = _blank(text)
-    spans = [m.span() for m in _TOKEN.finditer(code)]
-    if len(spans) != len(fills):
-        raise ValueError(f"{len(spans)} gaps but {len(fills)} fills")
-    out, pos = [], 0
-    for (start, end), filler in zip(spans, fills):
-        out += [text[pos:start], filler]
-        pos = end
-    return "".join(out) + text[pos:]
+    return fill_gaps(text, _blank(text), _TOKEN, fills)
