@@ -27,6 +27,8 @@ from benchmarks.ray_overhead_ms import ray_overhead_ms
 from benchmarks.rocq_step_overhead import rocq_step_overhead
 from benchmarks.sampling_vs_generate import sampling_vs_generate
 from benchmarks.search_overhead import search_overhead
+from benchmarks.serve_latency import serve_p50_ms, serve_p95_ms
+from benchmarks.serve_throughput import serve_16v1_throughput
 
 # name -> function returning (value, target), target a comparison string such as ">=0.8"
 BENCHMARKS: dict[str, Callable[[], tuple[float, str]]] = {
@@ -39,4 +41,7 @@ BENCHMARKS: dict[str, Callable[[], tuple[float, str]]] = {
     "lean_replay_step_us": lean_replay_step_us,
     "ray_2v1_speedup": ray_2v1_speedup,
     "ray_overhead_ms": ray_overhead_ms,
+    "serve_p50_ms": serve_p50_ms,
+    "serve_p95_ms": serve_p95_ms,
+    "serve_16v1_throughput": serve_16v1_throughput,
 }

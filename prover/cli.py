@@ -228,6 +228,60 @@ def report(run):
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (loopback: only this machine)")
+@click.option("--port", type=click.IntRange(1, 65535), default=6000, show_default=True)
+@click.option("--backend", type=click.Choice(["rocq", "lean", "isabelle"]), default="rocq", show_default=True,
+              help="the prompt's backend and the default of /suggest requests (llmstep's and LeanCopilot's: lean)")
+@click.option("--model", default="default", show_default=True,
+              help="default | hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL")
+@click.option("--served-name", help="model name on an OpenAI-compatible server (default: the server's first)")
+@click.option("--num-candidates", type=click.IntRange(1, 64), default=8, show_default=True, help="suggestions per request")
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=48, show_default=True, help="per suggestion")
+@click.option("--prompt", help="prompt template: a name (rocq-proofstep, lean-proofstep, ...) or a file with {goals}")
+@click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]))
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+              help="seconds per request")
+@click.option("--tactic-timeout", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
+              help="seconds per tactic when checking suggestions")
+@click.option("--max-body-bytes", type=click.IntRange(min=1024), default=1 << 20, show_default=True)
+@click.option("--max-batch", type=click.IntRange(min=1), default=16, show_default=True,
+              help="concurrent requests coalesced into one model call")
+def serve(host, port, backend, model, served_name, num_candidates, temperature, max_tokens, prompt, dtype, timeout,
+          tactic_timeout, max_body_bytes, max_batch):
+    """Serve tactic suggestions to editors over HTTP (llmstep, LeanCopilot external model, and /suggest)."""
+    from prover.models import ModelSettings
+
+    if model == "none":
+        raise UserError("serve needs a model to suggest tactics (--model none has none)")
+    try:
+        import uvicorn  # noqa: F401
+        import starlette  # noqa: F401
+    except ImportError:
+        raise UserError("serve needs starlette and uvicorn: pip install starlette uvicorn") from None
+    from prover.serve import ServeConfig, serve as run_server
+
+    import socket
+
+    try:  # before loading the model: a port in use should not cost a model load to find out
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    settings = ModelSettings(temperature=temperature, max_tokens=max_tokens, prompt=prompt, served_name=served_name,
+                             dtype=dtype)
+    generator = _generator(model, backend, settings)
+    config = ServeConfig(backend=backend, num_candidates=num_candidates, request_timeout=timeout,
+                         tactic_timeout=tactic_timeout, max_body_bytes=max_body_bytes, max_batch=max_batch)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: listening on {host}: anyone who can reach it can use the model (no authentication)", err=True)
+    click.echo(f"serving {generator.name} for {backend} on http://{host}:{port} "
+               f"(llmstep: POST /, LeanCopilot: POST /generate, ours: POST /suggest)", err=True)
+    run_server(generator, host=host, port=port, config=config, log_level="warning")
+
+
+@main.command()
 @click.option("--backend", default="rocq", show_default=True, help="rocq (driven live) | lean | isabelle (--sketch-only)")
 @click.option("--benchmark", help="batch mode: e.g. minif2f-rocq (default: the backend's first)")
 @click.option("--split", default="valid", show_default=True)

@@ -1,0 +1,478 @@
+"""An editor suggestion server: one async HTTP server speaking llmstep's and LeanCopilot's protocols, and ours.
+
+    prover serve --backend rocq --port 6000
+
+Routes (every answer is JSON):
+
+* ``POST /`` — llmstep (wellecks/llmstep): ``{"tactic_state", "prefix", "context"}`` in, ``{"suggestions": [...]}``
+  out, each suggestion starting with the prefix, best first. Errors (bad JSON, a timeout, a model failure) are
+  HTTP 200 with ``{"suggestions": [], "error": "..."}``, which llmstep's client shows as "no suggestions".
+* ``POST /generate`` — LeanCopilot's external-model API: ``{"name", "input", "prefix"}`` in,
+  ``{"outputs": [{"output", "score"}]}`` out, score = exp(mean token log-probability) in (0, 1].
+  ``POST /encode`` (premise retrieval) answers 501: this server has no encoder.
+* ``POST /suggest`` — ours: ``{"backend", "state", "prefix", "n", "check"}``. Where the backend can check (Rocq),
+  ``check`` carries the file up to the cursor (imports, a ``Theorem`` statement, the tactics so far): the server
+  replays it in coqtop to reach the state, runs each suggestion there, marks it ``proves-goal`` / ``valid`` and
+  drops the ``invalid`` ones, proving ones first.
+* ``GET /health``.
+
+Concurrent requests go through one GeneratorService, so they are coalesced into the model's batched calls, and
+its LRU cache answers a repeated (state, prefix) without a model call. The prefix: the generator's prompt gets
+the prefix up to its last whitespace appended, and the model's completions are joined to it; a partial last
+word ("exa") is then matched against the completions' starts (a stripped completion cannot tell "exact" from
+"exa ct", so the word is not put in the prompt).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import math
+import re
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from prover.batching import GeneratorService
+from prover.generators import Candidate, GenerationRequest, clean_candidates, generate_batch
+from prover.prompts import PromptTemplate
+from prover.types import Advanced, Proved, StatementError, Theorem, TimedOut
+
+_PREFIX_MARK = "\x1f\x1fllemma-serve-prefix\x1f\x1f"  # joins a state and its prefix into one cache key
+BACKENDS = ("rocq", "lean", "isabelle")
+_CHEATS = re.compile(r"\b(sorry|admit|Admitted|give_up|oops)\b")  # anywhere in a suggestion, not only first
+MAX_N = 64
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    backend: str = "rocq"  # the default backend of requests (and the one the model's prompt was chosen for)
+    num_candidates: int = 8  # suggestions per request unless the request says n
+    request_timeout: float = 60.0  # seconds for a whole request (model and checking)
+    max_body_bytes: int = 1 << 20  # larger bodies get 413
+    max_context_chars: int = 16_000  # llmstep's `context` (the file) is cut to its last this many characters
+    max_state_chars: int = 64_000  # a state (or check text) longer than this is refused (400)
+    tactic_timeout: float = 5.0  # seconds per tactic when checking
+    max_batch: int = 16  # the GeneratorService's batch size
+    max_wait_ms: float = 20.0  # how long it waits for each next request to join a batch (a lone one: once)
+    cache_size: int = 4096  # (state, prefix) answers kept
+
+
+class RequestError(Exception):
+    """Something wrong with the request itself (HTTP 400)."""
+
+
+# ---- the prefix -------------------------------------------------------------------------------------------------
+
+def encode_state(state: str, prefix: str) -> str:
+    """The state text a request carries through the GeneratorService (its cache key holds the prefix too)."""
+    return f"{state}{_PREFIX_MARK}{prefix}" if prefix else state
+
+
+def decode_state(state_text: str) -> tuple[str, str]:
+    state, _, prefix = state_text.partition(_PREFIX_MARK)
+    return state, prefix
+
+
+def split_prefix(prefix: str) -> tuple[str, str]:
+    """(head, tail): the prefix up to and including its last whitespace, and the partial word after it."""
+    cut = max((i for i, c in enumerate(prefix) if c.isspace()), default=-1) + 1
+    return prefix[:cut], prefix[cut:]
+
+
+def _extended(template: PromptTemplate, head: str) -> PromptTemplate:
+    if "{goals}" in head or "{statement}" in head:
+        raise ValueError("a prefix may not contain '{goals}' or '{statement}'")
+    return PromptTemplate(f"{template.name}+prefix", template.text + head, template.stop)
+
+
+class PrefixingGenerator:
+    """Wraps a TacticGenerator so that each request's prefix (encoded in its state text) starts its candidates.
+
+    Generators with a prompt template (HFGenerator's `template`, vLLM's and OpenAI's `template_for`) get the
+    prefix's head appended to the prompt for the call; the others are asked plainly and their candidates that do
+    not start with the prefix dropped. Only the GeneratorService's worker thread calls `generate_batch`, so
+    swapping the template for a call is safe.
+    """
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.name = inner.name
+        params = getattr(inner, "cache_params", None)
+        self._params = ("prefixing", *(params() if callable(params) else (inner.name,)))
+
+    def cache_params(self) -> tuple:
+        return self._params
+
+    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
+        return self.generate_batch([GenerationRequest(theorem, state_text, n)])[0]
+
+    def generate_batch(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
+        results: list[list[Candidate]] = [[] for _ in requests]
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, r in enumerate(requests):
+            _, prefix = decode_state(r.state_text)
+            groups.setdefault((split_prefix(prefix)[0], r.theorem.backend), []).append(i)
+        for (head, _), members in groups.items():
+            asks = []
+            for i in members:
+                state, prefix = decode_state(requests[i].state_text)
+                n = requests[i].n if prefix == head else min(MAX_N, 2 * requests[i].n)  # some will not match
+                asks.append(GenerationRequest(requests[i].theorem, state, n))
+            raw = self._call(asks, head)
+            for i, candidates in zip(members, raw):
+                _, prefix = decode_state(requests[i].state_text)
+                results[i] = self._join(candidates, prefix, head, requests[i].n)
+        return results
+
+    def _call(self, asks: list[GenerationRequest], head: str) -> list[list[Candidate]]:
+        inner = self.inner
+        if not head:
+            return generate_batch(inner, asks)
+        if hasattr(inner, "template_for") and hasattr(inner, "_prompt"):  # vLLM / OpenAI generators
+            saved = inner._prompt
+            inner._prompt = _extended(inner.template_for(asks[0].theorem), head)
+            try:
+                return generate_batch(inner, asks)
+            finally:
+                inner._prompt = saved
+        if isinstance(getattr(inner, "template", None), PromptTemplate):  # HFGenerator
+            saved, budgets = inner.template, getattr(inner, "_budget_cache", None)
+            inner.template = _extended(saved, head)
+            if budgets is not None:
+                inner._budget_cache = {}
+            try:
+                return generate_batch(inner, asks)
+            finally:
+                inner.template = saved
+                if budgets is not None:
+                    inner._budget_cache = budgets
+        return generate_batch(inner, asks)  # no prompt to extend: filtered by the whole prefix below
+
+    def _join(self, candidates: list[Candidate], prefix: str, head: str, n: int) -> list[Candidate]:
+        template_aware = bool(head) and (hasattr(self.inner, "template_for") or hasattr(self.inner, "template"))
+        joined = []
+        for c in candidates:
+            tactic = head + c.tactic.lstrip() if template_aware else c.tactic.strip()
+            if tactic.startswith(prefix) and not _CHEATS.search(tactic):
+                joined.append(dataclasses.replace(c, tactic=tactic))
+        return clean_candidates(joined, n)
+
+
+# ---- Rocq checking ---------------------------------------------------------------------------------------------
+
+_STARTS_PROOF = re.compile(
+    r"^\s*(?:(?:Local|Global|Polymorphic|Program)\s+)*"
+    r"(Theorem|Lemma|Example|Corollary|Proposition|Fact|Remark|Goal)\b"
+)
+_PROOF = re.compile(r"^\s*Proof(\s+(with|using)\b.*)?\.$", re.S)
+
+
+def parse_rocq_check(text: str) -> tuple[Theorem, list[str], str]:
+    """(theorem, the tactics so far, an unterminated last sentence) from Rocq file text up to the cursor."""
+    from coq_env.sentences import split_sentences, strip_comments
+
+    sentences = split_sentences(text)
+    partial = ""
+    if sentences and not sentences[-1].endswith(".") and not re.fullmatch(r"-+|\++|\*+|\{|\}", sentences[-1]):
+        partial = sentences.pop()
+    starts = [i for i, s in enumerate(sentences) if _STARTS_PROOF.match(strip_comments(s))]
+    if not starts:
+        raise RequestError("check: no Theorem/Lemma/Example/Goal statement found before the cursor")
+    at = starts[-1]
+    name_match = re.match(r"\s*\S+\s+([A-Za-z_][\w']*)", strip_comments(sentences[at]))
+    name = name_match.group(1) if name_match and not sentences[at].lstrip().startswith("Goal") else "editor_goal"
+    theorem = Theorem(name=name, statement=sentences[at], header="\n".join(sentences[:at]), backend="rocq")
+    tactics = [s for s in sentences[at + 1:] if not _PROOF.match(strip_comments(s))]
+    return theorem, tactics, partial
+
+
+class RocqChecker:
+    """One coqtop (RocqBackend), used by one request at a time from worker threads."""
+
+    def __init__(self, tactic_timeout: float = 5.0, backend_factory=None):
+        self.tactic_timeout = tactic_timeout
+        self._factory = backend_factory
+        self._backend = None
+        self.lock = threading.Lock()  # held by the caller around reach + classify
+
+    def _get(self):
+        if self._backend is None:
+            if self._factory is None:
+                from coq_env.backend import RocqBackend
+
+                self._factory = RocqBackend
+            self._backend = self._factory()
+        return self._backend
+
+    def reach(self, theorem: Theorem, tactics: list[str]):
+        """Open the theorem and run the tactics: the state reached and its goals text."""
+        backend = self._get()
+        try:
+            state = backend.open(theorem)
+        except StatementError as exc:
+            raise RequestError(f"check: {exc}") from None
+        for tactic in tactics:
+            result = backend.run_tactic(state, tactic, self.tactic_timeout)
+            if isinstance(result, Advanced):
+                state = result.state
+            elif isinstance(result, Proved):
+                raise RequestError(f"check: the proof is already complete after {tactic!r}")
+            elif isinstance(result, TimedOut):
+                raise RequestError(f"check: {tactic!r} timed out after {result.seconds:g}s")
+            else:
+                raise RequestError(f"check: {tactic!r} fails: {' '.join(result.error.split())[:500]}")
+        return state, backend.render_state(state)
+
+    def classify(self, state, candidates: list[Candidate]) -> list[tuple[Candidate, str]]:
+        backend = self._get()
+        marked = []
+        for c in candidates:
+            result = backend.run_tactic(state, c.tactic, self.tactic_timeout)
+            status = "proves-goal" if isinstance(result, Proved) else "valid" if isinstance(result, Advanced) else "invalid"
+            marked.append((c, status))
+        return marked
+
+    def close(self) -> None:
+        with self.lock:
+            if self._backend is not None:
+                self._backend.close()
+                self._backend = None
+
+
+# ---- the server ------------------------------------------------------------------------------------------------
+
+def exp_mean_logprob(c: Candidate) -> float:
+    """LeanCopilot's score: exp(mean token log-probability), in (0, 1]."""
+    mean = c.logprob / c.num_tokens if c.num_tokens > 0 else c.score
+    return max(sys.float_info.min, min(1.0, math.exp(min(0.0, mean))))
+
+
+class SuggestionServer:
+    """The HTTP application (an ASGI app at `.app`) over one generator."""
+
+    def __init__(self, generator, config: ServeConfig = ServeConfig(), rocq_checker: RocqChecker | None = None):
+        self.config = config
+        self.generator = generator
+        self.service = GeneratorService(PrefixingGenerator(generator), max_batch=config.max_batch,
+                                        max_wait_ms=config.max_wait_ms, cache_size=config.cache_size)
+        self.rocq = rocq_checker or RocqChecker(config.tactic_timeout)
+        self._installed: dict[str, bool] = {}
+        self.app = self._build_app()
+
+    def close(self) -> None:
+        self.service.close()
+        self.rocq.close()
+
+    # -- the core ----------------------------------------------------------------------------------------------
+
+    async def candidates(self, backend: str, state: str, prefix: str, n: int, statement: str = "") -> list[Candidate]:
+        theorem = Theorem(name="editor", statement=statement, header="", backend=backend)
+        return await self.service.agenerate(theorem, encode_state(state, prefix), n)
+
+    async def suggest(self, body: dict) -> dict:
+        backend = _string(body, "backend", self.config.backend)
+        if backend not in BACKENDS:
+            raise RequestError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+        prefix = _string(body, "prefix", "")
+        n = body.get("n", self.config.num_candidates)
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_N:
+            raise RequestError(f"n must be an integer from 1 to {MAX_N}")
+        check = body.get("check")
+        if check is not None and not isinstance(check, str):
+            raise RequestError("check must be a string (the file text up to the cursor)")
+        if check and backend == "rocq":
+            return await self._suggest_checked(check, prefix, n)
+        state = _string(body, "state", None)
+        if state is None:
+            raise RequestError("state is required (or check, for backend rocq)")
+        self._limit(state, "state")
+        found = await self.candidates(backend, state, prefix, n)
+        reply: dict[str, Any] = {"suggestions": [_row(c, None) for c in found], "checked": False}
+        if check:
+            reply["note"] = (f"suggestions for {backend} are not checked: this server checks only Rocq "
+                             f"({'installed' if self._backend_installed(backend) else 'not installed'} here)")
+        return reply
+
+    async def _suggest_checked(self, check: str, prefix: str, n: int) -> dict:
+        self._limit(check, "check")
+        theorem, tactics, partial = parse_rocq_check(check)
+        if partial and not prefix:
+            prefix = partial  # the cursor is inside a sentence: what is typed of it is the prefix
+        # One thread does the whole check under the checker's lock (coqtop serves one request at a time; a request
+        # that times out leaves its thread to finish, still holding the lock, so nobody else's state is disturbed).
+        goals, marked = await _in_thread(self._check_rocq, theorem, tactics, prefix, n)
+        order = {"proves-goal": 0, "valid": 1}
+        kept = sorted([(c, s) for c, s in marked if s in order], key=lambda cs: order[cs[1]])  # stable: by score
+        return {"suggestions": [_row(c, s) for c, s in kept], "checked": True, "state": goals,
+                "dropped": sum(1 for _, s in marked if s not in order)}
+
+    def _check_rocq(self, theorem: Theorem, tactics: list[str], prefix: str, n: int):
+        with self.rocq.lock:
+            state, goals = self.rocq.reach(theorem, tactics)
+            request = Theorem(name="editor", statement=theorem.statement, header="", backend="rocq")
+            found = self.service.generate(request, encode_state(goals, prefix), n)
+            return goals, self.rocq.classify(state, found)
+
+    def _backend_installed(self, backend: str) -> bool:
+        if backend not in self._installed:
+            import shutil
+
+            self._installed[backend] = shutil.which({"rocq": "coqtop", "lean": "lean", "isabelle": "isabelle"}[backend]) is not None
+        return self._installed[backend]
+
+    def _limit(self, text: str, field: str) -> None:
+        if len(text) > self.config.max_state_chars:
+            raise RequestError(f"{field} is longer than {self.config.max_state_chars} characters")
+
+    # -- HTTP --------------------------------------------------------------------------------------------------
+
+    def _build_app(self):
+        from starlette.applications import Starlette
+        from starlette.exceptions import HTTPException
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        async def health(request):
+            return JSONResponse({"status": "ok", "model": self.generator.name, "backend": self.config.backend,
+                                 "stats": self.service.stats()})
+
+        async def llmstep(request):
+            async def answer(body):
+                if not isinstance(body, dict):
+                    raise RequestError("the body must be a JSON object")
+                state = _string(body, "tactic_state", None)
+                if state is None:
+                    raise RequestError("tactic_state is required")
+                self._limit(state, "tactic_state")
+                prefix = _string(body, "prefix", "")
+                context = body.get("context")
+                if context is not None and not isinstance(context, str):
+                    raise RequestError("context must be a string")
+                context = (context or "")[-self.config.max_context_chars:]  # accepted; our prompts have no slot
+                found = await self.candidates(self.config.backend, state, prefix, self.config.num_candidates)
+                return {"suggestions": [c.tactic for c in found]}
+
+            return await self._handle(request, answer, llmstep_style=True)
+
+        async def generate(request):
+            async def answer(body):
+                if not isinstance(body, dict):
+                    raise RequestError("the body must be a JSON object")
+                state = _string(body, "input", None)
+                if state is None:
+                    raise RequestError("input is required")
+                self._limit(state, "input")
+                prefix = _string(body, "prefix", "") or ""
+                _string(body, "name", "")
+                found = await self.candidates("lean", state, prefix, self.config.num_candidates)
+                return {"outputs": [{"output": c.tactic, "score": exp_mean_logprob(c)} for c in found]}
+
+            return await self._handle(request, answer)
+
+        async def encode(request):
+            return JSONResponse({"error": "this server has no encoder (premise retrieval is not supported)"},
+                                status_code=501)
+
+        async def suggest(request):
+            async def answer(body):
+                if not isinstance(body, dict):
+                    raise RequestError("the body must be a JSON object")
+                return await self.suggest(body)
+
+            return await self._handle(request, answer)
+
+        async def http_error(request, exc):
+            messages = {404: "no such route", 405: "method not allowed"}
+            return JSONResponse({"error": messages.get(exc.status_code, str(exc.detail))}, status_code=exc.status_code)
+
+        async def server_error(request, exc):
+            return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, status_code=500)
+
+        routes = [
+            Route("/", llmstep, methods=["POST"]),
+            Route("/generate", generate, methods=["POST"]),
+            Route("/encode", encode, methods=["POST"]),
+            Route("/suggest", suggest, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+        ]
+        @contextlib.asynccontextmanager
+        async def lifespan(app):
+            yield
+            self.close()
+
+        return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error},
+                         lifespan=lifespan)
+
+    async def _handle(self, request, answer, llmstep_style: bool = False):
+        from starlette.responses import JSONResponse
+
+        def failure(status: int, message: str):
+            if llmstep_style:  # llmstep's client reads `suggestions` from whatever comes back
+                return JSONResponse({"suggestions": [], "error": message}, status_code=200 if status != 413 else 413)
+            return JSONResponse({"error": message}, status_code=status)
+
+        raw = await _read_body(request, self.config.max_body_bytes)
+        if raw is None:
+            return failure(413, f"request body over {self.config.max_body_bytes} bytes")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return failure(400, f"malformed JSON: {exc}")
+        try:
+            result = await asyncio.wait_for(answer(body), self.config.request_timeout)
+        except RequestError as exc:
+            return failure(400, str(exc))
+        except (asyncio.TimeoutError, TimeoutError):
+            return failure(504, f"no answer within {self.config.request_timeout:g}s")
+        except Exception as exc:  # noqa: BLE001 - a model or checker failure is the request's answer, not a crash
+            return failure(500, f"{type(exc).__name__}: {exc}")
+        return JSONResponse(result)
+
+
+async def _in_thread(fn, *args):
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+async def _read_body(request, limit: int) -> bytes | None:
+    """The body, or None when it is over `limit` bytes (told by Content-Length, or found while reading)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _string(body: dict, key: str, default):
+    value = body.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise RequestError(f"{key} must be a string")
+    return value
+
+
+def _row(c: Candidate, status: str | None) -> dict:
+    row = {"tactic": c.tactic, "score": c.score}
+    if status is not None:
+        row["status"] = status
+    return row
+
+
+def serve(generator, host: str = "127.0.0.1", port: int = 6000, config: ServeConfig = ServeConfig(),
+          log_level: str = "info") -> None:
+    """Run the server until interrupted."""
+    import uvicorn
+
+    server = SuggestionServer(generator, config)
+    try:
+        uvicorn.run(server.app, host=host, port=port, log_level=log_level)
+    finally:
+        server.close()
