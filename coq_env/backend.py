@@ -7,7 +7,7 @@ import re
 from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable
 from coq_env.sentences import as_single_tactic, is_bullet, split_sentences
 from coq_env import verify as verification
-from prover.types import Advanced, Failed, ProofState, Proved, StatementError, TacticResult, TimedOut, Theorem, Verdict
+from prover.types import Advanced, Failed, ProofState, Proved, StatementError, TacticPaths, TacticResult, TimedOut, Theorem, Verdict
 
 # Loaded after the benchmark's own imports, in search and in the checked file alike: miniF2F files
 # import only what their statement needs, and without these `lia`/`lra`/`nia` are unknown.
@@ -66,22 +66,21 @@ class RocqBackend:
         self._doc: list[tuple[str, int, bool]] = []
         self._held: tuple[str, ...] = ()  # the same sentences, as a path
         self._silent = False  # coqtop's Silent flag at its current state (BackTo restores the flag too)
-        self._paths: list[tuple[str, ...]] = []  # handle -> tactic path
-        self._handles: dict[tuple[str, ...], int] = {}
+        self._paths = TacticPaths()  # handles of the tactic paths since open()
         self.restarts = 0
 
     # -- the protocol ---------------------------------------------------------------------------
     def open(self, theorem: Theorem) -> ProofState:
         self._theorem = theorem
-        self._paths, self._handles = [], {}
+        self._paths = TacticPaths()
         goals = self._start_theorem()
-        return ProofState(handle=self._handle_for(()), goals=goals, depth=0)
+        return ProofState(handle=self._paths.handle(()), goals=goals, depth=0)
 
     def run_tactic(self, state: ProofState, tactic: str, timeout: float) -> TacticResult:
         sentence, problem = as_single_tactic(tactic)
         if problem:
             return Failed(problem)
-        path = self._paths[state.handle]
+        path = self._paths.path(state.handle)
         for attempt in (1, 2):
             try:
                 self._ensure_process()
@@ -119,12 +118,6 @@ class RocqBackend:
         self.close()
 
     # -- internals ------------------------------------------------------------------------------
-    def _handle_for(self, path: tuple[str, ...]) -> int:
-        if path not in self._handles:
-            self._handles[path] = len(self._paths)
-            self._paths.append(path)
-        return self._handles[path]
-
     def _drop_process(self) -> None:
         if self._coq is not None:
             self._coq.close()
@@ -249,4 +242,4 @@ class RocqBackend:
                 self._push("}", self._send("}", self._startup_timeout).state_id)
             return Proved(new_path + ("}",) * unclosed)
         goals = clean_goals(output)
-        return Advanced(ProofState(handle=self._handle_for(new_path), goals=goals, depth=len(new_path)))
+        return Advanced(ProofState(handle=self._paths.handle(new_path), goals=goals, depth=len(new_path)))

@@ -29,9 +29,10 @@ from prover.types import (
     ProofState,
     Proved,
     StatementError,
+    TacticPaths,
     TacticResult,
-    TimedOut,
     Theorem,
+    TimedOut,
     Verdict,
 )
 
@@ -192,8 +193,7 @@ class IsabelleBackend:
         self._theorem: Theorem | None = None
         self._header: TheoryHeader | None = None
         self._opened = 0
-        self._paths: list[tuple[str, ...]] = []  # handle -> tactic path from the theorem
-        self._handles: dict[tuple[str, ...], int] = {}
+        self._paths = TacticPaths()  # handles of the tactic paths since open()
         self._live: set[int] = set()  # handles whose state exists in the server now
         self._generation = bridge.generation
         self.replays = 0
@@ -206,8 +206,8 @@ class IsabelleBackend:
         self._forget_states()
         self._theorem, self._header = theorem, header
         self._opened += 1
-        self._paths, self._handles = [], {}
-        root = self._handle_for(())
+        self._paths = TacticPaths()
+        root = self._paths.handle(())
         for attempt in (1, 2):
             try:
                 result = self._state_theorem()
@@ -283,12 +283,6 @@ class IsabelleBackend:
     def _name(self, handle: int) -> str:
         return f"t{self._opened}_{handle}"
 
-    def _handle_for(self, path: tuple[str, ...]) -> int:
-        if path not in self._handles:
-            self._handles[path] = len(self._paths)
-            self._paths.append(path)
-        return self._handles[path]
-
     def _forget_states(self) -> None:
         """Free the last theorem's states in the server (best effort: a dead server has freed them)."""
         if self._opened and self._bridge.generation == self._generation:
@@ -334,15 +328,15 @@ class IsabelleBackend:
             self._live = set()
         if handle in self._live:
             return self._name(handle)
-        path = self._paths[handle]
+        path = self._paths.path(handle)
         if 0 not in self._live:
             try:
                 self._state_theorem()
             except StatementError as exc:
                 raise _ReplayFailed(f"re-stating the theorem after a restart failed: {exc}") from exc
-        start = max(i for i in range(len(path) + 1) if self._handles.get(path[:i]) in self._live)
+        start = max(i for i in range(len(path) + 1) if self._paths.get(path[:i]) in self._live)
         for i in range(start, len(path)):
-            source, target = self._handles[path[:i]], self._handle_for(path[: i + 1])
+            source, target = self._paths.handle(path[:i]), self._paths.handle(path[: i + 1])
             result = self._bridge.step(self._name(source), path[i], self._name(target), self._replay_timeout)
             if not result.ok:
                 raise _ReplayFailed(f"replaying {path[i]!r} after a restart failed: {result.error or 'timed out'}")
@@ -351,8 +345,8 @@ class IsabelleBackend:
         return self._name(handle)
 
     def _apply(self, handle: int, source: str, tactic: str, timeout: float) -> TacticResult:
-        path = self._paths[handle] + (tactic,)
-        target = self._handle_for(path)
+        path = self._paths.path(handle) + (tactic,)
+        target = self._paths.handle(path)
         result = self._bridge.step(source, tactic, self._name(target), timeout)
         if result.timed_out:
             self._live.discard(target)  # a command still running may register the name later

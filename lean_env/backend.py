@@ -18,9 +18,10 @@ from prover.types import (
     ProofState,
     Proved,
     StatementError,
+    TacticPaths,
     TacticResult,
-    TimedOut,
     Theorem,
+    TimedOut,
     Verdict,
 )
 
@@ -109,8 +110,7 @@ class LeanBackend:
         self._check_timeout = check_timeout
         self._automation = list(AUTOMATION_TACTICS if automation is None else automation)
         self._theorem: Theorem | None = None
-        self._paths: list[tuple[str, ...]] = []  # handle -> tactic path
-        self._handles: dict[tuple[str, ...], int] = {}
+        self._paths = TacticPaths()  # handles of the tactic paths since open()
         self._live: dict[tuple[str, ...], int] = {}  # tactic path -> proof-state id in process `_generation`
         self._generation = 0
         self.restarts = 0  # processes lost mid-proof (crash, timeout kill), for tests and diagnostics
@@ -121,7 +121,7 @@ class LeanBackend:
     # -- the protocol ---------------------------------------------------------------------------
     def open(self, theorem: Theorem) -> ProofState:
         self._theorem = theorem
-        self._paths, self._handles, self._live = [], {}, {}
+        self._paths, self._live = TacticPaths(), {}
         for attempt in (1, 2):
             try:
                 pooled = self._pool.get(theorem.header)  # between theorems: the pool may recycle here
@@ -137,17 +137,17 @@ class LeanBackend:
                     raise
         self._generation = pooled.generation
         self._live[()] = root
-        return ProofState(handle=self._handle_for(()), goals=goals, depth=0)
+        return ProofState(handle=self._paths.handle(()), goals=goals, depth=0)
 
     def run_tactic(self, state: ProofState, tactic: str, timeout: float) -> TacticResult:
-        if self._theorem is None or not 0 <= state.handle < len(self._paths):
+        if self._theorem is None or state.handle not in self._paths:
             return Failed("unknown proof state (not from the theorem opened last)")
         tactic = tactic.strip()
         if not tactic:
             return Failed("empty tactic")
         if _ASSUMING.search(tactic):
             return Failed("sorry/admit are not proofs")
-        path = self._paths[state.handle]
+        path = self._paths.path(state.handle)
         for attempt in (1, 2):
             try:
                 pooled, proof_state = self._reach(path, timeout)
@@ -200,12 +200,6 @@ class LeanBackend:
         self.close()
 
     # -- internals ------------------------------------------------------------------------------
-    def _handle_for(self, path: tuple[str, ...]) -> int:
-        if path not in self._handles:
-            self._handles[path] = len(self._paths)
-            self._paths.append(path)
-        return self._handles[path]
-
     def _open_root(self, pooled: PooledRepl) -> tuple[int, str]:
         """Elaborate the statement with `:= by sorry`; the sorry's proof state is the root."""
         code = f"{theorem_statement(self._theorem)} := by sorry"
@@ -271,7 +265,7 @@ class LeanBackend:
         if not reply.goals:
             return Proved(new_path)
         goals = "\n\n".join(reply.goals)  # Lean prints several goals separated by blank lines
-        return Advanced(ProofState(handle=self._handle_for(new_path), goals=goals, depth=len(new_path)))
+        return Advanced(ProofState(handle=self._paths.handle(new_path), goals=goals, depth=len(new_path)))
 
 
 class _Unreachable(Exception):

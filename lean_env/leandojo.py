@@ -25,6 +25,7 @@ from prover.types import (
     ProofState,
     Proved,
     StatementError,
+    TacticPaths,
     TacticResult,
     Theorem,
     TimedOut,
@@ -132,8 +133,7 @@ class LeanDojoBackend:
         self._theorem: Theorem | None = None
         self._context = None  # the entered Dojo's context manager
         self._dojo = None
-        self._paths: list[tuple[str, ...]] = []  # handle -> tactic path
-        self._handles: dict[tuple[str, ...], int] = {}
+        self._paths = TacticPaths()  # handles of the tactic paths since open()
         self._live: dict[tuple[str, ...], object] = {}  # tactic path -> TacticState in the current Dojo
         self.restarts = 0
 
@@ -141,13 +141,13 @@ class LeanDojoBackend:
     def open(self, theorem: Theorem) -> ProofState:
         self._exit_dojo()
         self._theorem = theorem
-        self._paths, self._handles, self._live = [], {}, {}
+        self._paths, self._live = TacticPaths(), {}
         root = self._enter_dojo(theorem)
         self._live[()] = root
-        return ProofState(handle=self._handle_for(()), goals=root.pp, depth=0)
+        return ProofState(handle=self._paths.handle(()), goals=root.pp, depth=0)
 
     def run_tactic(self, state: ProofState, tactic: str, timeout: float) -> TacticResult:
-        if self._theorem is None or not 0 <= state.handle < len(self._paths):
+        if self._theorem is None or state.handle not in self._paths:
             return Failed("unknown proof state (not from the theorem opened last)")
         tactic = tactic.strip()
         if not tactic:
@@ -157,7 +157,7 @@ class LeanDojoBackend:
         problem = tactic_problem(tactic)
         if problem:
             return Failed(problem)
-        path = self._paths[state.handle]
+        path = self._paths.path(state.handle)
         try:
             before = self._reach(path)
         except _Unreachable as exc:
@@ -244,12 +244,6 @@ class LeanDojoBackend:
             except Exception:  # a dead process may fail to clean up; it is gone either way
                 pass
 
-    def _handle_for(self, path: tuple[str, ...]) -> int:
-        if path not in self._handles:
-            self._handles[path] = len(self._paths)
-            self._paths.append(path)
-        return self._handles[path]
-
     def _reach(self, path: tuple[str, ...]):
         """The TacticState for `path` in the current Dojo, replayed in a new one if the last one died."""
         if self._dojo is None:
@@ -293,7 +287,7 @@ class LeanDojoBackend:
             return Proved(new_path)
         if isinstance(result, self._state_type):
             self._live[new_path] = result
-            return Advanced(ProofState(handle=self._handle_for(new_path), goals=result.pp, depth=len(new_path)))
+            return Advanced(ProofState(handle=self._paths.handle(new_path), goals=result.pp, depth=len(new_path)))
         if isinstance(result, self._given_up):
             return Failed("the tactic gave up the proof (sorry)")
         if isinstance(result, self._timeout_results):

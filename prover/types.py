@@ -83,3 +83,29 @@ class StatementError(Exception):
 
 class BackendUnavailable(Exception):
     """The proof assistant is not installed or cannot be started."""
+
+
+class TacticPaths:
+    """Integer handles (`ProofState.handle`) for tactic paths from a theorem's root: one handle per distinct
+    path, so a backend can keep whatever it needs per state (a replay path, a live state id) keyed by path."""
+
+    def __init__(self) -> None:
+        self._paths: list[tuple[str, ...]] = []  # handle -> path
+        self._handles: dict[tuple[str, ...], int] = {}
+
+    def handle(self, path: tuple[str, ...]) -> int:
+        """The path's handle, made on first use."""
+        if path not in self._handles:
+            self._handles[path] = len(self._paths)
+            self._paths.append(path)
+        return self._handles[path]
+
+    def get(self, path: tuple[str, ...]) -> int | None:
+        """The path's handle, or None if it has none yet."""
+        return self._handles.get(path)
+
+    def path(self, handle: int) -> tuple[str, ...]:
+        return self._paths[handle]
+
+    def __contains__(self, handle: int) -> bool:
+        return 0 <= handle < len(self._paths)
