@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-CACHE_ENV_VAR = "LLEMMA_PROVER_CACHE"
+from prover.cache import cache_root
+
 DRIVERS = ("server", "pisa", "isarepl")
 HEAP_SESSIONS = ("HOL-Library", "HOL-Computational_Algebra", "HOL-Number_Theory")
 CHECK_SESSION = "HOL-Number_Theory"
@@ -44,16 +45,6 @@ ISABELLE_MISSING = ("Isabelle not found: set ISABELLE_HOME to an Isabelle2022 in
 
 class SetupError(Exception):
     """A setup step failed; the message is one line naming the step and what went wrong."""
-
-
-def cache_root() -> Path:
-    """$LLEMMA_PROVER_CACHE, else the user's cache dir (~/.cache/llemma-prover on Linux)."""
-    override = os.environ.get(CACHE_ENV_VAR)
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("llemma-prover"))
 
 
 def record_path() -> Path:

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Sequence
 
 from lean_env.messages import CommandReply, ReplCrashed, ReplError, ReplTimeout, TacticReply
+from prover.cache import cache_root
 from prover.types import BackendUnavailable
 
 PROJECT_ENV_VAR = "LLEMMA_PROVER_LEAN_PROJECT"
-CACHE_ENV_VAR = "LLEMMA_PROVER_CACHE"
 SETUP_HINT = "run `prover setup lean` (or set LLEMMA_PROVER_LEAN_PROJECT to a Lake project with Mathlib and the REPL)"
 # Where `lake build` leaves the REPL binary: the project's own build, or the REPL as a Lake dependency.
 _REPL_BINARIES = ("repl/.lake/build/bin/repl", ".lake/build/bin/repl", ".lake/packages/REPL/.lake/build/bin/repl", ".lake/packages/repl/.lake/build/bin/repl")
@@ -60,15 +60,6 @@ def sandbox_preexec(limits: ReplLimits):
 
 
 # -- finding a Lean project ----------------------------------------------------------------------
-def cache_root() -> Path:
-    """$LLEMMA_PROVER_CACHE, else the user's cache dir (~/.cache/llemma-prover on Linux)."""
-    override = os.environ.get(CACHE_ENV_VAR)
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("llemma-prover"))
-
 
 def setup_record() -> dict:
     """What `prover setup lean` recorded (lean/project.json), or {} if nothing usable is there."""

@@ -24,6 +24,7 @@ import time
 import zlib
 from pathlib import Path
 
+from prover.cache import CACHE_ENV_VAR, cache_root
 from prover.generators import (
     Candidate,
     GenerationRequest,
@@ -37,7 +38,6 @@ from prover.types import Theorem
 __all__ = ["HFGenerator", "ModelLoadError", "PROMPTS", "cache_root", "default_model_dir"]
 
 DEFAULT_MODEL_NAME = "smollm2-135m"
-CACHE_ENV_VAR = "LLEMMA_PROVER_CACHE"
 
 # A line of '=' (Rocq) or a line starting with '⊢' (Lean) ends a goal's hypotheses.
 _GOAL_SEPARATOR = re.compile(r"^[ \t]*(={4,}[ \t]*$|⊢)", re.MULTILINE)
@@ -47,16 +47,6 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 class ModelLoadError(Exception):
     """The model cannot be loaded; the message is one line a CLI can print before exiting."""
-
-
-def cache_root() -> Path:
-    """Where this project caches converted models: $LLEMMA_PROVER_CACHE, else the user's cache dir."""
-    override = os.environ.get(CACHE_ENV_VAR)
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("llemma-prover"))
 
 
 def _is_complete_model_dir(folder: Path) -> bool:
