@@ -60,7 +60,6 @@ def sandbox_preexec(limits: ReplLimits):
 
 
 # -- finding a Lean project ----------------------------------------------------------------------
-
 def setup_record() -> dict:
     """What `prover setup lean` recorded (lean/project.json), or {} if nothing usable is there."""
     try:

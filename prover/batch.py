@@ -143,6 +143,29 @@ def record_result(out: Path, row: dict, script: str | None, suffix: str) -> None
     append_row(out / RESULTS, row)
 
 
+class BatchProgress:
+    """A batch's progress bar with its running pass rate, counting the rows a run folder already holds."""
+
+    def __init__(self, theorems: list[Theorem], rows: list[dict], progress: bool, desc: str | None = None):
+        names = {t.name for t in theorems}
+        done = {row["name"] for row in rows}
+        self.finished = sum(t.name in done for t in theorems)
+        self.proved = sum(row["status"] == Status.PROVED.value for row in rows if row["name"] in names)
+        self.bar = tqdm(total=len(theorems), initial=self.finished, disable=not progress, unit="thm",
+                        dynamic_ncols=True, desc=desc)
+
+    def record(self, out: Path, row: dict, script: str | None, suffix: str) -> None:
+        """Write a finished theorem's proof file and row (`record_result`), then count it."""
+        record_result(out, row, script, suffix)
+        self.finished += 1
+        self.proved += row["status"] == Status.PROVED.value
+        self.bar.update(1)
+        self.bar.set_postfix(proved=f"{self.proved}/{self.finished}", rate=f"{self.proved / self.finished:.0%}")
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def prove_batch(
     theorems: list[Theorem],
     backend: Backend,
@@ -157,18 +180,12 @@ def prove_batch(
     rows = read_rows(results)
     done = {row["name"] for row in rows}
     todo = [t for t in theorems if t.name not in done]
-    proved = sum(row["status"] == Status.PROVED.value for row in rows if row["name"] in {t.name for t in theorems})
-    finished = len(theorems) - len(todo)
-    bar = tqdm(total=len(theorems), initial=finished, disable=not progress, unit="thm", dynamic_ncols=True)
+    bar = BatchProgress(theorems, rows, progress)
     try:
         for theorem in todo:
-            bar.set_description(theorem.name[:32])
+            bar.bar.set_description(theorem.name[:32])
             row, script = attempt_one(theorem, backend, generator, config)
-            record_result(out, row, script, suffix)
-            finished += 1
-            proved += row["status"] == Status.PROVED.value
-            bar.update(1)
-            bar.set_postfix(proved=f"{proved}/{finished}", rate=f"{proved / finished:.0%}")
+            bar.record(out, row, script, suffix)
             yield row
     finally:
         bar.close()

@@ -28,11 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from tqdm import tqdm
-
-from prover.batch import RESULTS, attempt_one, error_row, read_rows, record_result
+from prover.batch import RESULTS, BatchProgress, attempt_one, error_row, read_rows
 from prover.generators import AutomationOnly, Candidate, TacticGenerator
-from prover.search import SearchConfig, Status
+from prover.search import SearchConfig
 from prover.types import BackendUnavailable, StatementError, Theorem
 
 ORDERS = ("given", "longest-first")
@@ -400,17 +398,13 @@ class ProverCluster:
 
         rows = read_rows(out / RESULTS)
         written = {row["name"] for row in rows}
-        selected = {t.name for t in theorems}
         todo = collections.deque(order_theorems([t for t in theorems if t.name not in written], self.settings.order,
                                                 read_unfinished(out)))
-        finished = len(theorems) - len(todo)
-        proved = sum(row["status"] == Status.PROVED.value for row in rows if row["name"] in selected)
         deaths: collections.Counter[str] = collections.Counter()  # theorem -> prover deaths while proving it
         # object ref -> (slot, theorem, started); theorem None: a probe waiting for a restarted prover to be back
         running: dict = {}
         idle = collections.deque(range(len(self.provers)))
-        bar = tqdm(total=len(theorems), initial=finished, disable=not progress, unit="thm", dynamic_ncols=True,
-                   desc=f"{len(self.provers)} provers")
+        bar = BatchProgress(theorems, rows, progress, desc=f"{len(self.provers)} provers")
         try:
             while todo or running:  # running probes too: the run ends with every prover back
                 while idle and todo:
@@ -447,12 +441,8 @@ class ProverCluster:
                     if row["name"] in written:
                         self.dropped.append(row["name"])
                         continue
-                    record_result(out, row, script, suffix)
+                    bar.record(out, row, script, suffix)
                     written.add(row["name"])
-                    finished += 1
-                    proved += row["status"] == Status.PROVED.value
-                    bar.update(1)
-                    bar.set_postfix(proved=f"{proved}/{finished}", rate=f"{proved / finished:.0%}")
                     yield row
         finally:
             bar.close()
