@@ -29,6 +29,8 @@ from benchmarks.sampling_vs_generate import sampling_vs_generate
 from benchmarks.search_overhead import search_overhead
 from benchmarks.serve_latency import serve_p50_ms, serve_p95_ms
 from benchmarks.serve_throughput import serve_16v1_throughput
+from benchmarks.tokenize_mb_per_s import tokenize_mb_per_s
+from benchmarks.train_loop_efficiency import train_loop_efficiency
 
 # name -> function returning (value, target), target a comparison string such as ">=0.8"
 BENCHMARKS: dict[str, Callable[[], tuple[float, str]]] = {
@@ -44,4 +46,6 @@ BENCHMARKS: dict[str, Callable[[], tuple[float, str]]] = {
     "serve_p50_ms": serve_p50_ms,
     "serve_p95_ms": serve_p95_ms,
     "serve_16v1_throughput": serve_16v1_throughput,
+    "train_loop_efficiency": train_loop_efficiency,
+    "tokenize_mb_per_s": tokenize_mb_per_s,
 }

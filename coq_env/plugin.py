@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from coq_env.backend import AUTOMATION_IMPORT, RocqBackend
+from coq_env.extract import extract_proofsteps
 from coq_env.minif2f import load_split
 from coq_env.verify import check_proof_text
 from prover.plugins import BackendPlugin
@@ -20,4 +21,5 @@ PLUGIN = BackendPlugin(
     benchmarks={"minif2f-rocq": load_split},
     check_file=check_file,
     file_suffix=".v",
+    extract_proofsteps=extract_proofsteps,
 )

@@ -27,6 +27,13 @@ def make_isabelle_backend(**kwargs):
     return IsabelleBackend(**kwargs)
 
 
+def extract_proofsteps(source, out, **options) -> dict:
+    """Proofstep rows from theories replayed through the bridge (isabelle_env.extract), imported on first use."""
+    from isabelle_env.extract import extract_proofsteps as extract
+
+    return extract(source, out, **options)
+
+
 def live_checker(timeout: float = CHECK_TIMEOUT):
     """A checker through the Isabelle server: the one `prover setup isabelle` recorded when it answers,
     else the one `isabelle server -n NAME` finds or starts. BackendUnavailable when there is no Isabelle."""
@@ -75,4 +82,5 @@ PLUGIN = BackendPlugin(
     benchmarks={"minif2f-isabelle": load_split},
     check_file=check_file,
     file_suffix=".thy",
+    extract_proofsteps=extract_proofsteps,
 )

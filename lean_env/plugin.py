@@ -31,6 +31,13 @@ def make_leandojo_backend(**kwargs):
     return LeanDojoBackend(**kwargs)
 
 
+def extract_proofsteps(source, out, **options) -> dict:
+    """Proofstep rows from LeanDojo-traced proofs (lean_env.extract), imported on first use."""
+    from lean_env.extract import extract_proofsteps as extract
+
+    return extract(source, out, **options)
+
+
 def fresh_repl_runner(timeout: float = CHECK_TIMEOUT) -> RunCommand:
     """A run_command that elaborates code in a new REPL process each time, in the set-up Lean project;
     BackendUnavailable (saying what is missing) when there is no project or no Lean to run."""
@@ -110,6 +117,7 @@ PLUGIN = BackendPlugin(
     benchmarks={"minif2f-lean4": load_split, "minif2f-lean4-deepseek": load_deepseek_split},
     check_file=check_file,
     file_suffix=".lean",
+    extract_proofsteps=extract_proofsteps,
 )
 
 LEANDOJO_PLUGIN = BackendPlugin(
@@ -118,4 +126,5 @@ LEANDOJO_PLUGIN = BackendPlugin(
     benchmarks={"minif2f-lean4-llemma": load_llemma_split},
     check_file=check_file_leandojo,
     file_suffix=".lean",
+    extract_proofsteps=extract_proofsteps,
 )

@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 from tqdm import tqdm
 
@@ -17,6 +17,7 @@ from prover.types import BackendUnavailable, StatementError, Theorem
 
 RESULTS = "results.jsonl"
 CONFIG = "config.json"
+TREES = "trees"  # OUT/trees/NAME.json: each attempted theorem's search graph (networkx node-link JSON)
 UNSUPPORTED = "unsupported"  # the proof assistant cannot state the theorem
 ERROR = "error"  # our side broke on this theorem
 
@@ -67,7 +68,8 @@ def prepare_run_dir(out: Path, run_config: dict) -> None:
 
 # Settings that may change between a run and its resumption without mixing incomparable rows
 # (where and how widely the theorems run does not change what a row means).
-_RESUMABLE = {"limit", "names", "workers", "ray_address", "order", "cpus_per_worker", "model_replicas", "model_gpus"}
+_RESUMABLE = {"limit", "names", "workers", "ray_address", "order", "cpus_per_worker", "model_replicas", "model_gpus",
+              "trees"}
 
 
 @dataclass(frozen=True)
@@ -93,14 +95,25 @@ def summarize(rows: Iterable[dict]) -> Summary:
     return Summary(sum(by_status.values()), by_status.get(Status.PROVED.value, 0), by_status)
 
 
-def prove_one(theorem: Theorem, backend: Backend, generator: TacticGenerator, config: SearchConfig) -> tuple[dict, str | None]:
-    """The results row for one theorem, and the proof file text if it was proved."""
+class Attempt(NamedTuple):
+    """What one theorem leaves in a run folder: its results row, its proof file text if it was proved, and its
+    search graph (`SearchResult.tree_data`) if it was searched and trees are kept. Plain data, so a Ray actor
+    can return it."""
+
+    row: dict
+    script: str | None = None
+    tree: dict | None = None
+
+
+def prove_one(theorem: Theorem, backend: Backend, generator: TacticGenerator, config: SearchConfig,
+              trees: bool = True) -> Attempt:
+    """The results row for one theorem, the proof file text if it was proved, the search graph if `trees`."""
     row = {"name": theorem.name, "split": theorem.split, "model": generator.name, "proof": None}
     t0 = time.monotonic()
     try:
         result = best_first_search(theorem, backend, generator, config)
     except StatementError as exc:
-        return {**row, "status": UNSUPPORTED, "reason": str(exc), "seconds": round(time.monotonic() - t0, 3)}, None
+        return Attempt({**row, "status": UNSUPPORTED, "reason": str(exc), "seconds": round(time.monotonic() - t0, 3)})
     row.update(
         status=result.status.value,
         proof=list(result.tactics) if result.tactics else None,
@@ -116,30 +129,37 @@ def prove_one(theorem: Theorem, backend: Backend, generator: TacticGenerator, co
         if not result.verdict.accepted:
             row["reason"] = result.verdict.reason
     script = result.proof.script if result.status is Status.PROVED else None
-    return row, script
+    return Attempt(row, script, result.tree_data() if trees else None)
 
 
 def error_row(theorem: Theorem, model: str, reason: str) -> dict:
     return {"name": theorem.name, "split": theorem.split, "model": model, "proof": None, "status": ERROR, "reason": reason}
 
 
-def attempt_one(theorem: Theorem, backend: Backend, generator: TacticGenerator, config: SearchConfig) -> tuple[dict, str | None]:
+def attempt_one(theorem: Theorem, backend: Backend, generator: TacticGenerator, config: SearchConfig,
+                trees: bool = True) -> Attempt:
     """prove_one, with anything that breaks on our side turned into an `error` row (BackendUnavailable still
     raises: without a proof assistant every later theorem would fail the same way)."""
     try:
-        return prove_one(theorem, backend, generator, config)
+        return prove_one(theorem, backend, generator, config, trees)
     except (KeyboardInterrupt, SystemExit, BackendUnavailable):
         raise
     except Exception as exc:  # one broken theorem must not end the batch; the row says what broke
-        return error_row(theorem, generator.name, f"{type(exc).__name__}: {exc}"), None
+        return Attempt(error_row(theorem, generator.name, f"{type(exc).__name__}: {exc}"))
 
 
-def record_result(out: Path, row: dict, script: str | None, suffix: str) -> None:
-    """The proof file first (atomically renamed into place), then the row: a row never names a missing proof."""
+def record_result(out: Path, row: dict, script: str | None, suffix: str, tree: dict | None = None) -> None:
+    """The proof file and the search tree first (each atomically renamed into place), then the row: a row never
+    names a missing proof or tree. A tree left without its row (killed in between) is overwritten on resume."""
     if script is not None:
         tmp = out / "proofs" / f".{row['name']}{suffix}.tmp"
         tmp.write_text(script)
         os.replace(tmp, out / "proofs" / f"{row['name']}{suffix}")
+    if tree is not None:
+        (out / TREES).mkdir(exist_ok=True)
+        tmp = out / TREES / f".{row['name']}.json.tmp"
+        tmp.write_text(json.dumps(tree, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, out / TREES / f"{row['name']}.json")
     append_row(out / RESULTS, row)
 
 
@@ -154,9 +174,9 @@ class BatchProgress:
         self.bar = tqdm(total=len(theorems), initial=self.finished, disable=not progress, unit="thm",
                         dynamic_ncols=True, desc=desc)
 
-    def record(self, out: Path, row: dict, script: str | None, suffix: str) -> None:
-        """Write a finished theorem's proof file and row (`record_result`), then count it."""
-        record_result(out, row, script, suffix)
+    def record(self, out: Path, row: dict, script: str | None, suffix: str, tree: dict | None = None) -> None:
+        """Write a finished theorem's proof file, tree and row (`record_result`), then count it."""
+        record_result(out, row, script, suffix, tree)
         self.finished += 1
         self.proved += row["status"] == Status.PROVED.value
         self.bar.update(1)
@@ -174,8 +194,10 @@ def prove_batch(
     out: Path,
     suffix: str = ".v",
     progress: bool = True,
+    trees: bool = True,
 ) -> Iterator[dict]:
-    """Prove each theorem not already in out/results.jsonl, appending its row as soon as it is known."""
+    """Prove each theorem not already in out/results.jsonl, appending its row as soon as it is known (and, with
+    `trees`, its search graph to out/trees/ just before)."""
     results = out / RESULTS
     rows = read_rows(results)
     done = {row["name"] for row in rows}
@@ -184,8 +206,8 @@ def prove_batch(
     try:
         for theorem in todo:
             bar.bar.set_description(theorem.name[:32])
-            row, script = attempt_one(theorem, backend, generator, config)
-            bar.record(out, row, script, suffix)
+            row, script, tree = attempt_one(theorem, backend, generator, config, trees)
+            bar.record(out, row, script, suffix, tree)
             yield row
     finally:
         bar.close()

@@ -109,10 +109,13 @@ def _generator(model: str, backend: str, settings):
               help="with --workers: GPUs per model actor (default: 1 where the cluster has GPUs, else 0)")
 @click.option("--order", type=click.Choice(["given", "longest-first"]), default="given", show_default=True,
               help="longest-first: theorems still running when the last run stopped, then by statement length")
+@click.option("--trees/--no-trees", default=True, show_default=True,
+              help="keep each attempted theorem's search graph in OUT/trees/NAME.json (what `train-data` reads)")
 def prove(backend, benchmark, split, limit, names, model, served_name, temperature, max_tokens, prompt, scoring,
           dtype, tensor_parallel_size, budget_seconds, max_expansions, tactic_timeout, num_candidates, automation, out, progress,
-          workers, ray_address, cpus_per_worker, model_replicas, model_gpus, order):
-    """Batch-prove a benchmark split; rows go to OUT/results.jsonl, proofs to OUT/proofs/."""
+          workers, ray_address, cpus_per_worker, model_replicas, model_gpus, order, trees):
+    """Batch-prove a benchmark split; rows go to OUT/results.jsonl, proofs to OUT/proofs/, search graphs to
+    OUT/trees/."""
     plugin = _plugin(backend)
     if ray_address and not workers:
         raise UserError("--ray-address goes with --workers N")
@@ -125,7 +128,7 @@ def prove(backend, benchmark, split, limit, names, model, served_name, temperatu
                              served_name=served_name, dtype=dtype, tensor_parallel_size=tensor_parallel_size)
     run_config = {"backend": backend, "benchmark": benchmark, "split": split, "model": model, "limit": limit,
                   "names": names, **vars(config), **vars(settings), "workers": workers, "ray_address": ray_address,
-                  "order": order}
+                  "order": order, "trees": trees}
     try:
         prepare_run_dir(out, run_config)
         prover_backend = None if workers else plugin.make_backend()  # on a cluster, each prover actor has its own
@@ -138,7 +141,8 @@ def prove(backend, benchmark, split, limit, names, model, served_name, temperatu
 
             cluster = ClusterSettings(workers=workers, address=ray_address, cpus_per_worker=cpus_per_worker,
                                       model_replicas=model_replicas, model_gpus=model_gpus, order=order)
-            model_name = _prove_on_ray(backend, plugin.file_suffix, theorems, config, out, model, settings, cluster, progress)
+            model_name = _prove_on_ray(backend, plugin.file_suffix, theorems, config, out, model, settings, cluster,
+                                       progress, trees)
         else:
             if order != "given":
                 from prover.distributed import order_theorems, read_unfinished  # imports no Ray
@@ -147,7 +151,8 @@ def prove(backend, benchmark, split, limit, names, model, served_name, temperatu
             generator = _generator(model, backend, settings)
             model_name = generator.name
             with prover_backend:
-                for _ in prove_batch(theorems, prover_backend, generator, config, out, plugin.file_suffix, progress):
+                for _ in prove_batch(theorems, prover_backend, generator, config, out, plugin.file_suffix, progress,
+                                     trees):
                     pass
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: finished rows are saved in {out / RESULTS}; rerun the same command to resume", err=True)
@@ -156,7 +161,7 @@ def prove(backend, benchmark, split, limit, names, model, served_name, temperatu
     click.echo(f"{benchmark} {split} [{model_name}]: {summarize(rows).line()}")
 
 
-def _prove_on_ray(backend, suffix, theorems, config, out, model, settings, cluster, progress) -> str:
+def _prove_on_ray(backend, suffix, theorems, config, out, model, settings, cluster, progress, trees=True) -> str:
     """The batch on Ray (prover.distributed); returns the model's name for the summary."""
     import functools
 
@@ -166,7 +171,7 @@ def _prove_on_ray(backend, suffix, theorems, config, out, model, settings, clust
     make_model = None if model == "none" else functools.partial(load_generator, model, backend, settings)
     try:
         with ProverCluster(backend, cluster, make_model) as job:
-            for _ in job.run(theorems, config, out, suffix, progress):
+            for _ in job.run(theorems, config, out, suffix, progress, trees=trees):
                 pass
             return job.model_name
     except (ClusterError, BackendUnavailable) as exc:
@@ -502,6 +507,80 @@ def setup_isabelle(driver, sessions, jobs, skip_build, server_name, pisa_dir, pi
     click.echo(f"Isabelle ready: {record['version']}, driver {record['driver']}; recorded in {record_path()}")
     for name, value in record.get("environment", {}).items():
         click.echo(f"export {name}={shlex.quote(value)}")
+
+
+@main.command()
+@click.option("--backend", default="rocq", show_default=True, help="proof assistant whose proof scripts are replayed")
+@click.option("--source", required=True, help="stdlib (the installed standard library) | a source file | a folder of them")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="proofstep rows (.jsonl); OUT.files.jsonl logs each source file (rerun to resume)")
+@click.option("--workers", type=click.IntRange(min=1), help="files replayed in parallel (default: CPU count)")
+@click.option("--valid-fraction", type=click.FloatRange(0, 1), default=0.02, show_default=True,
+              help="share of files (never rows) in the valid split")
+@click.option("--test-fraction", type=click.FloatRange(0, 1), default=0.02, show_default=True,
+              help="share of files in the test split")
+@click.option("--benchmark", help="contamination guard: drop rows sharing an n-gram with its statements "
+                                  "(default: the backend's first benchmark, e.g. minif2f-rocq)")
+@click.option("--contamination-guard/--no-contamination-guard", default=True, show_default=True)
+@click.option("--ngram", type=click.IntRange(min=2), default=10, show_default=True, help="guard n-gram length (tokens)")
+@click.option("--sentence-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              help="seconds per sentence (Require/Qed: 6x); a file stops at the first that runs over")
+@click.option("--file-timeout", type=click.FloatRange(min=0, min_open=True), default=900.0, show_default=True,
+              help="seconds per file")
+@click.option("--limit", type=click.IntRange(min=1), help="only the first N source files")
+@click.option("--fresh", is_flag=True, help="start over instead of resuming from OUT.files.jsonl")
+@click.option("--progress/--no-progress", default=True)
+def extract(backend, source, out, workers, valid_fraction, test_fraction, benchmark, contamination_guard, ngram,
+            sentence_timeout, file_timeout, limit, fresh, progress):
+    """Replay real proof scripts and write (goal state, tactic) proofstep rows for fine-tuning; prints a JSON summary."""
+    plugin = _plugin(backend)
+    if plugin.extract_proofsteps is None:
+        raise UserError(f"backend {backend} has no proof extractor")
+    guard = None
+    if contamination_guard:
+        from prover.contamination import NgramGuard
+
+        benchmark = benchmark or next(iter(plugin.benchmarks))
+        theorems = [t for split in plugin.splits for t in _benchmark(plugin, benchmark, split)]
+        guard = NgramGuard.from_theorems(theorems, n=ngram, benchmark=benchmark)
+    try:
+        summary = plugin.extract_proofsteps(source, out, workers=workers, valid_fraction=valid_fraction,
+                                            test_fraction=test_fraction, guard=guard, sentence_timeout=sentence_timeout,
+                                            file_timeout=file_timeout, limit=limit, fresh=fresh, progress=progress)
+    except (ValueError, OSError, BackendUnavailable) as exc:
+        raise UserError(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: finished files are logged in {out}.files.jsonl; rerun the same command to resume",
+                   err=True)
+        sys.exit(130)
+    click.echo(json.dumps(summary, indent=2))
+
+
+@main.command("train-data")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="proofstep rows (.jsonl)")
+@click.option("--split", "splits", type=click.Choice(["train", "valid", "test"]), multiple=True,
+              help="theorems of this split (repeatable; default: valid only; test is miniF2F's held-out split)")
+@click.option("--include-automation/--no-include-automation", default=True, show_default=True,
+              help="keep steps whose tactic came from the backend's automation list, not the model")
+def train_data(runs, out, splits, include_automation):
+    """Proofstep rows (state, tactic) along the proofs found in RUNS (run folders of `prover prove`, with their
+    trees/); deduplicated across runs; prints a JSON summary."""
+    from prover.proofsteps import write_proofsteps
+    from prover.train_data import DEFAULT_SPLITS, HELD_OUT, RunFolderError, collect
+
+    splits = tuple(dict.fromkeys(splits)) or DEFAULT_SPLITS
+    if HELD_OUT in splits:
+        click.echo(f"warning: --split {HELD_OUT} puts the benchmark's held-out theorems into training data: "
+                   "results on that split are no longer a test", err=True)
+    try:
+        found = collect(runs, splits, include_automation)
+        write_proofsteps(out, found.rows)
+    except RunFolderError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc}") from None
+    click.echo(json.dumps({"out": str(out), "splits": list(splits), **found.summary()}, indent=2))
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@
     one at a time, appends each row it gets     runs prove_one per theorem       GeneratorService: concurrent
     back (only the driver writes)               with a proxy generator          requests from all provers go
                                                                                  to the model as one batch
-The rows, proof files and resume rules are those of the in-process batch (prover.batch): a run can be started
-in-process and finished on a cluster, or the other way round. Ray is imported only here, and only when a job
+The rows, proof files, search trees and resume rules are those of the in-process batch (prover.batch): a run can be
+started in-process and finished on a cluster, or the other way round. Ray is imported only here, and only when a job
 starts: `prover prove` without `--workers` never imports it.
 
 Faults: Ray restarts a prover actor whose process dies (`max_restarts`); the theorem it was proving is tried once
@@ -182,8 +182,9 @@ class ProverActor:
         except StatementError:
             pass
 
-    def prove(self, theorem: Theorem, config: SearchConfig) -> tuple[dict, str | None]:
-        return attempt_one(theorem, self.backend, self.generator, config)
+    def prove(self, theorem: Theorem, config: SearchConfig, trees: bool = True) -> tuple[dict, str | None, dict | None]:
+        """The row, proof text and search tree, returned as data: only the driver writes the run folder."""
+        return attempt_one(theorem, self.backend, self.generator, config, trees)
 
 
 class ModelActor:
@@ -388,6 +389,7 @@ class ProverCluster:
         suffix: str = ".v",
         progress: bool = True,
         on_dispatch: Callable[[Theorem, object], None] | None = None,
+        trees: bool = True,
     ) -> Iterator[dict]:
         """Prove each theorem not already in out/results.jsonl; yield each row once it is appended.
 
@@ -409,7 +411,7 @@ class ProverCluster:
             while todo or running:  # running probes too: the run ends with every prover back
                 while idle and todo:
                     slot, theorem = idle.popleft(), todo.popleft()
-                    ref = self.provers[slot].prove.remote(theorem, config)
+                    ref = self.provers[slot].prove.remote(theorem, config, trees)
                     running[ref] = (slot, theorem, time.monotonic())
                     if on_dispatch is not None:
                         on_dispatch(theorem, self.provers[slot])
@@ -420,7 +422,7 @@ class ProverCluster:
                         self._probed(ray, ref, slot, idle, running)
                         continue
                     try:
-                        row, script = ray.get(ref)
+                        row, script, tree = ray.get(ref)
                         idle.append(slot)
                     except ray.exceptions.RayActorError as exc:
                         # Ray restarts the prover; calls to it fail until it is back, so it gets work again only
@@ -431,17 +433,18 @@ class ProverCluster:
                         if deaths[theorem.name] < 2:
                             todo.appendleft(theorem)  # tried again first thing
                             continue
-                        row, script = error_row(theorem, self.model_name,
-                                                f"prover actor died twice while proving it: {_short(exc)}"), None
+                        reason = f"prover actor died twice while proving it: {_short(exc)}"
+                        row, script, tree = error_row(theorem, self.model_name, reason), None, None
                     except BackendUnavailable as exc:  # no proof assistant there: every theorem would fail the same
                         raise BackendUnavailable(_short(exc).split("BackendUnavailable: ", 1)[-1]) from None
                     except ray.exceptions.RayError as exc:  # anything else on Ray's side: this theorem's row says what
                         idle.append(slot)
-                        row, script = error_row(theorem, self.model_name, f"{type(exc).__name__}: {_short(exc)}"), None
+                        row, script, tree = error_row(theorem, self.model_name,
+                                                      f"{type(exc).__name__}: {_short(exc)}"), None, None
                     if row["name"] in written:
                         self.dropped.append(row["name"])
                         continue
-                    bar.record(out, row, script, suffix)
+                    bar.record(out, row, script, suffix, tree)
                     written.add(row["name"])
                     yield row
         finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from prover.backend import Backend
 from prover.types import Theorem, Verdict
@@ -22,6 +22,8 @@ class BackendPlugin:
     check_file: Callable[[Path, Theorem | None], Verdict]  # sound check of a proof file on its own
     file_suffix: str = ""
     splits: tuple[str, ...] = field(default=("valid", "test"))
+    # real proof scripts -> proofstep rows; None where the backend has no extractor
+    extract_proofsteps: Callable[..., Any] | None = None
 
 
 class UnknownBackend(LookupError):

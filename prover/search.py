@@ -38,8 +38,10 @@ class SearchConfig:
 class Node:
     """A proof state in the search graph, keyed by its normalised goals.
 
-    The graph itself is a networkx DiGraph: nodes carry goals, log-probability, depth, failed attempts
-    ("errors") and merged duplicates ("merged"); edges carry the tactic, its score and outcome.
+    The graph itself is a networkx DiGraph: nodes carry goals, the state text the model was shown ("state",
+    only where it differs from the goals: see `node_state`), log-probability, depth, failed attempts ("errors")
+    and merged duplicates ("merged"); edges carry the tactic, its score, its outcome and whether it came from
+    the backend's automation list ("automation") rather than the generator.
     """
 
     key: str
@@ -66,12 +68,27 @@ class SearchResult:
     verify_seconds: float = 0.0
     tree: nx.DiGraph = field(default_factory=nx.DiGraph, repr=False)
 
+    def tree_data(self) -> dict:
+        """The search graph in networkx node-link form: plain JSON-serialisable data."""
+        return nx.node_link_data(self.tree, edges="edges")
+
     def write_tree(self, path: str | Path) -> None:
         """The search graph as JSON (networkx node-link form), for inspection."""
-        Path(path).write_text(json.dumps(nx.node_link_data(self.tree, edges="edges"), indent=1))
+        Path(path).write_text(json.dumps(self.tree_data(), indent=1))
 
 
 PROVED_KEY = "<proved>"
+
+
+def node_state(attrs: dict) -> str:
+    """A tree node's state text as the model was shown it (`Backend.render_state`). Stored as "state" only where
+    it differs from the goals; every backend so far renders the goals unchanged, and trees are large."""
+    return attrs.get("state", attrs["goals"])
+
+
+def _state_attrs(backend: Backend, state: ProofState) -> dict:
+    shown = backend.render_state(state)
+    return {"goals": state.goals} if shown == state.goals else {"goals": state.goals, "state": shown}
 
 
 def state_key(state: ProofState) -> str:
@@ -96,11 +113,11 @@ def best_first_search(
     root_state = backend.open(theorem)
     root = Node(state_key(root_state), root_state, 0.0, 0)
     nodes = {root.key: root}
-    tree.add_node(root.key, goals=root_state.goals, logprob=0.0, depth=0, status=Status.OPEN.value)
+    tree.add_node(root.key, **_state_attrs(backend, root_state), logprob=0.0, depth=0, status=Status.OPEN.value)
     order = itertools.count()  # FIFO among equal priorities
     queue = [(-root.logprob, next(order), root.key)]
 
-    def run(node: Node, cand: Candidate) -> tuple[str, ...] | None:
+    def run(node: Node, cand: Candidate, automation: bool) -> tuple[str, ...] | None:
         """Run one candidate on `node`; the full tactic path if it closed the proof."""
         t0 = time.monotonic()
         outcome = backend.run_tactic(node.state, cand.tactic, max(0.5, min(config.tactic_timeout, deadline - t0)))
@@ -108,7 +125,8 @@ def best_first_search(
         result.tactics_run += 1
         if isinstance(outcome, Proved):
             tree.add_node(PROVED_KEY, status=Status.PROVED.value)
-            tree.add_edge(node.key, PROVED_KEY, tactic=cand.tactic, score=cand.score, outcome="proved")
+            tree.add_edge(node.key, PROVED_KEY, tactic=cand.tactic, score=cand.score, outcome="proved",
+                          automation=automation)
             return outcome.tactics
         if isinstance(outcome, (Failed, TimedOut)):
             kind = "failed" if isinstance(outcome, Failed) else "timeout"
@@ -122,8 +140,10 @@ def best_first_search(
             return None
         child = Node(child_key, outcome.state, node.logprob + cand.score, node.depth + 1)
         nodes[child_key] = child
-        tree.add_node(child_key, goals=outcome.state.goals, logprob=child.logprob, depth=child.depth, status=Status.OPEN.value)
-        tree.add_edge(node.key, child_key, tactic=cand.tactic, score=cand.score, outcome="advanced")
+        tree.add_node(child_key, **_state_attrs(backend, outcome.state), logprob=child.logprob, depth=child.depth,
+                      status=Status.OPEN.value)
+        tree.add_edge(node.key, child_key, tactic=cand.tactic, score=cand.score, outcome="advanced",
+                      automation=automation)
         heapq.heappush(queue, (-child.logprob, next(order), child_key))
         return None
 
@@ -142,7 +162,7 @@ def best_first_search(
         for cand in (Candidate(t, config.automation_score) for t in automation):
             if proof is not None or time.monotonic() >= deadline:
                 break
-            proof = run(node, cand)
+            proof = run(node, cand, automation=True)
         if proof is None and time.monotonic() < deadline:
             t0 = time.monotonic()
             candidates = generator.generate(theorem, backend.render_state(node.state), config.num_candidates)
@@ -150,7 +170,7 @@ def best_first_search(
             for cand in candidates:
                 if proof is not None or time.monotonic() >= deadline:
                     break
-                proof = run(node, cand)
+                proof = run(node, cand, automation=False)
         tree.nodes[node.key]["expanded"] = result.expansions  # 1 for the root: the order of expansion
     if proof is None:
         if result.status is Status.OPEN:

@@ -37,6 +37,13 @@ def test_prove_writes_rows_proofs_and_config_and_prints_a_summary(tmp_path):
     for row in rows.values():
         assert {"name", "status", "proof", "seconds", "model"} <= row.keys()
     assert (out / "proofs" / "mathd_algebra_104.v").read_text().rstrip().endswith("Qed.")
+    # Every searched theorem leaves its search graph, proved or not; one that could not be stated has none.
+    assert sorted(p.name for p in (out / "trees").iterdir()) == sorted(
+        f"{name}.json" for name, row in rows.items() if row["status"] != "unsupported")
+    proved_tree = json.loads((out / "trees" / "mathd_algebra_104.json").read_text())
+    assert [e["outcome"] for e in proved_tree["edges"] if e["target"] == "<proved>"] == ["proved"]
+    failed_tree = json.loads((out / "trees" / "mathd_algebra_10.json").read_text())
+    assert failed_tree["nodes"][0]["goals"] and not any(e["outcome"] == "proved" for e in failed_tree["edges"])
     assert json.loads((out / "config.json").read_text())["model"] == "none"
     assert "proved 2/3" in done.stdout  # the unsupported theorem is not counted as attempted
     report = prover("report", str(out))
@@ -49,6 +56,13 @@ def test_a_written_proof_file_passes_prover_check(tmp_path):
     check = prover("check", str(out / "proofs" / "mathd_algebra_104.v"), "--benchmark", "minif2f-rocq",
                    "--theorem", "mathd_algebra_104")
     assert check.returncode == 0 and check.stdout.startswith("accepted")
+
+
+def test_no_trees_keeps_no_search_graphs(tmp_path):
+    out = tmp_path / "run"
+    assert prover("prove", "--names", "mathd_algebra_104", *QUICK, "--no-trees", "--out", str(out)).returncode == 0
+    assert [r["status"] for r in read_rows(out / "results.jsonl")] == ["proved"] and not (out / "trees").exists()
+    assert json.loads((out / "config.json").read_text())["trees"] is False
 
 
 def test_rerunning_skips_finished_theorems(tmp_path):

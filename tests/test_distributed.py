@@ -112,6 +112,11 @@ def test_two_workers_prove_what_in_process_proves_and_finish_a_partial_run(tmp_p
     assert {r["name"]: r["status"] for r in final} == expected  # the same statuses as in-process
     for name, status in expected.items():
         assert (part / "proofs" / f"{name}.v").exists() == (status == "proved")
+    for row in final[2:]:  # the actors return each searched theorem's graph; the driver writes it before the row
+        tree = part / "trees" / f"{row['name']}.json"
+        assert tree.exists() == (row["status"] != "unsupported")
+        if row["status"] == "proved":
+            assert any(e["outcome"] == "proved" for e in json.loads(tree.read_text())["edges"])
     assert "proved 2/4" in done.stdout
     assert json.loads((part / "config.json").read_text())["workers"] == 2  # --workers is a resumable setting
 
@@ -242,6 +247,8 @@ def test_a_killed_prover_actor_loses_no_theorem(ray_session, tmp_path, valid):
     twice = by_name["mathd_numbertheory_32"]
     assert twice["status"] == "error" and "died twice" in twice["reason"]
     assert by_name["mathd_algebra_104"]["status"] == "proved"
+    trees = sorted(p.stem for p in (out / "trees").iterdir())
+    assert trees == sorted(n for n, r in by_name.items() if r["status"] not in ("unsupported", "error"))
     assert sorted(cluster.retried) == sorted(["algebra_binomnegdiscrineq_10alt28asqp1"] + ["mathd_numbertheory_32"] * 2)
     assert len(killed) == 3 and not pids_after & set(killed)  # restarted provers are new processes
 

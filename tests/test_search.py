@@ -4,7 +4,13 @@ import os
 import signal
 
 from prover.generators import AutomationOnly, Candidate, ReplayGenerator
-from prover.search import SearchConfig, Status, best_first_search
+from prover.search import (
+    PROVED_KEY,
+    SearchConfig,
+    Status,
+    best_first_search,
+    node_state,
+)
 
 FAST = SearchConfig(budget_seconds=30, tactic_timeout=2)
 
@@ -115,6 +121,48 @@ def test_the_search_tree_is_written_as_json(backend, valid, tmp_path):
     result.write_tree(tmp_path / "tree.json")
     data = json.loads((tmp_path / "tree.json").read_text())
     assert any(e.get("outcome") == "proved" for e in data["edges"])
+    assert all(e["automation"] for e in data["edges"])
+    assert data == result.tree_data()
+    root = data["nodes"][0]
+    # Rocq shows the model its goals unchanged: the text is stored once, and node_state reads it back.
+    assert "state" not in root and node_state(root) == backend.render_state(backend.open(valid["mathd_algebra_104"]))
+
+
+class Recording:
+    """A generator that remembers the state text it was shown, and proposes one tactic."""
+
+    name = "recording"
+
+    def __init__(self, tactic):
+        self.tactic, self.seen = tactic, []
+
+    def generate(self, theorem, state_text, n):
+        self.seen.append(state_text)
+        return [Candidate(self.tactic, -0.5)]
+
+
+class Decorated:
+    """The Rocq backend, but showing the model its states decorated, as a backend might (a header, a cut)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def render_state(self, state):
+        return "[shown] " + state.goals
+
+
+def test_tree_nodes_keep_the_state_text_the_model_saw(backend, valid):
+    generator = Recording("intros.")
+    result = best_first_search(valid["aime_1984_p15"], Decorated(backend), generator,
+                               SearchConfig(budget_seconds=30, tactic_timeout=2, automation=False, max_expansions=2))
+    nodes = [attrs for key, attrs in result.tree.nodes(data=True) if key != PROVED_KEY]
+    expanded = sorted((a for a in nodes if "expanded" in a), key=lambda a: a["expanded"])
+    assert [node_state(a) for a in expanded] == generator.seen
+    assert all(a["state"] == "[shown] " + a["goals"] for a in nodes)
+    assert [e["automation"] for _, _, e in result.tree.edges(data=True)] == [False]
 
 
 def test_time_is_accounted_to_model_and_proof_assistant(backend, valid):

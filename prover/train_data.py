@@ -1,0 +1,189 @@
+"""Proofstep rows from successful searches: the (state, tactic) steps along each proved theorem's proof.
+
+Reads run folders written by `prover prove`: results.jsonl says which theorems were proved and by which tactics,
+trees/NAME.json holds the states the model was shown on the way (prover.search's tree format). Used by
+`prover train-data` and, in-process, by the expert-iteration loop (`collect_proofsteps`).
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prover.batch import CONFIG, RESULTS, TREES
+from prover.proofsteps import ProofStep, deduplicate, write_proofsteps
+from prover.search import PROVED_KEY, Status, node_state
+
+DEFAULT_SPLITS = ("valid",)
+# miniF2F test is the benchmark's held-out split: training on it would void every later test result.
+HELD_OUT = "test"
+
+
+class RunFolderError(ValueError):
+    """Not a readable run folder; the message is one printable line."""
+
+
+class NotInTree(ValueError):
+    """The row's proof cannot be followed through its tree."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    run: str
+    theorem: str
+    reason: str
+
+
+@dataclass
+class Collected:
+    rows: list[ProofStep]  # deduplicated across runs
+    runs: int = 0
+    proved: int = 0  # proved theorems in the chosen splits, over all runs
+    steps: int = 0  # before deduplication
+    automation_dropped: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return {
+            "runs": self.runs,
+            "proved_theorems": self.proved,
+            "rows": len(self.rows),
+            "rows_per_split": dict(sorted(Counter(r.split for r in self.rows).items())),
+            "duplicates_dropped": self.steps - len(self.rows),
+            "automation_steps_dropped": self.automation_dropped,
+            "skipped": [vars(s) for s in self.skipped],
+        }
+
+
+def read_run(run_dir: Path) -> tuple[dict, list[dict]]:
+    """A run folder's config and results rows, read without touching the folder (a run may still be writing:
+    a last line without its newline is not a row yet)."""
+    if not run_dir.is_dir():
+        raise RunFolderError(f"{run_dir} is not a run folder (no such directory)")
+    results = run_dir / RESULTS
+    if not results.is_file():
+        raise RunFolderError(f"{run_dir} is not a run folder (no {RESULTS})")
+    try:
+        config = json.loads((run_dir / CONFIG).read_text())
+    except (OSError, ValueError) as exc:
+        raise RunFolderError(f"{run_dir} is not a run folder (cannot read {CONFIG}: {exc})") from None
+    if not isinstance(config, dict) or not config.get("backend"):
+        raise RunFolderError(f"{run_dir / CONFIG} names no backend")
+    data = results.read_bytes()
+    rows = []
+    for number, line in enumerate(data[: data.rfind(b"\n") + 1].decode("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            raise RunFolderError(f"{results}:{number}: not a results row") from None
+    return config, rows
+
+
+def _same_step(edge_tactic: str, proof_tactic: str) -> bool:
+    # The backend may normalise what it runs: Rocq adds the final '.' a candidate left out.
+    return " ".join(edge_tactic.split()).rstrip(".") == " ".join(proof_tactic.split()).rstrip(".")
+
+
+def proof_path(tree: dict, proof: Iterable[str]) -> list[tuple[dict, dict, str]]:
+    """(node, edge, tactic) for each step of `proof` from the tree's root to its proved node: the node the tactic
+    ran on, the edge it made, and the tactic as the backend ran it. Tactics the backend appended after the
+    proof was complete (closing braces, `done`) have no state of their own and are left out."""
+    nodes = {node["id"]: node for node in tree["nodes"]}
+    roots = [key for key, node in nodes.items() if node.get("depth") == 0]
+    if len(roots) != 1:
+        raise NotInTree("the tree has no single root")
+    edges: dict[str, list[dict]] = defaultdict(list)
+    for edge in tree["edges"]:
+        if edge.get("outcome") in ("advanced", "proved"):
+            edges[edge["source"]].append(edge)
+    key, steps = roots[0], []
+    for number, tactic in enumerate(proof, 1):
+        edge = next((e for e in edges[key] if _same_step(e["tactic"], tactic)), None)
+        if edge is None:
+            raise NotInTree(f"step {number} ({tactic!r}) is not an edge of the tree")
+        steps.append((nodes[key], edge, tactic))
+        key = edge["target"]
+        if key == PROVED_KEY:
+            return steps
+    raise NotInTree("the proof's tactics do not reach the proved node")
+
+
+def collect(run_dirs: Iterable[str | Path], splits: Iterable[str] = DEFAULT_SPLITS,
+            include_automation: bool = True) -> Collected:
+    """Proofstep rows along the proof of every proved theorem of the chosen splits in the run folders, with
+    what was skipped and why. Raises RunFolderError for a folder that is not a run folder."""
+    splits = set(splits)
+    runs = list(dict.fromkeys(Path(r) for r in run_dirs))
+    loaded = [(run, *read_run(run)) for run in runs]  # every folder checked before any is used
+    found = Collected(rows=[], runs=len(runs))
+    steps: list[ProofStep] = []
+    for run, config, rows in loaded:
+        for row in rows:
+            if row.get("status") != Status.PROVED.value or row.get("split") not in splits or not row.get("proof"):
+                continue
+            found.proved += 1
+            name = row["name"]
+            tree_path = run / TREES / f"{name}.json"
+            try:
+                path = proof_path(json.loads(tree_path.read_text(encoding="utf-8")), row["proof"])
+            except FileNotFoundError:
+                why = "the run was made with --no-trees" if config.get("trees") is False else "its tree is missing"
+                found.skipped.append(Skipped(str(run), name, f"no {TREES}/{name}.json: {why}"))
+                continue
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                found.skipped.append(Skipped(str(run), name, f"{TREES}/{name}.json: {type(exc).__name__}: {exc}"))
+                continue
+            for node, edge, tactic in path:
+                if edge.get("automation", False) and not include_automation:
+                    found.automation_dropped += 1
+                    continue
+                steps.append(ProofStep(state=node_state(node), tactic=tactic, theorem=name, source=str(run),
+                                       split=row["split"], backend=config["backend"]))
+    found.steps = len(steps)
+    found.rows = list(deduplicate(steps))
+    return found
+
+
+def collect_proofsteps(run_dirs: Iterable[str | Path], splits: Iterable[str] = DEFAULT_SPLITS,
+                       include_automation: bool = True) -> list[ProofStep]:
+    """The deduplicated proofstep rows of the proved theorems in the run folders (splits: valid only unless
+    asked; asking for miniF2F `test` puts the held-out benchmark into the training data)."""
+    return collect(run_dirs, splits, include_automation).rows
+
+
+def write_rows(out: str | Path, rows: Iterable[ProofStep], guard=None) -> dict:
+    """Deduplicate `rows`, drop those the contamination guard (a prover.contamination.NgramGuard) matches, with
+    its report written to OUT.contamination.json, and write the rest to `out` atomically; the counts. The last
+    pass of the Lean and Isabelle extractors (the Rocq one has its own, resumable)."""
+    counts: Counter = Counter()
+    per_split: Counter = Counter()
+
+    def before(stream):
+        for row in stream:
+            counts["before"] += 1
+            yield row
+
+    def after(stream):
+        for row in stream:
+            per_split[row.split] += 1
+            yield row
+
+    stream = deduplicate(before(rows))
+    report = guard.new_report() if guard is not None else None
+    if guard is not None:
+        stream = guard.filter(stream, report)
+    written = write_proofsteps(out, after(stream))
+    if report is not None:
+        report.write(Path(f"{out}.contamination.json"))
+    return {
+        "rows_before_dedupe": counts["before"],
+        "rows_after_dedupe": report.rows_checked if report is not None else written,
+        "rows_dropped_contamination": report.rows_dropped if report is not None else None,
+        "rows_written": written,
+        "rows_per_split": {split: per_split[split] for split in ("train", "valid", "test")},
+        "out": str(out),
+    }
