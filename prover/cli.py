@@ -583,5 +583,54 @@ def train_data(runs, out, splits, include_automation):
     click.echo(json.dumps({"out": str(out), "splits": list(splits), **found.summary()}, indent=2))
 
 
+@main.command()
+@click.option("--backend", default="rocq", show_default=True)
+@click.option("--benchmark", default="minif2f-rocq", show_default=True)
+@click.option("--split", default="valid", show_default=True, help="the split proved and trained on (never test)")
+@click.option("--rounds", type=click.IntRange(min=1), default=2, show_default=True,
+              help="prove-then-train rounds; the last model is proved once more")
+@click.option("--model", default="base", show_default=True, help="round 0's model (base: the untuned default model)")
+@click.option("--train-config", default="proofstep_lora_cpu", show_default=True,
+              help="training config (name or YAML, kind finetune) each round fine-tunes with")
+@click.option("--set", "train_set", multiple=True, metavar="KEY=VALUE", help="override a training config field")
+@click.option("--corpus", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="proofstep rows every round also trains on (`prover extract` output; repeatable)")
+@click.option("--search-weight", type=click.IntRange(min=1), default=4, show_default=True,
+              help="times the search's own steps are repeated in the training data")
+@click.option("--limit", type=click.IntRange(min=1), help="only the first N theorems of the split")
+@click.option("--names", help="comma-separated theorem names of the split")
+@click.option("--budget-seconds", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True)
+@click.option("--max-expansions", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--tactic-timeout", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True)
+@click.option("--num-candidates", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=48, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="iteration folder (rerun to resume)")
+@click.option("--progress/--no-progress", default=True)
+def iterate(backend, benchmark, split, rounds, model, train_config, train_set, corpus, search_weight, limit, names,
+            budget_seconds, max_expansions, tactic_timeout, num_candidates, temperature, max_tokens, out, progress):
+    """Expert iteration: prove SPLIT, fine-tune on the proofs found (plus --corpus), prove again; one row per
+    round in OUT/rounds.jsonl."""
+    from prover.iterate import IterateError, IterateSettings
+    from prover.iterate import iterate as run_iteration
+
+    plugin = _plugin(backend)
+    _benchmark(plugin, benchmark, split)  # one-line errors for an unknown benchmark or split, before any work
+    settings = IterateSettings(
+        backend=backend, benchmark=benchmark, split=split, rounds=rounds, model=model, train_config=train_config,
+        train_set=list(train_set), corpus=[str(Path(c).resolve()) for c in corpus], search_weight=search_weight,
+        limit=limit, names=[n.strip() for n in (names or "").split(",") if n.strip()],
+        search=dict(max_expansions=max_expansions, budget_seconds=budget_seconds,
+                                 tactic_timeout=tactic_timeout, num_candidates=num_candidates),
+        model_settings=dict(temperature=temperature, max_tokens=max_tokens))
+    try:
+        run_iteration(settings, out, plugin, progress=progress, echo=click.echo)
+    except (IterateError, RunConfigMismatch, BackendUnavailable) as exc:
+        raise UserError(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: rerun the same command to resume from {out}", err=True)
+        sys.exit(130)
+
+
 if __name__ == "__main__":
     main()

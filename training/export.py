@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from prover.adapters import MODEL_INFO
 from training.checkpoint import CheckpointError, latest_checkpoint, load_model_weights
 from training.config import ConfigError, load_config
 from training.model import (
@@ -56,6 +57,10 @@ def export_checkpoint(ckpt: str | Path, out: str | Path, dtype: str = "bfloat16"
         model.config.use_cache = True
         model.to(DTYPES[dtype]).save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
+    if config.kind == "finetune":  # the prover picks the prompt format the model was trained on from this file
+        info = {"prompt": "proofstep", "base": config.model, "data": config.data, "steps": config.steps,
+                "lora": config.lora}
+        (tmp / MODEL_INFO).write_text(json.dumps(info, indent=1) + "\n")
     if out.exists():
         shutil.rmtree(out)
     os.replace(tmp, out)

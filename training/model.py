@@ -86,7 +86,7 @@ def wrap_lora(model, lora: dict):
     try:
         from peft import LoraConfig, get_peft_model
     except ImportError:
-        raise ModelError("LoRA needs peft: pip install 'llemma-prover[train]'") from None
+        raise ModelError("LoRA needs peft: pip install peft") from None
     settings = LoraConfig(
         r=int(lora.get("r", 16)),
         lora_alpha=int(lora.get("alpha", 32)),

@@ -20,18 +20,13 @@ class SFTDataError(ValueError):
 
 
 def encode_rows(rows, tokenizer, seq_len: int) -> list[tuple[list[int], list[int]]]:
-    """(prompt ids, completion ids) per row; prompts cut from the left to fit, over-long tactics dropped."""
+    """(prompt ids, completion ids) per row; rows longer than seq_len are dropped, not cut: a state without
+    its first hypotheses would teach tactics that name things the model was not shown."""
     if not rows:
         return []
     prompts = tokenizer([r.prompt() for r in rows], add_special_tokens=False)["input_ids"]
     completions = tokenizer([r.completion() for r in rows], add_special_tokens=False)["input_ids"]
-    encoded = []
-    for prompt, completion in zip(prompts, completions):
-        if len(completion) > seq_len // 2:
-            continue
-        room = seq_len - len(completion)
-        encoded.append((prompt[-room:], completion))
-    return encoded
+    return [(p, c) for p, c in zip(prompts, completions) if len(p) + len(c) <= seq_len]
 
 
 class ProofstepBatches:
@@ -64,9 +59,17 @@ class ProofstepBatches:
         return int(perm[offset])
 
     def batch(self, seed: int, step: int, rank: int, micro_step: int, batch_size: int, world_size: int, accum: int):
-        """(inputs, targets) for one rank's micro-step; targets are IGNORE except on the tactic tokens."""
-        first = ((step * accum + micro_step) * world_size + rank) * batch_size
-        return self.collate([self.examples[self._index(seed, first + i)] for i in range(batch_size)])
+        """(inputs, targets) for one rank's micro-step; targets are IGNORE except on the tactic tokens.
+
+        The rank's rows for the whole optimizer step are sorted by length and dealt out in that order, so a
+        micro-batch holds rows of similar length and little of it is padding (the step's rows are the same)."""
+        indices = []
+        for micro in range(accum):
+            first = ((step * accum + micro) * world_size + rank) * batch_size
+            indices.extend(self._index(seed, first + i) for i in range(batch_size))
+        indices.sort(key=lambda i: (sum(map(len, self.examples[i])), i))
+        chosen = indices[micro_step * batch_size : (micro_step + 1) * batch_size]
+        return self.collate([self.examples[i] for i in chosen])
 
     def collate(self, examples):
         width = max(len(p) + len(c) for p, c in examples) - 1

@@ -155,9 +155,19 @@ def shard(model, config: TrainConfig, device: torch.device) -> None:
 
 
 def token_loss_sum(model, inputs, targets, cast) -> torch.Tensor:
+    """Summed cross-entropy over the target tokens. The LM head runs only where there is a target: in
+    fine-tuning most positions are prompt, and the head over a 49k vocabulary is a fifth of a small model."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    body, head = getattr(base, "model", None), getattr(base, "lm_head", None)
     with cast():
-        logits = model(input_ids=inputs, use_cache=False).logits
-    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE, reduction="sum")
+        if body is None or head is None or isinstance(base, torch.distributed.fsdp.FSDPModule):
+            logits = model(input_ids=inputs, use_cache=False).logits.reshape(-1, base.config.vocab_size)
+            targets = targets.reshape(-1)
+        else:
+            hidden = body(input_ids=inputs, use_cache=False).last_hidden_state
+            keep = targets != IGNORE
+            logits, targets = head(hidden[keep]), targets[keep]
+    return F.cross_entropy(logits.float(), targets, ignore_index=IGNORE, reduction="sum")
 
 
 @torch.no_grad()

@@ -1,0 +1,166 @@
+"""Expert iteration: prove a training split, add the successful search steps to the fine-tuning data,
+fine-tune, prove again with the new model (Polu et al. 2022; the loop behind Llemma-style provers).
+
+OUT/iterate.json        the settings (a rerun with other settings is refused; the same command resumes)
+OUT/rounds.jsonl        one row per round: the model, its pass rate on the split, the data sizes
+OUT/round_R/prove/      the round's `prover prove` run folder (results, proofs, search trees)
+OUT/round_R/steps.jsonl proofstep rows from the proofs of every round so far (deduplicated)
+OUT/round_R/train/      the fine-tuning run (`python -m training finetune`)
+OUT/round_R/model/      its export: the next round's model
+Rounds 0..K-1 each prove then train; round K only proves, so the last model's pass rate is measured too.
+Training runs in a child process (`python -m training`): the prover stays free of the training stack's
+state, and an interrupted training resumes from its checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from prover.batch import (
+    RESULTS,
+    append_row,
+    prepare_run_dir,
+    prove_batch,
+    read_rows,
+    summarize,
+)
+from prover.proofsteps import read_proofsteps, write_proofsteps
+from prover.search import SearchConfig
+from prover.train_data import collect_proofsteps
+
+ROUNDS = "rounds.jsonl"
+SETTINGS = "iterate.json"
+
+
+class IterateError(RuntimeError):
+    """A stage of the loop failed; the message is one printable line."""
+
+
+@dataclass
+class IterateSettings:
+    backend: str = "rocq"
+    benchmark: str = "minif2f-rocq"
+    split: str = "valid"
+    rounds: int = 2
+    model: str = "base"  # round 0's model
+    train_config: str = "proofstep_lora_cpu"  # a training config name or YAML path (kind: finetune)
+    train_set: list = field(default_factory=list)  # KEY=VALUE overrides for it
+    corpus: list = field(default_factory=list)  # proofstep files every round trains on (e.g. `prover extract`'s)
+    search_weight: int = 4  # the search steps are repeated this often in the data: few, but in-distribution
+    limit: int | None = None
+    names: list = field(default_factory=list)  # only these theorems of the split
+    search: dict = field(default_factory=dict)  # SearchConfig fields
+    model_settings: dict = field(default_factory=dict)  # ModelSettings fields
+
+
+def _run(command: list[str], log: Path) -> None:
+    with open(log, "a") as f:
+        proc = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, check=False)
+    if proc.returncode != 0:
+        tail = log.read_text().strip().splitlines()[-1:] or ["(no output)"]
+        raise IterateError(f"`{' '.join(command[1:4])} ...` failed (exit {proc.returncode}): {tail[0]} (log: {log})")
+
+
+def train_round(settings: IterateSettings, data: list[str], round_dir: Path) -> Path:
+    """Fine-tune (resuming an interrupted run) and export; returns the exported model folder."""
+    model_dir, train_dir = round_dir / "model", round_dir / "train"
+    if (model_dir / "config.json").is_file():
+        return model_dir
+    resume = ["--resume"] if (train_dir / "checkpoints").is_dir() and any((train_dir / "checkpoints").glob("step_*")) else []
+    if not resume and train_dir.exists():
+        import shutil
+
+        shutil.rmtree(train_dir)  # started but never checkpointed: nothing to keep
+    sets = [item for kv in [*settings.train_set, f"data={','.join(data)}"] for item in ("--set", kv)]
+    log = round_dir / "train.log"
+    _run([sys.executable, "-m", "training", "finetune", "--config", settings.train_config, "--out", str(train_dir),
+          *sets, *resume], log)
+    _run([sys.executable, "-m", "training", "export", "--ckpt", str(train_dir), "--out", str(model_dir)], log)
+    return model_dir
+
+
+def _last_metrics(train_dir: Path) -> dict:
+    out = {}
+    for name, keys in (("metrics.jsonl", ("loss",)), ("eval.jsonl", ("eval_loss",))):
+        path = train_dir / name
+        if path.is_file():
+            lines = path.read_text().splitlines()
+            if lines:
+                row = json.loads(lines[-1])
+                out.update({k: row[k] for k in keys if k in row})
+    return out
+
+
+def iterate(settings: IterateSettings, out: Path, plugin, progress: bool = True, echo=print) -> list[dict]:
+    if settings.split == "test":
+        raise IterateError("expert iteration trains on what it proves: use a training split, never test")
+    out.mkdir(parents=True, exist_ok=True)
+    saved = out / SETTINGS
+    if saved.is_file() and json.loads(saved.read_text()) != asdict(settings):
+        raise IterateError(f"{out} holds an iteration with other settings: use another --out")
+    saved.write_text(json.dumps(asdict(settings), indent=1))
+    done = {row["round"]: row for row in read_rows(out / ROUNDS)}
+    theorems = plugin.benchmarks[settings.benchmark](settings.split)
+    if settings.names:
+        by_name = {t.name: t for t in theorems}
+        missing = [n for n in settings.names if n not in by_name]
+        if missing:
+            raise IterateError(f"no theorem named {missing[0]!r} in {settings.benchmark} {settings.split}")
+        theorems = [by_name[n] for n in settings.names]
+    theorems = list(theorems[: settings.limit] if settings.limit else theorems)
+    corpus_rows = sum(len(read_proofsteps(p)) for p in settings.corpus)
+    config = SearchConfig(**settings.search)
+    model = settings.model
+    for r in range(settings.rounds + 1):
+        round_dir = out / f"round_{r}"
+        if r in done:
+            model = done[r].get("next_model") or model
+            continue
+        t0 = time.monotonic()
+        round_dir.mkdir(exist_ok=True)
+        rows = _prove(settings, plugin, theorems, config, model, round_dir / "prove", progress)
+        summary = summarize(rows)
+        row = {"round": r, "model": model, "split": settings.split, "attempted": summary.attempted,
+               "proved": summary.proved, "pass_rate": summary.proved / max(1, summary.attempted)}
+        if r < settings.rounds:
+            runs = [out / f"round_{i}" / "prove" for i in range(r + 1)]
+            steps = collect_proofsteps(runs, splits=(settings.split,))
+            steps_file = round_dir / "steps.jsonl"
+            write_proofsteps(steps_file, [_as_train(s) for s in steps])
+            data = [*settings.corpus, *[str(steps_file)] * settings.search_weight]
+            model_dir = train_round(settings, data, round_dir)
+            row.update(search_steps=len(steps), corpus_rows=corpus_rows,
+                       train_rows=corpus_rows + settings.search_weight * len(steps), **_last_metrics(round_dir / "train"),
+                       next_model=f"hf:{model_dir}")
+            model = row["next_model"]
+        row["seconds"] = round(time.monotonic() - t0, 1)
+        append_row(out / ROUNDS, row)
+        echo(json.dumps(row))
+        done[r] = row
+    return [done[r] for r in sorted(done)]
+
+
+def _as_train(step):
+    # Proofs of the split being iterated on are this loop's training data (the split is never test).
+    from dataclasses import replace
+
+    return replace(step, split="train")
+
+
+def _prove(settings: IterateSettings, plugin, theorems, config: SearchConfig, model: str, run_dir: Path, progress: bool):
+    from prover.models import ModelSettings, load_generator
+
+    model_settings = ModelSettings(**settings.model_settings)
+    prepare_run_dir(run_dir, {"backend": settings.backend, "benchmark": settings.benchmark, "split": settings.split,
+                              "model": model, "limit": settings.limit, "names": settings.names or None, **vars(config),
+                              **vars(model_settings), "trees": True})
+    generator = load_generator(model, settings.backend, model_settings)
+    with plugin.make_backend() as backend:
+        for _ in prove_batch(theorems, backend, generator, config, run_dir, plugin.file_suffix, progress):
+            pass
+    names = {t.name for t in theorems}
+    return [row for row in read_rows(run_dir / RESULTS) if row["name"] in names]
