@@ -50,13 +50,14 @@ def export_checkpoint(ckpt: str | Path, out: str | Path, dtype: str = "bfloat16"
     if adapter_only:
         if not config.lora:
             raise CheckpointError("--adapter-only needs a LoRA run; this run trained every weight")
-        model.save_pretrained(tmp)  # peft writes adapter_config.json and adapter_model.safetensors only
+        # peft writes adapter_config.json and adapter_model.safetensors (plus a model card); the base's tokenizer serves
+        model.to(DTYPES[dtype]).save_pretrained(tmp)
     else:
         if config.lora:
             model = model.merge_and_unload()
         model.config.use_cache = True
         model.to(DTYPES[dtype]).save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
     if config.kind == "finetune":  # the prover picks the prompt format the model was trained on from this file
         info = {"prompt": "proofstep", "base": config.model, "data": config.data, "steps": config.steps,
                 "lora": config.lora}
