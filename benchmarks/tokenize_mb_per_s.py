@@ -23,7 +23,7 @@ from benchmarks import Skipped
 
 TARGET = "report"
 ROUNDS = 5
-SAMPLE = Path("/work/shared/data/proof-pile-2-sample/pp2_shaped_sample.jsonl.zst")
+SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "proof-pile-2-sample" / "pp2_shaped_sample.jsonl.zst"
 
 
 def tokenize_mb_per_s() -> tuple[float, str]:

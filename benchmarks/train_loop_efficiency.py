@@ -20,7 +20,7 @@ from pathlib import Path
 TARGET = ">=0.9"
 ROUNDS = 3
 STEPS = 6
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "proof-pile-2-sample" / "pp2_shaped_sample.jsonl.zst"
+SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "proof-pile-2-sample" / "pp2_shaped_sample.jsonl.zst"
 MODEL = {"num_hidden_layers": 4, "hidden_size": 256, "intermediate_size": 768, "num_attention_heads": 4,
          "num_key_value_heads": 2}
 SEQ, MICRO, BATCH = 256, 4, 8

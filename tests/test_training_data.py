@@ -20,7 +20,7 @@ from training.data import (
     tokenize_files,
 )
 
-SAMPLE = Path("/work/shared/data/proof-pile-2-sample/pp2_shaped_sample.jsonl")
+SAMPLE = Path(__file__).resolve().parent / "data" / "proof-pile-2-sample" / "pp2_shaped_sample.jsonl"
 SAMPLE_ZST = SAMPLE.with_name(SAMPLE.name + ".zst")
 OWM, STACK = "open-web-math", "algebraic-stack(mathstack-dev)"
 FOLDERS = {OWM: "open-web-math", STACK: "algebraic-stack-mathstack-dev_"}

@@ -17,7 +17,7 @@ from training.train import lr_at, run_training
 
 TINY = {"num_hidden_layers": 2, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
         "num_key_value_heads": 2}
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "proof-pile-2-sample" / "pp2_shaped_sample.jsonl.zst"
+SAMPLE = Path(__file__).resolve().parent / "data" / "proof-pile-2-sample" / "pp2_shaped_sample.jsonl.zst"
 ROOT = Path(__file__).resolve().parents[1]
 
 
