@@ -14,10 +14,11 @@ state, and an interrupted training resumes from its checkpoint.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from prover.batch import (
@@ -72,8 +73,6 @@ def train_round(settings: IterateSettings, data: list[str], round_dir: Path) -> 
         return model_dir
     resume = ["--resume"] if (train_dir / "checkpoints").is_dir() and any((train_dir / "checkpoints").glob("step_*")) else []
     if not resume and train_dir.exists():
-        import shutil
-
         shutil.rmtree(train_dir)  # started but never checkpointed: nothing to keep
     sets = [item for kv in [*settings.train_set, f"data={','.join(data)}"] for item in ("--set", kv)]
     log = round_dir / "train.log"
@@ -146,8 +145,6 @@ def iterate(settings: IterateSettings, out: Path, plugin, progress: bool = True,
 
 def _as_train(step):
     # Proofs of the split being iterated on are this loop's training data (the split is never test).
-    from dataclasses import replace
-
     return replace(step, split="train")
 
 

@@ -136,9 +136,12 @@ class FinetuneBatches:
         return self.valid.eval_batches(self.config.micro_batch, self.config.eval_batches) if self.valid else []
 
 
+def uses_bf16(config: TrainConfig, device: torch.device) -> bool:
+    return config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
+
+
 def autocast(config: TrainConfig, device: torch.device, sharded: bool):
-    bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
-    if not bf16 or sharded:  # under FSDP the mixed-precision policy casts instead
+    if not uses_bf16(config, device) or sharded:  # under FSDP the mixed-precision policy casts instead
         return contextlib.nullcontext
     return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
@@ -147,8 +150,8 @@ def shard(model, config: TrainConfig, device: torch.device) -> None:
     """FSDP2: each decoder layer is its own unit, then the root (embeddings, final norm, head)."""
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
-    bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
-    policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 else MixedPrecisionPolicy()
+    policy = (MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if uses_bf16(config, device)
+              else MixedPrecisionPolicy())
     for layer in decoder_layers(model):
         fully_shard(layer, mp_policy=policy)
     fully_shard(model, mp_policy=policy)
