@@ -5,6 +5,7 @@ from pathlib import Path
 
 from coq_env.backend import AUTOMATION_IMPORT, RocqBackend
 from coq_env.extract import extract_proofsteps
+from coq_env.hints import HintGenerator
 from coq_env.minif2f import load_split
 from coq_env.verify import check_proof_text
 from prover.plugins import BackendPlugin
@@ -22,4 +23,5 @@ PLUGIN = BackendPlugin(
     check_file=check_file,
     file_suffix=".v",
     extract_proofsteps=extract_proofsteps,
+    hint_generator=HintGenerator,
 )

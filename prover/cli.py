@@ -57,8 +57,11 @@ def _select(theorems, names: str | None, limit: int | None):
 def _generator(model: str, backend: str, settings):
     from prover.models import ModelSpecError, load_generator
 
-    if model == "none":
-        return load_generator(model)
+    if model in ("none", "hints"):
+        try:
+            return load_generator(model, backend, settings)
+        except ModelSpecError as exc:
+            raise UserError(str(exc)) from None
     from prover.hf_generator import ModelLoadError
 
     server_errors: tuple = ()
@@ -79,7 +82,7 @@ def _generator(model: str, backend: str, settings):
 @click.option("--limit", type=click.IntRange(min=1), help="only the first N theorems")
 @click.option("--names", help="comma-separated theorem names")
 @click.option("--model", default="default", show_default=True,
-              help="default (tuned for the backend where an adapter ships) | base | none | hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL (a bare PATH means hf:PATH)")
+              help="default (tuned for the backend where an adapter ships) | base | none | hints (rule-based, rocq) | hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL (a bare PATH means hf:PATH)")
 @click.option("--served-name", help="model name on an OpenAI-compatible server (default: the server's first)")
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True)
 @click.option("--max-tokens", type=click.IntRange(min=1), default=48, show_default=True, help="per candidate tactic")

@@ -1,4 +1,4 @@
-"""Choosing a tactic generator from a `--model` value: default | base | none | hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL."""
+"""Choosing a tactic generator from a `--model` value: default | base | none | hints | hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL."""
 from __future__ import annotations
 
 import os
@@ -30,6 +30,13 @@ def load_generator(spec: str, backend: str = "rocq", settings: ModelSettings = M
     adapter merged in (prover.adapters), run by transformers; `base` is SmolLM2-135M as published."""
     if spec == "none":
         return AutomationOnly()
+    if spec == "hints":
+        from prover.plugins import load_plugin
+
+        plugin = load_plugin(backend)
+        if plugin.hint_generator is None:
+            raise ModelSpecError(f"the {backend} backend has no rule-based hint generator (--model hints)")
+        return plugin.hint_generator()
     if settings.scoring not in SCORINGS:
         raise ModelSpecError(f"unknown scoring {settings.scoring!r} (choose from {', '.join(SCORINGS)})")
     scheme, _, target = spec.partition(":")

@@ -24,6 +24,8 @@ class BackendPlugin:
     splits: tuple[str, ...] = field(default=("valid", "test"))
     # real proof scripts -> proofstep rows; None where the backend has no extractor
     extract_proofsteps: Callable[..., Any] | None = None
+    # `--model hints`: a rule-based TacticGenerator (expert iteration's teacher); None where the backend has none
+    hint_generator: Callable[[], Any] | None = None
 
 
 class UnknownBackend(LookupError):

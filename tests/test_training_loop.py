@@ -13,6 +13,9 @@ import yaml
 
 from prover.proofsteps import ProofStep, write_proofsteps
 from training.config import ConfigError, load_config
+import torch
+
+from training.model import build_model, hf_config, model_source
 from training.train import lr_at, run_training
 
 TINY = {"num_hidden_layers": 2, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
@@ -153,6 +156,30 @@ def test_lora_finetuning_trains_only_the_adapter_and_exports_it_alone(proofsteps
     assert (merged / "model.safetensors").is_file() and not (merged / "adapter_config.json").exists()
 
 
+def test_a_finetune_can_start_from_an_earlier_adapter_and_exports_a_lora_again(proofsteps, tmp_path):
+    from safetensors.torch import load_file
+
+    from training.export import export_checkpoint
+
+    lora = {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}
+    run_training(load_config(_finetune_config(proofsteps, tmp_path / "r0", steps=3, lora=lora)))
+    first = export_checkpoint(tmp_path / "r0", tmp_path / "a0", adapter_only=True, dtype="float32")
+    config = load_config(_finetune_config(proofsteps, tmp_path / "r1", steps=2, adapter=str(first)))
+    cfg = hf_config(config, model_source(config.model))
+    model = build_model(config, cfg, model_source(config.model))
+    trained = load_file(first / "adapter_model.safetensors")
+    start = {k: v for k, v in model.state_dict().items() if "lora_" in k}
+    assert len(start) == len(trained) > 0
+    for name, tensor in trained.items():  # peft names saved tensors without the adapter name
+        match = [v for k, v in start.items() if k.replace(".default", "") == name]
+        assert match and torch.equal(match[0], tensor), name
+    run_training(config)
+    again = export_checkpoint(tmp_path / "r1", tmp_path / "a1", adapter_only=True)
+    assert (again / "adapter_config.json").is_file()
+    with pytest.raises(ConfigError, match="not a LoRA adapter folder"):
+        load_config(_finetune_config(proofsteps, tmp_path / "r2", adapter=str(tmp_path))).validate()
+
+
 def test_the_schedule_warms_up_then_decays_by_cosine_to_a_thirtieth():
     config = load_config("llemma_7b")
     assert (config.lr, config.warmup_steps, config.steps, config.seq_len, config.batch_size) == (1e-4, 500, 48000, 4096, 1024)
@@ -160,6 +187,12 @@ def test_the_schedule_warms_up_then_decays_by_cosine_to_a_thirtieth():
     assert lr_at(config, 0) == pytest.approx(1 / 500) and lr_at(config, 499) == pytest.approx(1.0)
     assert lr_at(config, 48000) == pytest.approx(1 / 30, rel=1e-6)
     assert load_config("llemma_34b").lr == 5e-5 and load_config("llemma_34b").steps == 12000
+
+
+def test_numbers_written_without_a_dot_are_read_as_numbers():
+    # YAML 1.1 (PyYAML) reads 5e-4 as a string; --set lr=5e-4 must still mean 0.0005
+    config = load_config("proofstep_lora_cpu", ["lr=5e-4", "min_lr_ratio=1e-1"])
+    assert config.lr == 5e-4 and config.min_lr_ratio == 0.1
 
 
 def test_the_rope_base_override_reaches_the_model_config():
@@ -174,6 +207,7 @@ def test_the_rope_base_override_reaches_the_model_config():
     (["pretrain", "--config", "tiny_cpu", "--set", "nonsense=1"], "unknown config field 'nonsense'"),
     (["pretrain", "--config", "tiny_cpu", "--set", "data=/nonexistent/shards"], "error:"),
     (["finetune", "--config", "tiny_cpu"], "this is a pretrain config"),
+    (["pretrain", "--config", "tiny_cpu", "--set", "lr=fast"], "lr must be a number, not 'fast'"),
     (["export", "--ckpt", "/nonexistent/run", "--out", "/tmp/never"], "no complete checkpoint"),
 ])
 def test_bad_input_gets_one_line_and_exit_code_2(args, message, tmp_path):

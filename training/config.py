@@ -36,6 +36,7 @@ class TrainConfig:
     precision: str = "auto"  # auto: bf16 autocast on GPU, fp32 on CPU | bf16 | fp32
     activation_checkpointing: bool = False
     lora: dict | None = None  # finetune with LoRA: {r, alpha, dropout, target_modules}
+    adapter: str = ""  # finetune: start from this LoRA adapter folder's weights (its own r and targets), e.g. a last round's
     seed: int = 0
     eval_every: int = 100
     eval_batches: int = 8
@@ -63,6 +64,10 @@ class TrainConfig:
             raise ConfigError(f"batch_size {self.batch_size} is not a multiple of micro_batch {self.micro_batch}")
         if self.lora is not None and self.kind != "finetune":
             raise ConfigError("lora is for finetune configs")
+        if self.adapter and self.kind != "finetune":
+            raise ConfigError("adapter is for finetune configs")
+        if self.adapter and not (Path(self.adapter) / "adapter_config.json").is_file():
+            raise ConfigError(f"adapter {self.adapter!r} is not a LoRA adapter folder (no adapter_config.json)")
 
     def grad_accum(self, world_size: int) -> int:
         per_step = self.micro_batch * world_size
@@ -114,6 +119,12 @@ def load_config(spec: str | dict, overrides=(), kind: str | None = None) -> Trai
         raw["kind"] = kind
     if "betas" in raw:
         raw["betas"] = tuple(raw["betas"])
+    for f in fields(TrainConfig):  # YAML 1.1 reads 5e-4 (no dot) as a string
+        if f.type in ("float", "float | None") and isinstance(raw.get(f.name), str):
+            try:
+                raw[f.name] = float(raw[f.name])
+            except ValueError:
+                raise ConfigError(f"{f.name} must be a number, not {raw[f.name]!r}") from None
     try:
         config = TrainConfig(**raw)
     except TypeError as exc:

@@ -48,19 +48,19 @@ def export_checkpoint(ckpt: str | Path, out: str | Path, dtype: str = "bfloat16"
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     if adapter_only:
-        if not config.lora:
+        if not (config.lora or config.adapter):
             raise CheckpointError("--adapter-only needs a LoRA run; this run trained every weight")
         # peft writes adapter_config.json and adapter_model.safetensors (plus a model card); the base's tokenizer serves
         model.to(DTYPES[dtype]).save_pretrained(tmp)
     else:
-        if config.lora:
+        if config.lora or config.adapter:
             model = model.merge_and_unload()
         model.config.use_cache = True
         model.to(DTYPES[dtype]).save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     if config.kind == "finetune":  # the prover picks the prompt format the model was trained on from this file
         info = {"prompt": "proofstep", "base": config.model, "data": config.data, "steps": config.steps,
-                "lora": config.lora}
+                "lora": config.lora, "adapter": config.adapter or None}
         (tmp / MODEL_INFO).write_text(json.dumps(info, indent=1) + "\n")
     if out.exists():
         shutil.rmtree(out)

@@ -77,9 +77,20 @@ def build_model(config: TrainConfig, cfg, source: str, pretrained: bool | None =
     else:
         torch.manual_seed(config.seed)
         model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
-    if config.lora:
+    if config.adapter:
+        model = load_lora(model, config.adapter)
+    elif config.lora:
         model = wrap_lora(model, config.lora)
     return model
+
+
+def load_lora(model, folder: str):
+    """Continue training an existing adapter (expert iteration's next round starts where the last one ended)."""
+    try:
+        from peft import PeftModel
+    except ImportError:
+        raise ModelError("LoRA needs peft: pip install peft") from None
+    return PeftModel.from_pretrained(model, folder, is_trainable=True, torch_device="cpu")
 
 
 def wrap_lora(model, lora: dict):

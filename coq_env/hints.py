@@ -1,0 +1,103 @@
+"""A rule-based tactic proposer for Rocq goals (`--model hints`): no network, no weights.
+
+It reads the goal's context and instantiates a few templates that competition algebra needs and the fixed
+automation list cannot express because they name things in the goal: rewriting with an equation or a
+function's defining hypothesis, splitting a conjunction, case-splitting an absolute value, and
+Positivstellensatz-style hints for `nra` (a square of a difference of two variables is non-negative).
+Its use is as the teacher of expert iteration's round 0 (`prover iterate --model hints`): the proofs it finds
+on the valid split become fine-tuning rows, so the trained model learns to propose such steps itself.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+
+from prover.generators import Candidate
+from prover.types import Theorem
+
+GOAL_BAR = "============================"
+# one context line of coqtop's goal display: `x, y : R` or `h0 : f 2 = 3`
+_DECL = re.compile(r"^\s{2}([^\s:,][^:,]*(?:, [^\s:,][^:,]*)*) : (.+)$")
+NUMBER_TYPES = ("R", "Z", "nat", "Q", "C")
+MAX_SQUARE_VARIABLES = 4  # pairs grow quadratically; larger contexts get no square hints
+GOAL_TACTICS = ("field_simplify.", "unfold Rdiv.", "apply Rle_ge.", "apply Rge_le.", "unfold Rge.", "unfold Rgt.",
+                "repeat split.", "intuition nra.", "intuition lia.")
+SCORE = -1.0  # every proposal alike: the search then runs breadth-first over them
+
+
+def parse_context(state: str) -> tuple[list[tuple[str, str]], dict[str, str], str]:
+    """(hypotheses as (name, type), number variables as name -> type, the first goal's conclusion)."""
+    hyps: list[tuple[str, str]] = []
+    variables: dict[str, str] = {}
+    if GOAL_BAR not in state:
+        return hyps, variables, ""
+    context, rest = state.split(GOAL_BAR, 1)
+    conclusion = rest.split("\ngoal ", 1)[0].strip()
+    for line in context.splitlines():
+        match = _DECL.match(line)
+        if not match:
+            if hyps and line.startswith("    "):  # a long hypothesis wraps onto indented lines
+                name, typ = hyps[-1]
+                hyps[-1] = (name, f"{typ} {line.strip()}")
+            continue
+        names = [n.strip() for n in match.group(1).split(",")]
+        typ = match.group(2).strip()
+        if typ in NUMBER_TYPES:
+            variables.update((n, typ) for n in names)
+        else:
+            hyps.extend((n, typ) for n in names)
+    return hyps, variables, conclusion
+
+
+def abs_arguments(text: str) -> list[str]:
+    """The arguments of `Rabs (...)` in a term, parentheses balanced."""
+    found = []
+    for match in re.finditer(r"Rabs \(", text):
+        i, depth = match.end(), 1
+        while i < len(text) and depth:
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            i += 1
+        if depth == 0:
+            found.append(text[match.end():i - 1])
+    return found
+
+
+def hint_tactics(state: str) -> list[str]:
+    hyps, variables, conclusion = parse_context(state)
+    tactics = []
+    for name, typ in hyps:
+        if "/\\" in typ:
+            tactics.append(f"destruct {name}.")
+        is_equation = "=" in typ and not any(op in typ for op in ("<=", ">=", "<>"))
+        if is_equation:
+            tactics.append(f"rewrite {name} in *.")
+            if not typ.startswith("forall"):
+                tactics.append(f"rewrite <- {name} in *.")
+    for term in abs_arguments(conclusion) + [a for _, typ in hyps for a in abs_arguments(typ)]:
+        tactics.append(f"destruct (Rcase_abs ({term})).")
+    reals = [v for v, t in variables.items() if t == "R"]
+    if len(reals) <= MAX_SQUARE_VARIABLES:
+        tactics += [f"pose proof (pow2_ge_0 {x})." for x in reals]
+        for x, y in itertools.combinations(reals, 2):
+            tactics += [f"pose proof (pow2_ge_0 ({x} - {y})).", f"pose proof (pow2_ge_0 ({x} + {y})).",
+                        f"pose proof (pow2_ge_0 ({x} * {y} - 1))."]
+        for x in reals:
+            tactics += [f"pose proof (pow2_ge_0 ({x} - 1)).", f"pose proof (pow2_ge_0 ({x} + 1))."]
+    integers = [v for v, t in variables.items() if t == "Z"]
+    if len(integers) <= MAX_SQUARE_VARIABLES:
+        tactics += [f"pose proof (Z.square_nonneg ({x} - {y}))." for x, y in itertools.combinations(integers, 2)]
+    if "forall" not in conclusion:
+        tactics += [f"induction {v}." for v, t in variables.items() if t == "nat"]
+    tactics += GOAL_TACTICS
+    if "R" not in variables.values():  # computing a real-number goal unfolds the reals' definitions: noise
+        tactics.append("vm_compute.")
+    return list(dict.fromkeys(tactics))
+
+
+class HintGenerator:
+    """`TacticGenerator` over `hint_tactics`; `n` is ignored (every template that applies is proposed)."""
+
+    name = "rocq-hints"
+
+    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
+        return [Candidate(t, SCORE) for t in hint_tactics(state_text)]
