@@ -6,6 +6,7 @@ from pathlib import Path
 from coq_env.backend import AUTOMATION_IMPORT, RocqBackend
 from coq_env.extract import extract_proofsteps
 from coq_env.hints import HintGenerator
+from coq_env.renaming import rename_step
 from coq_env.minif2f import load_split
 from coq_env.verify import check_proof_text
 from prover.plugins import BackendPlugin
@@ -24,4 +25,5 @@ PLUGIN = BackendPlugin(
     file_suffix=".v",
     extract_proofsteps=extract_proofsteps,
     hint_generator=HintGenerator,
+    rename_proofstep=rename_step,
 )

@@ -566,11 +566,15 @@ def extract(backend, source, out, workers, valid_fraction, test_fraction, benchm
               help="theorems of this split (repeatable; default: valid only; test is miniF2F's held-out split)")
 @click.option("--include-automation/--no-include-automation", default=True, show_default=True,
               help="keep steps whose tactic came from the backend's automation list, not the model")
-def train_data(runs, out, splits, include_automation):
+@click.option("--renamed-copies", type=click.IntRange(min=0), default=0, show_default=True,
+              help="add up to K copies of each row with its hypotheses and variables renamed (kept apart from "
+                   "deduplication: the copies are the point)")
+def train_data(runs, out, splits, include_automation, renamed_copies):
     """Proofstep rows (state, tactic) along the proofs found in RUNS (run folders of `prover prove`, with their
     trees/); deduplicated across runs; prints a JSON summary."""
     from prover.proofsteps import write_proofsteps
     from prover.train_data import DEFAULT_SPLITS, HELD_OUT, RunFolderError, collect
+    from prover.train_data import renamed_copies as with_renamed_copies
 
     splits = tuple(dict.fromkeys(splits)) or DEFAULT_SPLITS
     if HELD_OUT in splits:
@@ -578,12 +582,14 @@ def train_data(runs, out, splits, include_automation):
                    "results on that split are no longer a test", err=True)
     try:
         found = collect(runs, splits, include_automation)
-        write_proofsteps(out, found.rows)
-    except RunFolderError as exc:
+        rows = with_renamed_copies(found.rows, renamed_copies) if renamed_copies else found.rows
+        write_proofsteps(out, rows)
+    except (RunFolderError, ValueError) as exc:
         raise UserError(str(exc)) from None
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc}") from None
-    click.echo(json.dumps({"out": str(out), "splits": list(splits), **found.summary()}, indent=2))
+    click.echo(json.dumps({"out": str(out), "splits": list(splits), **found.summary(),
+                           "rows_written": len(rows)}, indent=2))
 
 
 @main.command()

@@ -26,6 +26,8 @@ class BackendPlugin:
     extract_proofsteps: Callable[..., Any] | None = None
     # `--model hints`: a rule-based TacticGenerator (expert iteration's teacher); None where the backend has none
     hint_generator: Callable[[], Any] | None = None
+    # (ProofStep, random.Random) -> the step with its hypotheses and variables renamed, or None (`--renamed-copies`)
+    rename_proofstep: Callable[..., Any] | None = None
 
 
 class UnknownBackend(LookupError):

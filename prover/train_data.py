@@ -155,6 +155,30 @@ def collect_proofsteps(run_dirs: Iterable[str | Path], splits: Iterable[str] = D
     return collect(run_dirs, splits, include_automation).rows
 
 
+def renamed_copies(rows: list[ProofStep], copies: int, seed: int = 0) -> list[ProofStep]:
+    """`rows` followed by up to `copies` renamed variants of each (the backend plugin's `rename_proofstep`):
+    the same step under other hypothesis and variable names. Raises ValueError for a backend without one."""
+    import random
+
+    from prover.plugins import load_plugin
+
+    rng = random.Random(seed)
+    out = list(rows)
+    renamers: dict = {}
+    for row in rows:
+        if row.backend not in renamers:
+            renamers[row.backend] = load_plugin(row.backend).rename_proofstep
+            if renamers[row.backend] is None:
+                raise ValueError(f"the {row.backend} backend cannot rename proofsteps (--renamed-copies)")
+        seen = {(row.state, row.tactic)}
+        for _ in range(copies):
+            copy = renamers[row.backend](row, rng)
+            if copy is not None and (copy.state, copy.tactic) not in seen:
+                seen.add((copy.state, copy.tactic))
+                out.append(copy)
+    return out
+
+
 def write_rows(out: str | Path, rows: Iterable[ProofStep], guard=None) -> dict:
     """Deduplicate `rows`, drop those the contamination guard (a prover.contamination.NgramGuard) matches, with
     its report written to OUT.contamination.json, and write the rest to `out` atomically; the counts. The last

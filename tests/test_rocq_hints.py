@@ -55,3 +55,23 @@ def test_the_cli_runs_the_hint_generator_as_model_hints(tmp_path):
     row = json.loads((out / "results.jsonl").read_text().splitlines()[0])
     assert row["status"] == "proved" and row["model"] == "rocq-hints"
     assert any(t.startswith("pose proof (pow2_ge_0") for t in row["proof"])
+
+
+def test_a_renamed_step_renames_consistently_without_capturing_bound_names():
+    import random
+
+    from coq_env.renaming import rename_step
+    from prover.proofsteps import ProofStep
+
+    step = ProofStep(state=STATE, tactic="rewrite h0 in *; destruct h1; pose proof (pow2_ge_0 (a - b)).",
+                     theorem="t", source="s", split="train")
+    rng = random.Random(0)
+    for _ in range(5):
+        copy = rename_step(step, rng)
+        hyps, variables, _ = parse_context(copy.state)
+        names = [n for n, _ in hyps]
+        assert names[0] == "f" and "x" not in variables  # a function is no hypothesis; bound x is not reused
+        new_h0, new_h1 = names[1], names[2]
+        (new_a, new_b) = variables
+        assert copy.tactic == f"rewrite {new_h0} in *; destruct {new_h1}; pose proof (pow2_ge_0 ({new_a} - {new_b}))."
+        assert f"forall x : R, f x = 2 * x + 3" in copy.state

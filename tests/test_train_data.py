@@ -156,3 +156,16 @@ def test_anything_but_a_run_folder_is_one_clear_line_and_exit_2(runs, tmp_path):
         assert done.returncode == 2 and message in done.stderr, done.stderr
         assert done.stderr.startswith("error:") and len(done.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "out.jsonl").exists()  # nothing written from the good folder either
+
+
+def test_renamed_copies_rename_hypotheses_and_variables_in_state_and_tactic_alike(runs, tmp_path):
+    valid_run, _ = runs
+    done, summary = train_data(valid_run, "--out", tmp_path / "steps.jsonl", "--renamed-copies", "3")
+    assert done.returncode == 0, done.stderr
+    rows = read_proofsteps(tmp_path / "steps.jsonl")
+    after_intros = [r for r in rows if r.theorem == "aime_1984_p15" and r.tactic == "lra."]
+    originals = [r for r in after_intros if "x, y, z, w : R" in r.state]
+    copies = [r for r in after_intros if r not in originals]
+    assert len(originals) == 1 and 1 <= len(copies) <= 3
+    assert all("x, y, z, w : R" not in c.state and c.state.count(" : R\n") == 1 for c in copies)
+    assert summary["rows"] == 4 and 4 < summary["rows_written"] <= 16
