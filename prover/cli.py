@@ -57,21 +57,18 @@ def _select(theorems, names: str | None, limit: int | None):
 def _generator(model: str, backend: str, settings):
     from prover.models import ModelSpecError, load_generator
 
-    if model in ("none", "hints"):
-        try:
-            return load_generator(model, backend, settings)
-        except ModelSpecError as exc:
-            raise UserError(str(exc)) from None
-    from prover.hf_generator import ModelLoadError
+    errors: tuple = (ModelSpecError,)
+    if model not in ("none", "hints"):  # weightless generators: no model stack to import
+        from prover.hf_generator import ModelLoadError
 
-    server_errors: tuple = ()
+        errors += (ModelLoadError,)
     if model.startswith("openai:"):
         from prover.openai_generator import ModelServerError
 
-        server_errors = (ModelServerError,)
+        errors += (ModelServerError,)
     try:
         return load_generator(model, backend, settings)
-    except (ModelLoadError, ModelSpecError, *server_errors) as exc:
+    except errors as exc:
         raise UserError(str(exc)) from None
 
 

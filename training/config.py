@@ -69,6 +69,11 @@ class TrainConfig:
         if self.adapter and not (Path(self.adapter) / "adapter_config.json").is_file():
             raise ConfigError(f"adapter {self.adapter!r} is not a LoRA adapter folder (no adapter_config.json)")
 
+    @property
+    def uses_lora(self) -> bool:
+        """Training a LoRA adapter: a fresh one (`lora`) or a continued one (`adapter`)."""
+        return bool(self.lora or self.adapter)
+
     def grad_accum(self, world_size: int) -> int:
         per_step = self.micro_batch * world_size
         if self.batch_size % per_step:

@@ -48,12 +48,12 @@ def export_checkpoint(ckpt: str | Path, out: str | Path, dtype: str = "bfloat16"
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     if adapter_only:
-        if not (config.lora or config.adapter):
+        if not config.uses_lora:
             raise CheckpointError("--adapter-only needs a LoRA run; this run trained every weight")
         # peft writes adapter_config.json and adapter_model.safetensors (plus a model card); the base's tokenizer serves
         model.to(DTYPES[dtype]).save_pretrained(tmp)
     else:
-        if config.lora or config.adapter:
+        if config.uses_lora:
             model = model.merge_and_unload()
         model.config.use_cache = True
         model.to(DTYPES[dtype]).save_pretrained(tmp)
