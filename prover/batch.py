@@ -10,6 +10,7 @@ from typing import Iterable, Iterator, NamedTuple
 
 from tqdm import tqdm
 
+from prover import interrupts
 from prover.backend import Backend
 from prover.generators import TacticGenerator
 from prover.search import SearchConfig, Status, best_first_search
@@ -209,5 +210,6 @@ def prove_batch(
             row, script, tree = attempt_one(theorem, backend, generator, config, trees)
             bar.record(out, row, script, suffix, tree)
             yield row
+            interrupts.check()
     finally:
         bar.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from prover import interrupts
 from prover.batch import RESULTS, RunConfigMismatch, prepare_run_dir, prove_batch, read_rows, summarize
 from prover.plugins import UnknownBackend, available_backends, load_plugin
 from prover.search import SearchConfig
@@ -25,6 +26,7 @@ class UserError(click.ClickException):
 @click.group()
 def main() -> None:
     """Best-first formal theorem proving with language-model tactic generators."""
+    interrupts.install()
 
 
 def _plugin(backend: str):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from prover import interrupts
 from prover.backend import Backend
 from prover.generators import Candidate, TacticGenerator
 from prover.types import Failed, Proof, ProofState, Proved, TimedOut, Theorem, Verdict
@@ -149,6 +150,7 @@ def best_first_search(
 
     proof: tuple[str, ...] | None = None
     while queue and proof is None:
+        interrupts.check()
         if result.expansions >= config.max_expansions:
             result.status = Status.FAILED
             break
