@@ -2,8 +2,10 @@
 
 It reads the goal's context and instantiates a few templates that competition algebra needs and the fixed
 automation list cannot express because they name things in the goal: rewriting with an equation or a
-function's defining hypothesis, splitting a conjunction, case-splitting an absolute value, and
-Positivstellensatz-style hints for `nra` (a square of a difference of two variables is non-negative).
+function's defining hypothesis (with `by lia`/`by lra` for its side conditions), splitting a conjunction,
+case-splitting an absolute value, clearing a hypothesis' denominators, positivity of `sqrt` and `exp` terms, and
+Positivstellensatz-style hints for `nra`/`lra` (a square of a difference or weighted difference of variables is
+non-negative).
 Its use is as the teacher of expert iteration's round 0 (`prover iterate --model hints`): the proofs it finds
 on the valid split become fine-tuning rows, so the trained model learns to propose such steps itself.
 """
@@ -20,6 +22,7 @@ GOAL_BAR = "============================"
 _DECL = re.compile(r"^\s{2}([^\s:,][^:,]*(?:, [^\s:,][^:,]*)*) : (.+)$")
 NUMBER_TYPES = ("R", "Z", "nat", "Q", "C")
 MAX_SQUARE_VARIABLES = 4  # pairs grow quadratically; larger contexts get no square hints
+MAX_WEIGHTED_SQUARE_VARIABLES = 3
 GOAL_TACTICS = ("field_simplify.", "unfold Rdiv.", "apply Rle_ge.", "apply Rge_le.", "unfold Rge.", "unfold Rgt.",
                 "repeat split.", "intuition nra.", "intuition lia.")
 SCORE = -1.0  # every proposal alike: the search then runs breadth-first over them
@@ -49,17 +52,25 @@ def parse_context(state: str) -> tuple[list[tuple[str, str]], dict[str, str], st
     return hyps, variables, conclusion
 
 
-def abs_arguments(text: str) -> list[str]:
-    """The arguments of `Rabs (...)` in a term, parentheses balanced."""
+def function_arguments(function: str, text: str, names: bool = True) -> list[str]:
+    """The arguments of `function (...)` in a term, parentheses balanced; with `names`, also of `function x`
+    where x is a name or a numeral."""
     found = []
-    for match in re.finditer(r"Rabs \(", text):
+    for match in re.finditer(rf"(?<![\w']){function} \(", text):
         i, depth = match.end(), 1
         while i < len(text) and depth:
             depth += {"(": 1, ")": -1}.get(text[i], 0)
             i += 1
         if depth == 0:
             found.append(text[match.end():i - 1])
+    if names:
+        found += [m.group(1) for m in re.finditer(rf"(?<![\w']){function} ([A-Za-z_][\w']*|\d+)(?![\w'])", text)]
     return found
+
+
+def abs_arguments(text: str) -> list[str]:
+    """The arguments of `Rabs (...)` in a term, parentheses balanced."""
+    return function_arguments("Rabs", text, names=False)
 
 
 def hint_tactics(state: str) -> list[str]:
@@ -73,6 +84,10 @@ def hint_tactics(state: str) -> list[str]:
             tactics.append(f"rewrite {name} in *.")
             if not typ.startswith("forall"):
                 tactics.append(f"rewrite <- {name} in *.")
+            elif "->" in typ:  # a conditional equation: its side conditions are arithmetic
+                tactics += [f"rewrite {name} by lia.", f"rewrite {name} by lra."]
+        if "/" in typ:
+            tactics.append(f"field_simplify in {name}.")
     for term in abs_arguments(conclusion) + [a for _, typ in hyps for a in abs_arguments(typ)]:
         tactics.append(f"destruct (Rcase_abs ({term})).")
     reals = [v for v, t in variables.items() if t == "R"]
@@ -83,12 +98,22 @@ def hint_tactics(state: str) -> list[str]:
                         f"pose proof (pow2_ge_0 ({x} * {y} - 1))."]
         for x in reals:
             tactics += [f"pose proof (pow2_ge_0 ({x} - 1)).", f"pose proof (pow2_ge_0 ({x} + 1))."]
+    if len(reals) <= MAX_WEIGHTED_SQUARE_VARIABLES:  # squares with a coefficient: 36az - 9a^2 <= 36z^2 is (2z - a)^2
+        for x, y in itertools.permutations(reals, 2):
+            tactics += [f"pose proof (pow2_ge_0 (2 * {x} - {y})).", f"pose proof (pow2_ge_0 (3 * {x} - {y})).",
+                        f"pose proof (pow2_ge_0 ({x} * {y} + 1)).", f"pose proof (pow2_ge_0 ({x} ^ 2 - {y}))."]
+        for x, y, z in itertools.combinations(reals, 3):
+            tactics += [f"pose proof (pow2_ge_0 ({x} + {y} - {z})).", f"pose proof (pow2_ge_0 ({x} + {y} + {z}))."]
     integers = [v for v, t in variables.items() if t == "Z"]
     if len(integers) <= MAX_SQUARE_VARIABLES:
+        tactics += [f"pose proof (Z.square_nonneg {x})." for x in integers]
         tactics += [f"pose proof (Z.square_nonneg ({x} - {y}))." for x, y in itertools.combinations(integers, 2)]
+    texts = [conclusion] + [typ for _, typ in hyps]
+    for function, fact in (("sqrt", "sqrt_pos"), ("exp", "exp_pos")):  # positivity `nra`/`lra` cannot derive
+        tactics += [f"pose proof ({fact} ({e}))." for e in dict.fromkeys(a for t in texts for a in function_arguments(function, t))]
     if "forall" not in conclusion:
         tactics += [f"induction {v}." for v, t in variables.items() if t == "nat"]
-    tactics += GOAL_TACTICS
+    tactics += GOAL_TACTICS + ("subst.",)
     if "R" not in variables.values():  # computing a real-number goal unfolds the reals' definitions: noise
         tactics.append("vm_compute.")
     return list(dict.fromkeys(tactics))

@@ -37,6 +37,23 @@ def test_templates_name_what_is_in_the_goal():
     assert len(tactics) == len(set(tactics))
 
 
+def test_round_two_templates_conditional_rewrites_divisions_roots_and_weighted_squares():
+    state = """1 goal
+  
+  a, z, w : R
+  f : nat -> R
+  h0 : forall n : nat, (n > 0)%nat -> f n = 3
+  h1 : a / w = sqrt (z + 1)
+  ============================
+  36 * (a * z) - 9 * a ^ 2 <= 36 * z ^ 2 + exp w"""
+    tactics = hint_tactics(state)
+    for expected in ("rewrite h0 by lia.", "rewrite h0 by lra.", "field_simplify in h1.",
+                     "pose proof (sqrt_pos (z + 1)).", "pose proof (exp_pos (w)).",
+                     "pose proof (pow2_ge_0 (2 * z - a)).", "pose proof (pow2_ge_0 (a + z - w)).", "subst."):
+        assert expected in tactics
+    assert "rewrite <- h0 in *." not in tactics and len(tactics) == len(set(tactics))
+
+
 def test_hints_prove_a_theorem_the_automation_alone_does_not(backend, valid):
     theorem = valid["mathd_algebra_43"]  # a linear function given by a hypothesis: needs `rewrite h0 in *`
     assert best_first_search(theorem, backend, AutomationOnly(), CONFIG).status is not Status.PROVED
