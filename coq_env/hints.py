@@ -88,8 +88,8 @@ def hint_tactics(state: str) -> list[str]:
                 tactics += [f"rewrite {name} by lia.", f"rewrite {name} by lra."]
         if "/" in typ:
             tactics.append(f"field_simplify in {name}.")
-    for term in abs_arguments(conclusion) + [a for _, typ in hyps for a in abs_arguments(typ)]:
-        tactics.append(f"destruct (Rcase_abs ({term})).")
+    texts = [conclusion] + [typ for _, typ in hyps]
+    tactics += [f"destruct (Rcase_abs ({term}))." for text in texts for term in abs_arguments(text)]
     reals = [v for v, t in variables.items() if t == "R"]
     if len(reals) <= MAX_SQUARE_VARIABLES:
         tactics += [f"pose proof (pow2_ge_0 {x})." for x in reals]
@@ -108,9 +108,8 @@ def hint_tactics(state: str) -> list[str]:
     if len(integers) <= MAX_SQUARE_VARIABLES:
         tactics += [f"pose proof (Z.square_nonneg {x})." for x in integers]
         tactics += [f"pose proof (Z.square_nonneg ({x} - {y}))." for x, y in itertools.combinations(integers, 2)]
-    texts = [conclusion] + [typ for _, typ in hyps]
     for function, fact in (("sqrt", "sqrt_pos"), ("exp", "exp_pos")):  # positivity `nra`/`lra` cannot derive
-        tactics += [f"pose proof ({fact} ({e}))." for e in dict.fromkeys(a for t in texts for a in function_arguments(function, t))]
+        tactics += [f"pose proof ({fact} ({e}))." for text in texts for e in function_arguments(function, text)]
     if "forall" not in conclusion:
         tactics += [f"induction {v}." for v, t in variables.items() if t == "nat"]
     tactics += GOAL_TACTICS + ("subst.",)

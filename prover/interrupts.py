@@ -25,7 +25,8 @@ def install() -> None:
     """Use the remembering handler, where Python's own is in place (an ignored or replaced SIGINT is left alone)."""
     global _requested
     _requested = False
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_sigint)
 
 
