@@ -36,11 +36,14 @@ from coq_env.coqtop import (
 from coq_env.sentences import (
     as_single_tactic,
     is_bullet,
+    normalize,
     split_sentences,
     strip_comments,
     tactic_problem,
 )
+from coq_env.verify import first_assumption
 from prover.proofsteps import ProofStep, deduplicate, split_of, write_proofsteps
+from prover.types import Theorem
 
 STDLIB = "stdlib"
 SENTENCE_TIMEOUT = 10.0
@@ -56,6 +59,10 @@ _OPENER = re.compile(
     r"(?:Lemma|Theorem|Fact|Remark|Corollary|Proposition|Example|Instance|Definition)\s+([\w'][\w'.]*)"
 )
 _ATTRIBUTES = re.compile(r"^(?:#\[[^\]]*\]\s*)+")
+# A held-out theorem is stated the way a benchmark theorem is (what the verifier accepts), at top level.
+_THEOREM = re.compile(r"^(?:Theorem|Lemma|Fact|Remark|Corollary|Proposition|Example)\s+[\w']+")
+_BLOCK_OPEN = re.compile(r"^(?:Section|Module(?:\s+Type)?)\s+(?!.*:=)")
+_BLOCK_END = re.compile(r"^End\s+[\w']+\.$")
 _GOALS = re.compile(r"^(?:\d+ goals?|No more goals)\b", re.MULTILINE)
 _PROOF_START = re.compile(r"^Proof(?:\s+(?:using|with)\b.*)?\.$")
 # `Proof term.` ends a proof too.
@@ -218,6 +225,7 @@ class LemmaRecord:
     status: str = "open"  # open | kept | admitted | aborted | failed
     error: str | None = None
     commands: bool = False  # vernacular commands inside the proof: the search could not replay its path
+    at: int | None = None  # the statement's index in the file's accepted sentences, for a top-level theorem
 
 
 @dataclass
@@ -230,6 +238,25 @@ class FileReplay:
     sentences_run: int = 0
     lemmas: list[LemmaRecord] = field(default_factory=list)
     seconds: float = 0.0
+    script: list[str] = field(default_factory=list)  # the sentences coqtop accepted, in order
+
+    def theorems_record(self, split: str) -> dict | None:
+        """The file's replayed top-level theorems as held-out proving tasks: each one's header is every sentence
+        coqtop accepted before it (earlier proofs included: later lemmas use them). Only theorems the search
+        and the verifier can take as they are: no prelude-less file, nothing assumed before them, and a header
+        that reads back into the same sentences."""
+        if "-noinit" in self.file.args:
+            return None
+        limit = _resendable(self.script)
+        assumed = first_assumption(self.script[:limit])
+        if assumed:
+            limit = assumed[0]
+        lemmas = [{"name": lemma.name, "statement": self.script[lemma.at], "at": lemma.at} for lemma in self.lemmas
+                  if lemma.status == "kept" and lemma.at is not None and lemma.at < limit]
+        if not lemmas:
+            return None
+        return {"source": self.file.label, "file": self.file.relpath, "split": split,
+                "sentences": self.script[:max(lemma["at"] for lemma in lemmas) + 1], "lemmas": lemmas}
 
     def rows(self, split: str) -> tuple[list[ProofStep], Counter]:
         """The rows of the lemmas that replayed whole, and why the other steps of those lemmas were dropped."""
@@ -254,6 +281,18 @@ class FileReplay:
             "lemmas_admitted": statuses["admitted"] + statuses["aborted"], "rows": rows,
             "rows_dropped": dict(dropped), "seconds": round(self.seconds, 2),
         }
+
+
+def _resendable(script: list[str]) -> int:
+    """How many leading sentences of `script` split_sentences reads back from their text: a focus `2:{` or a
+    `tac...` is one sentence to the replayer but merges with the next when a header is read."""
+    again = split_sentences("\n".join(script))
+    count = 0
+    for sent, read in zip(script, again):
+        if normalize(sent) != normalize(read):
+            break
+        count += 1
+    return count
 
 
 def step_problem(step: Step) -> str | None:
@@ -286,6 +325,7 @@ class _Replayer:
         self._limits = limits
         self._coq: Coqtop | None = None
         self._proof: _Proof | None = None
+        self._blocks = 0  # Sections and Modules open: a theorem inside one is no self-contained task
 
     def run(self) -> FileReplay:
         result, start = self.result, time.monotonic()
@@ -328,10 +368,17 @@ class _Replayer:
             self.result.status, self.result.detail = "error", reply.error
             self.result.reason = f"error at {_ATTRIBUTES.sub('', sentence).split()[0].rstrip('.')}"
             return False
+        self.result.script.append(sentence)
+        if _BLOCK_OPEN.match(sentence):
+            self._blocks += 1
+        elif _BLOCK_END.match(sentence) and self._blocks:
+            self._blocks -= 1
         if _GOALS.search(reply.output):
             m = _OPENER.match(sentence)
             lemma = LemmaRecord(m.group(1), sentence) if m else None
             if lemma:
+                if not self._blocks and _THEOREM.match(sentence):
+                    lemma.at = len(self.result.script) - 1
                 self.result.lemmas.append(lemma)
             self._proof = _Proof(lemma, clean_goals(reply.output))
         return True
@@ -343,12 +390,13 @@ class _Replayer:
             return self._close("Abort." if sentence.startswith("Abort") else "Admitted.") if end else True
         if _PROOF_START.match(sentence):
             reply = self._send(sentence)
-            return self._fail(reply.error) if reply.error else True
+            return self._fail(reply.error) if reply.error else self._accepted(sentence)
         if end:
             reply = self._send(sentence)
             if reply.error:
                 self._fail(reply.error)
                 return self._close("Admitted.")
+            self.result.script.append(sentence)
             self._proof = None
             if proof.lemma is not None:
                 proof.lemma.status = {"Admitted": "admitted", "Abort": "aborted"}.get(end.group(1), "kept")
@@ -370,12 +418,14 @@ class _Replayer:
                 return self._fail(reply.error)
             if record:
                 proof.lemma.steps.append(Step(proof.path, state, sentence))
+            self.result.script.append(sentence)
             proof.path += (sentence,)
             proof.current = clean_goals(reply.output) if reply.output else None
             return True
         reply = self._send(sentence)  # a command inside the proof (Check, Hint, Focus, admit, ...)
         if reply.error:
             return self._fail(reply.error)
+        self.result.script.append(sentence)
         proof.current = None
         if proof.lemma is not None:
             proof.lemma.commands = True
@@ -388,6 +438,10 @@ class _Replayer:
         words = self._send("Check Set.").output.split()
         return words[:2] == ["Set", ":"] and words[2:3] != [] and words[2].startswith("Type")
 
+    def _accepted(self, sentence: str) -> bool:
+        self.result.script.append(sentence)
+        return True
+
     def _fail(self, error: str) -> bool:
         self._proof.failed = True
         if self._proof.lemma is not None:
@@ -399,6 +453,7 @@ class _Replayer:
         if reply.error:
             self.result.status, self.result.reason, self.result.detail = "error", "cannot leave a failed proof", reply.error
             return False
+        self.result.script.append(sentence)
         self._proof = None
         return True
 
@@ -418,11 +473,13 @@ def _worker_init() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
 
-def _replay_job(job: tuple[SourceFile, float, float, float, float]) -> tuple[dict, list[dict]]:
+def _replay_job(job: tuple[SourceFile, float, float, float, float]) -> tuple[dict, list[dict], dict | None]:
     file, sentence_timeout, file_timeout, valid_fraction, test_fraction = job
     result = replay_file(file, sentence_timeout, file_timeout)
-    rows, dropped = result.rows(split_of(file.relpath, valid_fraction, test_fraction))
-    return result.log_row(len(rows), dropped), [asdict(r) for r in rows]
+    split = split_of(file.relpath, valid_fraction, test_fraction)
+    rows, dropped = result.rows(split)
+    record = result.theorems_record(split) if split != "train" else None
+    return result.log_row(len(rows), dropped), [asdict(r) for r in rows], record
 
 
 def _read_log(path: Path) -> dict[str, dict]:
@@ -491,7 +548,8 @@ def extract_proofsteps(
 
     `guard` (a prover.contamination.NgramGuard) drops rows that share an n-gram with a benchmark statement
     and reports them in `out.contamination.json`. Files already in `out.files.jsonl` are not replayed again
-    unless `fresh`.
+    unless `fresh`. The held-out files' top-level theorems go to `out.theorems.jsonl` (`load_heldout_theorems`):
+    tasks for a prover trained on the rest.
     """
     if valid_fraction < 0 or test_fraction < 0 or valid_fraction + test_fraction > 1:
         raise ExtractError("--valid-fraction and --test-fraction must be >= 0 and add up to at most 1")
@@ -500,14 +558,16 @@ def extract_proofsteps(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     log_path, partial_path = Path(f"{out}.files.jsonl"), Path(f"{out}.partial")
+    theorems_partial = Path(f"{out}.theorems.partial")
     if fresh:
-        for path in (log_path, partial_path):
+        for path in (log_path, partial_path, theorems_partial):
             path.unlink(missing_ok=True)
     labels = {f.label for f in files}
     done = _read_log(log_path)
     if done and not labels & done.keys():
         raise ExtractError(f"{log_path} logs files of another source: pass --fresh or choose another --out")
     _compact_partial(partial_path, done)
+    _compact_partial(theorems_partial, done)
     resumed = sum(label in labels for label in done)
     todo = [f for f in files if f.label not in done]
     jobs = [(f, sentence_timeout, file_timeout, valid_fraction, test_fraction) for f in todo]
@@ -520,10 +580,14 @@ def extract_proofsteps(
     pool = multiprocessing.Pool(workers, initializer=_worker_init) if workers > 1 else None
     try:
         results = pool.imap_unordered(_replay_job, jobs) if pool else map(_replay_job, jobs)
-        with open(partial_path, "a", encoding="utf-8") as partial, open(log_path, "a", encoding="utf-8") as log:
-            for log_row, rows in results:
+        with open(partial_path, "a", encoding="utf-8") as partial, open(log_path, "a", encoding="utf-8") as log, \
+                open(theorems_partial, "a", encoding="utf-8") as theorems:
+            for log_row, rows, record in results:
                 partial.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
                 partial.flush()  # rows before their log line: a logged file's rows are always whole
+                if record is not None:
+                    theorems.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    theorems.flush()
                 log.write(json.dumps(log_row) + "\n")
                 log.flush()
                 done[log_row["source"]] = log_row
@@ -536,7 +600,75 @@ def extract_proofsteps(
             pool.join()
         if bar:
             bar.close()
-    return _finish(files, done, out, partial_path, valid_fraction, test_fraction, guard, resumed, started)
+    summary = _finish(files, done, out, partial_path, valid_fraction, test_fraction, guard, resumed, started)
+    summary["heldout_theorems"] = _write_heldout_theorems(files, theorems_partial, Path(f"{out}.theorems.jsonl"),
+                                                          valid_fraction, test_fraction, guard)
+    return summary
+
+
+def _write_heldout_theorems(files, partial: Path, out: Path, valid_fraction, test_fraction, guard) -> dict:
+    """`out.theorems.jsonl`: the held-out files' records (a file's split can change with the fractions: a file
+    replayed while it was in train has none), each name once, statements the guard flags dropped."""
+    relpath = {f.label: f.relpath for f in files}
+    names: set[str] = set()
+    counts = Counter()
+    records = []
+    for record in _read_jsonl(partial):
+        if record.get("source") not in relpath:
+            continue
+        split = split_of(relpath[record["source"]], valid_fraction, test_fraction)
+        if split == "train":
+            continue
+        lemmas = []
+        for lemma in record["lemmas"]:
+            if lemma["name"] in names:
+                counts["duplicate_names"] += 1
+            elif guard is not None and guard.match(lemma["statement"]):
+                counts["dropped_contamination"] += 1
+            else:
+                names.add(lemma["name"])
+                lemmas.append(lemma)
+                counts[split] += 1
+        if lemmas:
+            records.append({**record, "split": split, "lemmas": lemmas})
+    tmp = out.with_name(f".{out.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    os.replace(tmp, out)
+    return {"valid": counts["valid"], "test": counts["test"], "duplicate_names": counts["duplicate_names"],
+            "dropped_contamination": counts["dropped_contamination"], "out": str(out)}
+
+
+def _read_jsonl(path: Path) -> Iterator[dict]:
+    if path.exists():
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    continue
+
+
+def load_heldout_theorems(path: str | Path, split: str = "valid") -> tuple[Theorem, ...]:
+    """The theorems `extract_proofsteps` wrote to OUT.theorems.jsonl for `split` (valid or test), each with
+    the sentences before it in its file as its header. Raises ExtractError for a file that is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExtractError(f"no such theorems file: {path} (`prover extract` writes OUT.theorems.jsonl)")
+    theorems = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            try:
+                record = json.loads(line)
+                if record["split"] != split:
+                    continue
+                for lemma in record["lemmas"]:
+                    theorems.append(Theorem(name=lemma["name"], statement=lemma["statement"],
+                                            header="\n".join(record["sentences"][:lemma["at"]]), backend="rocq",
+                                            split=split, benchmark=f"corpus:{record['source']}"))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ExtractError(f"{path}:{number}: not a held-out theorems row ({type(exc).__name__}: {exc})") from None
+    return tuple(theorems)
 
 
 def _finish(files, done, out, partial_path, valid_fraction, test_fraction, guard, resumed, started) -> dict:

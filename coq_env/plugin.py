@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from coq_env.backend import AUTOMATION_IMPORT, RocqBackend
-from coq_env.extract import extract_proofsteps
+from coq_env.extract import extract_proofsteps, load_heldout_theorems
 from coq_env.hints import HintGenerator
 from coq_env.renaming import rename_step
 from coq_env.minif2f import load_split
@@ -26,4 +26,5 @@ PLUGIN = BackendPlugin(
     extract_proofsteps=extract_proofsteps,
     hint_generator=HintGenerator,
     rename_proofstep=rename_step,
+    heldout_theorems=load_heldout_theorems,
 )

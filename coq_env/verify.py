@@ -85,9 +85,11 @@ def _benchmark_shape_problem(sentences: list[str], expected: Theorem, extra_head
     return None
 
 
-def _generic_problem(sentences: list[str]) -> str | None:
+def first_assumption(sentences: list[str]) -> tuple[int, str] | None:
+    """(index, keyword) of the first sentence that assumes instead of proving (`Admitted`, `Axiom`, a `Variable`
+    outside any section, ...), or None."""
     in_section = 0
-    for sentence in sentences:
+    for i, sentence in enumerate(sentences):
         s = normalize(sentence)
         if re.match(r"^Section\s", s):
             in_section += 1
@@ -98,7 +100,15 @@ def _generic_problem(sentences: list[str]) -> str | None:
             keyword = " ".join(m.group(1).split())
             if in_section and keyword in ("Hypothesis", "Hypotheses", "Variable", "Variables", "Context"):
                 continue  # a section variable is discharged when the section closes
-            return f"the file uses '{keyword}'"
+            return i, keyword
+    return None
+
+
+def _generic_problem(sentences: list[str]) -> str | None:
+    found = first_assumption(sentences)
+    if found:
+        return f"the file uses '{found[1]}'"
+    for sentence in sentences:
         if re.search(r"(?<![\w'.])(admit|give_up)(?![\w'])", strip_comments(sentence)):
             return "the proof uses 'admit'"
     return None

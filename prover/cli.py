@@ -534,7 +534,8 @@ def setup_isabelle(driver, sessions, jobs, skip_build, server_name, pisa_dir, pi
 @click.option("--progress/--no-progress", default=True)
 def extract(backend, source, out, workers, valid_fraction, test_fraction, benchmark, contamination_guard, ngram,
             sentence_timeout, file_timeout, limit, fresh, progress):
-    """Replay real proof scripts and write (goal state, tactic) proofstep rows for fine-tuning; prints a JSON summary."""
+    """Replay real proof scripts and write (goal state, tactic) proofstep rows for fine-tuning; prints a JSON summary.
+    The held-out files' theorems go to OUT.theorems.jsonl (`prover iterate --corpus-theorems`)."""
     plugin = _plugin(backend)
     if plugin.extract_proofsteps is None:
         raise UserError(f"backend {backend} has no proof extractor")
@@ -603,6 +604,10 @@ def train_data(runs, out, splits, include_automation, renamed_copies):
 @click.option("--set", "train_set", multiple=True, metavar="KEY=VALUE", help="override a training config field")
 @click.option("--corpus", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help="proofstep rows every round also trains on (`prover extract` output; repeatable)")
+@click.option("--corpus-theorems", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="also prove the valid held-out theorems of an extracted corpus (`prover extract`'s "
+                   "OUT.theorems.jsonl; repeatable); their proofs join the data")
+@click.option("--corpus-theorems-limit", type=click.IntRange(min=1), help="only the first N of those theorems")
 @click.option("--search-weight", type=click.IntRange(min=1), default=4, show_default=True,
               help="times the search's own steps are repeated in the training data")
 @click.option("--limit", type=click.IntRange(min=1), help="only the first N theorems of the split")
@@ -615,8 +620,9 @@ def train_data(runs, out, splits, include_automation, renamed_copies):
 @click.option("--max-tokens", type=click.IntRange(min=1), default=48, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="iteration folder (rerun to resume)")
 @click.option("--progress/--no-progress", default=True)
-def iterate(backend, benchmark, split, rounds, model, train_config, train_set, corpus, search_weight, limit, names,
-            budget_seconds, max_expansions, tactic_timeout, num_candidates, temperature, max_tokens, out, progress):
+def iterate(backend, benchmark, split, rounds, model, train_config, train_set, corpus, corpus_theorems,
+            corpus_theorems_limit, search_weight, limit, names, budget_seconds, max_expansions, tactic_timeout,
+            num_candidates, temperature, max_tokens, out, progress):
     """Expert iteration: prove SPLIT, fine-tune on the proofs found (plus --corpus), prove again; one row per
     round in OUT/rounds.jsonl."""
     from prover.iterate import IterateError, IterateSettings
@@ -628,6 +634,7 @@ def iterate(backend, benchmark, split, rounds, model, train_config, train_set, c
         backend=backend, benchmark=benchmark, split=split, rounds=rounds, model=model, train_config=train_config,
         train_set=list(train_set), corpus=[str(Path(c).resolve()) for c in corpus], search_weight=search_weight,
         limit=limit, names=[n.strip() for n in (names or "").split(",") if n.strip()],
+        corpus_theorems=[str(Path(c).resolve()) for c in corpus_theorems], corpus_theorems_limit=corpus_theorems_limit,
         search=dict(max_expansions=max_expansions, budget_seconds=budget_seconds,
                                  tactic_timeout=tactic_timeout, num_candidates=num_candidates),
         model_settings=dict(temperature=temperature, max_tokens=max_tokens))

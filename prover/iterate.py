@@ -1,9 +1,12 @@
 """Expert iteration: prove a training split, add the successful search steps to the fine-tuning data,
 fine-tune, prove again with the new model (Polu et al. 2022; the loop behind Llemma-style provers).
+With `corpus_theorems` (`prover extract`'s OUT.theorems.jsonl), each round also proves the extracted corpus'
+held-out valid theorems, and their proofs join the data too.
 
 OUT/iterate.json        the settings (a rerun with other settings is refused; the same command resumes)
 OUT/rounds.jsonl        one row per round: the model, its pass rate on the split, the data sizes
 OUT/round_R/prove/      the round's `prover prove` run folder (results, proofs, search trees)
+OUT/round_R/prove-corpus/  the same for the corpus' held-out theorems
 OUT/round_R/steps.jsonl proofstep rows from the proofs of every round so far (deduplicated)
 OUT/round_R/train/      the fine-tuning run (`python -m training finetune`)
 OUT/round_R/model/      its export: the next round's model
@@ -54,6 +57,8 @@ class IterateSettings:
     search_weight: int = 4  # the search steps are repeated this often in the data: few, but in-distribution
     limit: int | None = None
     names: list = field(default_factory=list)  # only these theorems of the split
+    corpus_theorems: list = field(default_factory=list)  # held-out theorem files of extracted corpora (valid ones)
+    corpus_theorems_limit: int | None = None  # only the first N of them
     search: dict = field(default_factory=dict)  # SearchConfig fields
     model_settings: dict = field(default_factory=dict)  # ModelSettings fields
 
@@ -99,7 +104,8 @@ def iterate(settings: IterateSettings, out: Path, plugin, progress: bool = True,
         raise IterateError("expert iteration trains on what it proves: use a training split, never test")
     out.mkdir(parents=True, exist_ok=True)
     saved = out / SETTINGS
-    if saved.is_file() and json.loads(saved.read_text()) != asdict(settings):
+    # A folder written before a setting existed holds that setting's default.
+    if saved.is_file() and {**asdict(IterateSettings()), **json.loads(saved.read_text())} != asdict(settings):
         raise IterateError(f"{out} holds an iteration with other settings: use another --out")
     saved.write_text(json.dumps(asdict(settings), indent=1))
     done = {row["round"]: row for row in read_rows(out / ROUNDS)}
@@ -111,6 +117,7 @@ def iterate(settings: IterateSettings, out: Path, plugin, progress: bool = True,
             raise IterateError(f"no theorem named {missing[0]!r} in {settings.benchmark} {settings.split}")
         theorems = [by_name[n] for n in settings.names]
     theorems = list(theorems[: settings.limit] if settings.limit else theorems)
+    corpus_theorems = _corpus_theorems(settings, plugin)
     corpus_rows = sum(len(read_proofsteps(p)) for p in settings.corpus)
     config = SearchConfig(**settings.search)
     model = settings.model
@@ -125,9 +132,15 @@ def iterate(settings: IterateSettings, out: Path, plugin, progress: bool = True,
         summary = summarize(rows)
         row = {"round": r, "model": model, "split": settings.split, "attempted": summary.attempted,
                "proved": summary.proved, "pass_rate": summary.proved / max(1, summary.attempted)}
+        if corpus_theorems:
+            corpus = summarize(_prove(settings, plugin, corpus_theorems, config, model, round_dir / "prove-corpus",
+                                      progress, benchmark="corpus"))
+            row.update(corpus_attempted=corpus.attempted, corpus_proved=corpus.proved,
+                       corpus_pass_rate=corpus.proved / max(1, corpus.attempted))
         if r < settings.rounds:
-            runs = [out / f"round_{i}" / "prove" for i in range(r + 1)]
-            steps = collect_proofsteps(runs, splits=(settings.split,))
+            runs = [out / f"round_{i}" / name for i in range(r + 1) for name in ("prove", "prove-corpus")
+                    if (out / f"round_{i}" / name).is_dir()]
+            steps = collect_proofsteps(runs, splits=(settings.split, "valid"))
             steps_file = round_dir / "steps.jsonl"
             write_proofsteps(steps_file, [_as_train(s) for s in steps])
             data = [*settings.corpus, *[str(steps_file)] * settings.search_weight]
@@ -143,17 +156,35 @@ def iterate(settings: IterateSettings, out: Path, plugin, progress: bool = True,
     return [done[r] for r in sorted(done)]
 
 
+def _corpus_theorems(settings: IterateSettings, plugin) -> list:
+    if not settings.corpus_theorems:
+        return []
+    if plugin.heldout_theorems is None:
+        raise IterateError(f"the {settings.backend} backend has no held-out corpus theorems (--corpus-theorems)")
+    try:
+        found = [t for path in settings.corpus_theorems for t in plugin.heldout_theorems(path, "valid")]
+    except ValueError as exc:
+        raise IterateError(str(exc)) from None
+    return found[: settings.corpus_theorems_limit] if settings.corpus_theorems_limit else found
+
+
 def _as_train(step):
     # Proofs of the split being iterated on are this loop's training data (the split is never test).
     return replace(step, split="train")
 
 
-def _prove(settings: IterateSettings, plugin, theorems, config: SearchConfig, model: str, run_dir: Path, progress: bool):
+def _prove(settings: IterateSettings, plugin, theorems, config: SearchConfig, model: str, run_dir: Path, progress: bool,
+           benchmark: str | None = None):
     from prover.models import ModelSettings, load_generator
 
     model_settings = ModelSettings(**settings.model_settings)
-    prepare_run_dir(run_dir, {"backend": settings.backend, "benchmark": settings.benchmark, "split": settings.split,
-                              "model": model, "limit": settings.limit, "names": settings.names or None, **vars(config),
+    if benchmark == "corpus":
+        selection = {"benchmark": "corpus", "split": "valid", "theorems": settings.corpus_theorems,
+                     "limit": settings.corpus_theorems_limit}
+    else:
+        selection = {"benchmark": settings.benchmark, "split": settings.split, "limit": settings.limit,
+                     "names": settings.names or None}
+    prepare_run_dir(run_dir, {"backend": settings.backend, **selection, "model": model, **vars(config),
                               **vars(model_settings), "trees": True})
     generator = load_generator(model, settings.backend, model_settings)
     with plugin.make_backend() as backend:

@@ -28,6 +28,8 @@ class BackendPlugin:
     hint_generator: Callable[[], Any] | None = None
     # (ProofStep, random.Random) -> the step with its hypotheses and variables renamed, or None (`--renamed-copies`)
     rename_proofstep: Callable[..., Any] | None = None
+    # (path, split) -> the held-out theorems `extract_proofsteps` wrote next to its rows (`iterate --corpus-theorems`)
+    heldout_theorems: Callable[..., tuple[Theorem, ...]] | None = None
 
 
 class UnknownBackend(LookupError):

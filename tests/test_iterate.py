@@ -10,6 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from coq_env.extract import extract_proofsteps
 from prover.cli import main
 from prover.proofsteps import ProofStep, read_proofsteps, write_proofsteps
 
@@ -30,7 +31,15 @@ def setup(tmp_path):
     corpus = tmp_path / "corpus.jsonl"
     write_proofsteps(corpus, [ProofStep(state=f"1 goal\n  ============================\n  {i} = {i}", tactic="reflexivity.",
                                         theorem=f"c{i}", source="synthetic", split="train") for i in range(8)])
+    # An extracted corpus whose one file is held out: its theorem is proved each round as well.
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "Held.v").write_text("Lemma corpus_conj (n : nat) : n + 0 = n /\\ 0 + n = n.\n"
+                                             "Proof. split. - symmetry. apply plus_n_O. - reflexivity. Qed.\n")
+    summary = extract_proofsteps(tmp_path / "src", tmp_path / "held.jsonl", workers=1, valid_fraction=1.0,
+                                 test_fraction=0.0)
+    assert summary["heldout_theorems"]["valid"] == 1
     args = ["iterate", "--backend", "rocq", "--rounds", "1", "--names", ",".join(PROVED), "--model", "none",
+            "--corpus-theorems", str(tmp_path / "held.jsonl.theorems.jsonl"),
             "--train-config", str(config), "--corpus", str(corpus), "--search-weight", "2", "--max-expansions", "2",
             "--budget-seconds", "10", "--max-tokens", "8", "--no-progress", "--out", str(tmp_path / "iter")]
     return args, tmp_path / "iter"
@@ -44,7 +53,9 @@ def test_a_round_proves_trains_on_its_proofs_and_the_next_round_uses_the_new_mod
     assert [r["round"] for r in rounds] == [0, 1]
     first, last = rounds
     assert first["model"] == "none" and first["proved"] == 2 and first["attempted"] == 2
+    assert first["corpus_attempted"] == first["corpus_proved"] == 1 and last["corpus_attempted"] == 1
     steps = read_proofsteps(out / "round_0" / "steps.jsonl")
+    assert "corpus_conj" in {s.theorem for s in steps}
     assert first["search_steps"] == len(steps) >= 2 and {s.split for s in steps} == {"train"}
     assert first["corpus_rows"] == 8 and first["train_rows"] == 8 + 2 * len(steps)
     assert "loss" in first

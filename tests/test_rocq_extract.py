@@ -14,6 +14,7 @@ from coq_env.backend import RocqBackend
 from coq_env.extract import (
     ExtractError,
     extract_proofsteps,
+    load_heldout_theorems,
     replay_file,
     replay_sentences,
     source_files,
@@ -21,7 +22,7 @@ from coq_env.extract import (
 )
 from prover.cli import main
 from prover.proofsteps import read_proofsteps
-from prover.types import Advanced, StatementError, Theorem
+from prover.types import Advanced, Proved, StatementError, Theorem
 
 PROVER = [sys.executable, "-m", "prover.cli"]
 
@@ -262,6 +263,31 @@ def test_extraction_dedupes_logs_each_file_and_resumes(tiny_folder, tmp_path):
     resumed = extract_proofsteps(tiny_folder, out, workers=1, valid_fraction=0.5, test_fraction=0.25)
     assert resumed["files_resumed"] == 2 and resumed["rows_before_dedupe"] == summary["rows_before_dedupe"]
     assert read_proofsteps(out) == rows
+
+
+def test_held_out_files_give_theorems_that_open_and_check_with_their_own_proofs(tiny_folder, tmp_path):
+    (tiny_folder / "Sections.v").write_text(
+        "Section S.\nVariable k : nat.\nLemma inside : k = k.\nProof. reflexivity. Qed.\nEnd S.\n"
+        "Lemma uses_inside : 2 = 2.\nProof. exact (inside 2). Qed.\n")
+    out = tmp_path / "rows.jsonl"
+    summary = extract_proofsteps(tiny_folder, out, workers=1, valid_fraction=1.0, test_fraction=0.0)
+    held = summary["heldout_theorems"]
+    assert held["valid"] == 6 and held["test"] == 0
+    theorems = {t.name: t for t in load_heldout_theorems(out.with_name("rows.jsonl.theorems.jsonl"))}
+    # Not after the `2:{` of focus (a header would read it as one sentence with the next), nor after an
+    # Admitted; not inside a section; not an interactive Definition.
+    assert sorted(theorems) == ["and_two", "and_two_again", "braces", "focus", "ok_before", "uses_inside"]
+    assert theorems["braces"].header.endswith("exact I.\nQed.") and theorems["ok_before"].header == ""
+    # A header holds the file's earlier proofs and sections: a theorem may use what they define.
+    with RocqBackend() as backend:
+        for name, tactic in (("uses_inside", "exact (inside 2)."), ("braces", "split; lia.")):
+            state = backend.open(theorems[name])
+            result = backend.run_tactic(state, tactic, 10)
+            assert isinstance(result, Proved), (name, result)
+            assert backend.verify(theorems[name], result.tactics).accepted
+    assert load_heldout_theorems(out.with_name("rows.jsonl.theorems.jsonl"), "test") == ()
+    with pytest.raises(ExtractError, match="no such theorems file"):
+        load_heldout_theorems(tmp_path / "missing.jsonl")
 
 
 def test_interrupting_the_command_keeps_finished_files_and_a_rerun_finishes(tiny_folder, tmp_path):
