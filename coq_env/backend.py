@@ -28,6 +28,41 @@ def clean_goals(output: str) -> str:
     return _IDS.sub("", output).strip()
 
 
+GOAL_BAR = "============================"
+# A context line of coqtop's goal display, `x, y : R` or `h0 : f 2 = 3`; longer ones wrap onto indented lines.
+_DECLARATION = re.compile(r"^  ([^\s:,][^:,]*(?:, [^\s:,][^:,]*)*) : (.*)$")
+_WORD = re.compile(r"[\w']+")
+
+
+def state_key(goals: str) -> str:
+    """What two goal displays share when they are the same problem: in the focused goal's context, a hypothesis
+    whose name nothing mentions stands as its type alone, and repeats of it count once. So `intros` and
+    `intros x h.` meet, and a `pose proof` of a fact already there changes nothing."""
+    if GOAL_BAR not in goals:
+        return " ".join(goals.split())
+    context, rest = goals.split(GOAL_BAR, 1)
+    preamble, declarations = [], []  # (names, type)
+    for line in context.splitlines():
+        match = _DECLARATION.match(line)
+        if match:
+            declarations.append(([n.strip() for n in match.group(1).split(",")], match.group(2)))
+        elif declarations:
+            names, typ = declarations[-1]
+            declarations[-1] = (names, f"{typ} {line}")
+        else:
+            preamble.append(line)
+    words = [set(_WORD.findall(typ)) for _, typ in declarations]
+    rest_words = set(_WORD.findall(rest))
+    named, anonymous = [], set()
+    for i, (names, typ) in enumerate(declarations):
+        typ = " ".join(typ.split())
+        if any(n in rest_words or any(n in w for j, w in enumerate(words) if j != i) for n in names):
+            named.append(f"{', '.join(names)} : {typ}")
+        else:
+            anonymous.add(typ)
+    return " | ".join([" ".join(" ".join(preamble).split()), *named, *sorted(anonymous), " ".join(rest.split())])
+
+
 def render_proof(theorem: Theorem, tactics: tuple[str, ...]) -> str:
     body = "\n".join(f"  {t}" for t in tactics)
     return f"{theorem.header}\n{AUTOMATION_IMPORT}\n\n{theorem.statement}\nProof.\n{body}\nQed.\n"
@@ -107,6 +142,9 @@ class RocqBackend:
 
     def render_state(self, state: ProofState) -> str:
         return state.goals
+
+    def state_key(self, state: ProofState) -> str:
+        return state_key(state.goals)
 
     def close(self) -> None:
         self._drop_process()

@@ -39,3 +39,6 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    # Optional: `state_key(state) -> str`, the text two states share when the search may treat them as one (the
+    # search merges them). Without it, the goals text up to whitespace.

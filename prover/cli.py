@@ -97,6 +97,9 @@ def _generator(model: str, backend: str, settings):
 @click.option("--tactic-timeout", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True)
 @click.option("--num-candidates", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--automation/--no-automation", default=True, show_default=True, help="try the backend's automation tactics first")
+@click.option("--automation-score", type=click.FloatRange(max=0), default=0.0, show_default=True,
+              help="the log-probability a state reached by an automation tactic adds to its parent's (below 0: the "
+                   "model's surer candidates are expanded before them)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="run folder (rerun to resume)")
 @click.option("--progress/--no-progress", default=True)
 @click.option("--workers", type=click.IntRange(min=1),
@@ -114,8 +117,8 @@ def _generator(model: str, backend: str, settings):
 @click.option("--trees/--no-trees", default=True, show_default=True,
               help="keep each attempted theorem's search graph in OUT/trees/NAME.json (what `train-data` reads)")
 def prove(backend, benchmark, split, limit, names, model, served_name, temperature, max_tokens, prompt, scoring,
-          dtype, tensor_parallel_size, budget_seconds, max_expansions, tactic_timeout, num_candidates, automation, out, progress,
-          workers, ray_address, cpus_per_worker, model_replicas, model_gpus, order, trees):
+          dtype, tensor_parallel_size, budget_seconds, max_expansions, tactic_timeout, num_candidates, automation,
+          automation_score, out, progress, workers, ray_address, cpus_per_worker, model_replicas, model_gpus, order, trees):
     """Batch-prove a benchmark split; rows go to OUT/results.jsonl, proofs to OUT/proofs/, search graphs to
     OUT/trees/."""
     plugin = _plugin(backend)
@@ -123,7 +126,7 @@ def prove(backend, benchmark, split, limit, names, model, served_name, temperatu
         raise UserError("--ray-address goes with --workers N")
     theorems = _select(_benchmark(plugin, benchmark, split), names, limit)
     config = SearchConfig(max_expansions=max_expansions, budget_seconds=budget_seconds, tactic_timeout=tactic_timeout,
-                          num_candidates=num_candidates, automation=automation)
+                          num_candidates=num_candidates, automation=automation, automation_score=automation_score)
     from prover.models import ModelSettings
 
     settings = ModelSettings(temperature=temperature, max_tokens=max_tokens, prompt=prompt, scoring=scoring,

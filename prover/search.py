@@ -96,6 +96,10 @@ def state_key(state: ProofState) -> str:
     return " ".join(state.goals.split())
 
 
+def _key_function(backend: Backend):
+    return getattr(backend, "state_key", None) or state_key
+
+
 def best_first_search(
     theorem: Theorem,
     backend: Backend,
@@ -111,8 +115,9 @@ def best_first_search(
     deadline = start + config.budget_seconds
     result = SearchResult(theorem.name, Status.OPEN)
     tree = result.tree
+    key_of = _key_function(backend)
     root_state = backend.open(theorem)
-    root = Node(state_key(root_state), root_state, 0.0, 0)
+    root = Node(key_of(root_state), root_state, 0.0, 0)
     nodes = {root.key: root}
     tree.add_node(root.key, **_state_attrs(backend, root_state), logprob=0.0, depth=0, status=Status.OPEN.value)
     order = itertools.count()  # FIFO among equal priorities
@@ -134,10 +139,15 @@ def best_first_search(
             detail = outcome.error if isinstance(outcome, Failed) else f"{outcome.seconds:g}s"
             tree.nodes[node.key].setdefault("errors", []).append({"tactic": cand.tactic, "outcome": kind, "detail": detail})
             return None
-        child_key = state_key(outcome.state)
-        if child_key in nodes:  # the same goals reached another way: merge, keep the first (better) rank
+        child_key = key_of(outcome.state)
+        if child_key in nodes:  # the same goals reached another way: merge, keeping the better rank
             result.merged += 1
             tree.nodes[node.key].setdefault("merged", []).append({"tactic": cand.tactic, "into": child_key})
+            known, logprob = nodes[child_key], node.logprob + cand.score
+            if not known.expanded and logprob > known.logprob:  # e.g. the model is surer of it than automation
+                known.logprob = logprob
+                tree.nodes[child_key]["logprob"] = logprob
+                heapq.heappush(queue, (-logprob, next(order), child_key))  # its old entry is skipped when popped
             return None
         child = Node(child_key, outcome.state, node.logprob + cand.score, node.depth + 1)
         nodes[child_key] = child
@@ -157,7 +167,10 @@ def best_first_search(
         if time.monotonic() >= deadline:
             result.status = Status.TIMEOUT
             break
-        node = nodes[heapq.heappop(queue)[2]]
+        priority, _, key = heapq.heappop(queue)
+        node = nodes[key]
+        if node.expanded or -priority != node.logprob:  # a stale entry: the node was re-ranked
+            continue
         node.expanded = True
         result.expansions += 1
         automation = backend.automation_tactics() if config.automation else []

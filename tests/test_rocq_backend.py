@@ -84,3 +84,16 @@ def test_a_reals_proof_verifies_with_only_standard_library_axioms(backend, valid
     verdict = backend.verify(valid["mathd_algebra_104"], ("lra.",))
     assert verdict.accepted, verdict.reason
     assert all(a.startswith("Coq.") for a in verdict.axioms)
+
+
+
+def test_states_that_differ_in_unused_hypothesis_names_or_repeated_facts_share_a_key(backend, valid):
+    state = backend.open(valid["aime_1984_p15"])  # forall x y z w : R, four equations -> the sum is 36
+    by_intros, by_names, renamed = (backend.run_tactic(state, t, 5).state
+                                    for t in ("intros.", "intros x y z w a b c d.", "intros p q r s a b c d."))
+    assert by_intros.goals != by_names.goals and backend.state_key(by_intros) == backend.state_key(by_names)
+    assert backend.state_key(renamed) != backend.state_key(by_intros)  # the equations mention the variables
+    fact = backend.run_tactic(by_intros, "assert (0 <= 1) by lra.", 5).state
+    again = backend.run_tactic(fact, "assert (0 <= 1) by lra.", 5).state
+    assert fact.goals != again.goals and backend.state_key(fact) == backend.state_key(again)
+    assert backend.state_key(fact) != backend.state_key(by_intros)

@@ -1,4 +1,5 @@
 """Best-first search on live Rocq: proofs found and verified, budgets, merging, timeouts, recovery, rejection."""
+import itertools
 import json
 import os
 import signal
@@ -67,6 +68,28 @@ def test_duplicate_states_are_merged(backend, valid):
     assert {"tactic": "idtac", "into": root} in merged and result.merged >= 1
 
 
+def test_states_equal_up_to_unused_hypothesis_names_and_repeats_are_merged_and_a_surer_path_reranks(backend, valid):
+    class Scored:
+        """Test double for a model: at the root, two ways to one state (names aside), the surer one second."""
+
+        name = "scored"
+
+        def generate(self, theorem, state_text, n):
+            if "H0 : True" in state_text or "H : True" in state_text:
+                return [Candidate("assert True by trivial", -0.1)]  # a repeat of a fact: the same state
+            return [Candidate("assert (H : True) by trivial", -3.0), Candidate("assert (G : True) by trivial", -0.5)]
+
+    result = best_first_search(valid["mathd_algebra_10"], backend, Scored(),
+                               SearchConfig(automation=False, max_expansions=3))
+    tree = result.tree
+    root = next(iter(tree.nodes))
+    [child] = [v for _, v in tree.out_edges(root)]
+    assert tree.nodes[root]["merged"] == [{"tactic": "assert (G : True) by trivial", "into": child}]
+    assert tree.nodes[child]["logprob"] == -0.5 and tree.nodes[child]["expanded"] == 2  # re-ranked by the surer path
+    assert tree.nodes[child]["merged"] == [{"tactic": "assert True by trivial", "into": child}]
+    assert result.expansions == 2 and result.status is Status.FAILED  # the queue ran dry: nothing new
+
+
 def test_the_expansion_budget_is_enforced(backend, valid):
     generator = ReplayGenerator(["unfold Rabs", "intros"])
     result = best_first_search(valid["mathd_algebra_10"], backend, generator, SearchConfig(automation=False, max_expansions=1))
@@ -74,9 +97,18 @@ def test_the_expansion_budget_is_enforced(backend, valid):
 
 
 def test_the_wall_clock_budget_is_enforced(backend, valid):
-    loop = "let rec f n := f (S n) in f O"
-    # each expansion adds one more `H : True` (a fresh name, a new state), so only the clock can end the search
-    result = best_first_search(valid["mathd_algebra_10"], backend, ReplayGenerator([loop, "assert True by trivial"]),
+    class Growing:
+        """Test double for a model: a looping tactic, then a fact no state has yet (a repeated fact would be
+        merged), so every expansion makes a new state and only the clock can end the search."""
+
+        name = "growing"
+        count = itertools.count()
+
+        def generate(self, theorem, state_text, n):
+            k = next(self.count)
+            return [Candidate("let rec f n := f (S n) in f O", -1.0), Candidate(f"assert ({k} = {k})%nat by reflexivity", -1.0)]
+
+    result = best_first_search(valid["mathd_algebra_10"], backend, Growing(),
                                SearchConfig(automation=False, budget_seconds=2.5, tactic_timeout=1))
     assert result.status is Status.TIMEOUT
     assert result.seconds < 2.5 + 5  # overrun bounded by one tactic's timeout and its interrupt
