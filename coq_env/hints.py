@@ -14,10 +14,10 @@ from __future__ import annotations
 import itertools
 import re
 
+from coq_env.backend import GOAL_BAR
 from prover.generators import Candidate
 from prover.types import Theorem
 
-GOAL_BAR = "============================"
 # one context line of coqtop's goal display: `x, y : R` or `h0 : f 2 = 3`
 _DECL = re.compile(r"^\s{2}([^\s:,][^:,]*(?:, [^\s:,][^:,]*)*) : (.+)$")
 NUMBER_TYPES = ("R", "Z", "nat", "Q", "C")
