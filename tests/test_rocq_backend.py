@@ -1,5 +1,6 @@
 """The Rocq backend on live coqtop: states, tactics, refusals, timeouts, recovery."""
 import os
+import shutil
 import signal
 
 import pytest
@@ -97,3 +98,20 @@ def test_states_that_differ_in_unused_hypothesis_names_or_repeated_facts_share_a
     again = backend.run_tactic(fact, "assert (0 <= 1) by lra.", 5).state
     assert fact.goals != again.goals and backend.state_key(fact) == backend.state_key(again)
     assert backend.state_key(fact) != backend.state_key(by_intros)
+
+
+@pytest.mark.skipif(shutil.which("csdp") is None, reason="no csdp (Debian coinor-csdp): psatz cannot run here")
+def test_psatz_is_automation_where_csdp_is_installed_and_its_proofs_check(backend, valid):
+    assert {"psatz R 2", "psatz R 3"} <= set(backend.automation_tactics())
+    # (a - b)^2 >= 0 is the certificate: nra needs it as a hint, psatz finds it
+    state = backend.run_tactic(backend.open(valid["algebra_sqineq_2unitcircatblt1"]), "intros.", 5).state
+    assert isinstance(backend.run_tactic(state, "nra.", 5), Failed)
+    proved = backend.run_tactic(state, "psatz R 2.", 5)
+    assert isinstance(proved, Proved) and backend.verify(valid["algebra_sqineq_2unitcircatblt1"], proved.tactics).accepted
+
+
+def test_without_csdp_psatz_is_left_out(monkeypatch):
+    from coq_env import backend as rocq
+
+    monkeypatch.setattr(rocq.shutil, "which", lambda name: None)
+    assert rocq.default_automation() == rocq.AUTOMATION_TACTICS
