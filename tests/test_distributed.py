@@ -40,7 +40,7 @@ QUICK = ["--model", "none", "--budget-seconds", "30", "--tactic-timeout", "2", "
 CONFIG = SearchConfig(budget_seconds=30, tactic_timeout=2)
 # Quick under automation alone: two proved, two failed (queue exhausted), one Coq 8.16 cannot state.
 NAMES = ["mathd_algebra_104", "mathd_numbertheory_32", "algebra_2varlineareq_xpeeq7_2xpeeq3_eeq11_xeqn4",
-         "algebra_binomnegdiscrineq_10alt28asqp1", "algebra_2rootsintpoly_am10tap11eqasqpam110"]
+         "mathd_algebra_433", "algebra_2rootsintpoly_am10tap11eqasqpam110"]
 # Slower failures (1-4 s each), so that a run is still going when it is interrupted.
 SLOWER = ["aimeII_2020_p6", "aimeI_2000_p7", "aime_1983_p9"]
 
@@ -228,7 +228,7 @@ def ray_session():
 def test_a_killed_prover_actor_loses_no_theorem(ray_session, tmp_path, valid):
     out = tmp_path / "run"
     prepare_run_dir(out, {})
-    kills = {"algebra_binomnegdiscrineq_10alt28asqp1": 1, "mathd_numbertheory_32": 2}
+    kills = {"mathd_algebra_433": 1, "mathd_numbertheory_32": 2}
     killed = []
 
     def kill_its_prover(theorem, actor):
@@ -243,13 +243,13 @@ def test_a_killed_prover_actor_loses_no_theorem(ray_session, tmp_path, valid):
         pids_after = {ray.get(p.info.remote())["pid"] for p in cluster.provers}
     assert sorted(r["name"] for r in read_rows(out / "results.jsonl")) == sorted(NAMES)  # exactly one row each
     by_name = {r["name"]: r for r in rows}
-    assert by_name["algebra_binomnegdiscrineq_10alt28asqp1"]["status"] == "failed"  # retried: searched in full
+    assert by_name["mathd_algebra_433"]["status"] == "failed"  # retried: searched in full
     twice = by_name["mathd_numbertheory_32"]
     assert twice["status"] == "error" and "died twice" in twice["reason"]
     assert by_name["mathd_algebra_104"]["status"] == "proved"
     trees = sorted(p.stem for p in (out / "trees").iterdir())
     assert trees == sorted(n for n, r in by_name.items() if r["status"] not in ("unsupported", "error"))
-    assert sorted(cluster.retried) == sorted(["algebra_binomnegdiscrineq_10alt28asqp1"] + ["mathd_numbertheory_32"] * 2)
+    assert sorted(cluster.retried) == sorted(["mathd_algebra_433"] + ["mathd_numbertheory_32"] * 2)
     assert len(killed) == 3 and not pids_after & set(killed)  # restarted provers are new processes
 
 
