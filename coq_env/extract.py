@@ -482,17 +482,22 @@ def _replay_job(job: tuple[SourceFile, float, float, float, float]) -> tuple[dic
     return result.log_row(len(rows), dropped), [asdict(r) for r in rows], record
 
 
-def _read_log(path: Path) -> dict[str, dict]:
-    done = {}
+def _read_jsonl(path: Path) -> Iterator[dict]:
+    """The lines of a JSON-lines file that parse as objects; a line cut short by a kill is skipped."""
     if path.exists():
         with open(path, encoding="utf-8") as f:
             for line in f:
                 try:
                     row = json.loads(line)
-                    done[row["source"]] = row
-                except (ValueError, KeyError, TypeError):
-                    continue  # a line cut short by a kill: that file is replayed again
-    return done
+                except ValueError:
+                    continue
+                if isinstance(row, dict):
+                    yield row
+
+
+def _read_log(path: Path) -> dict[str, dict]:
+    # A file whose log line was cut short is not in it: that file is replayed again.
+    return {row["source"]: row for row in _read_jsonl(path) if "source" in row}
 
 
 def _compact_partial(path: Path, done: dict[str, dict]) -> None:
@@ -637,16 +642,6 @@ def _write_heldout_theorems(files, partial: Path, out: Path, valid_fraction, tes
     os.replace(tmp, out)
     return {"valid": counts["valid"], "test": counts["test"], "duplicate_names": counts["duplicate_names"],
             "dropped_contamination": counts["dropped_contamination"], "out": str(out)}
-
-
-def _read_jsonl(path: Path) -> Iterator[dict]:
-    if path.exists():
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    continue
 
 
 def load_heldout_theorems(path: str | Path, split: str = "valid") -> tuple[Theorem, ...]:
