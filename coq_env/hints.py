@@ -3,7 +3,8 @@
 It reads the goal's context and instantiates a few templates that competition algebra needs and the fixed
 automation list cannot express because they name things in the goal: rewriting with an equation or a
 function's defining hypothesis (with `by lia`/`by lra` for its side conditions), splitting a conjunction,
-case-splitting an absolute value, clearing a hypothesis' denominators, positivity of `sqrt` and `exp` terms, and
+case-splitting an absolute value, clearing a hypothesis' denominators, positivity of `sqrt` and `exp` terms, the
+division equation and bound of each `a mod k` (what `lia` needs to reason about remainders), and
 Positivstellensatz-style hints for `nra`/`lra` (a square of a difference or weighted difference of variables is
 non-negative).
 Its use is as the teacher of expert iteration's round 0 (`prover iterate --model hints`): the proofs it finds
@@ -73,6 +74,57 @@ def abs_arguments(text: str) -> list[str]:
     return function_arguments("Rabs", text, names=False)
 
 
+_TOKEN = re.compile(r"[\w'.%]+|\(|\)|\^|\*|/\\|\\/|<>|<=|>=|->|<->|[-+=<>,:/]|\S")
+_OPERAND_OPERATORS = {"*", "/", "^", "mod"}  # what binds at least as tightly as `mod` (level 40, left)
+
+
+def mod_terms(text: str) -> list[tuple[str, str]]:
+    """`(operand, modulus)` of every `a mod k` in a term whose modulus is a numeral, as coqtop prints them:
+    `27 * u mod 40` is `(27 * u) mod 40`, `f n mod 7` is `(f n) mod 7`."""
+    tokens = _TOKEN.findall(text)
+    found = []
+    for i, token in enumerate(tokens):
+        if token != "mod" or i + 1 >= len(tokens) or not re.fullmatch(r"\d+(%\w+)?", tokens[i + 1]):
+            continue
+        j, depth = i, 0
+        while j > 0:  # back over atoms, applications and tighter operators, to a looser operator or `(`
+            previous = tokens[j - 1]
+            if previous == ")":
+                depth += 1
+            elif previous == "(":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif depth == 0 and not (previous in _OPERAND_OPERATORS or re.fullmatch(r"[\w'.%]+", previous)):
+                break
+            j -= 1
+        if j < i:
+            operand = " ".join(tokens[j:i]).replace("( ", "(").replace(" )", ")")
+            found.append((operand, tokens[i + 1].split("%")[0]))
+    return list(dict.fromkeys(found))
+
+
+def mod_facts(operand: str, modulus: str, integer: bool) -> str:
+    """One step that gives `lia`/`nia` what `operand mod modulus` means: the division equation and the bound."""
+    if " " in operand and not _one_group(operand):
+        operand = f"({operand})"
+    if integer:
+        return f"pose proof (Z.div_mod {operand} {modulus}); pose proof (Z.mod_pos_bound {operand} {modulus})."
+    return f"pose proof (Nat.div_mod_eq {operand} {modulus}); pose proof (Nat.mod_upper_bound {operand} {modulus})."
+
+
+def _one_group(text: str) -> bool:
+    """Whether `text` is one parenthesized group: `(a + b)`, not `(a) * (b)`."""
+    if not (text.startswith("(") and text.endswith(")")):
+        return False
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and i < len(text) - 1:
+            return False
+    return True
+
+
 def hint_tactics(state: str) -> list[str]:
     hyps, variables, conclusion = parse_context(state)
     tactics = []
@@ -105,6 +157,11 @@ def hint_tactics(state: str) -> list[str]:
         for x, y, z in itertools.combinations(reals, 3):
             tactics += [f"pose proof (pow2_ge_0 ({x} + {y} - {z})).", f"pose proof (pow2_ge_0 ({x} + {y} + {z}))."]
     integers = [v for v, t in variables.items() if t == "Z"]
+    for text in texts:  # `n mod 8 = 7 -> n mod 4 = 3`: lia knows `mod` only through these facts
+        for operand, modulus in mod_terms(text):
+            names = set(re.findall(r"[A-Za-z_][\w']*", operand))
+            in_z = bool(names & set(integers)) or "%Z" in text
+            tactics.append(mod_facts(operand, modulus, in_z))
     if len(integers) <= MAX_SQUARE_VARIABLES:
         tactics += [f"pose proof (Z.square_nonneg {x})." for x in integers]
         tactics += [f"pose proof (Z.square_nonneg ({x} - {y}))." for x, y in itertools.combinations(integers, 2)]

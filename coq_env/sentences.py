@@ -126,7 +126,9 @@ def tactic_problem(sentence: str) -> str | None:
     body = _SELECTOR.sub("", s)
     body = re.sub(r"^\{\s*", "", body)  # `1: {` ends a sentence for Coq: what follows is a sentence of its own
     word = re.match(r"[#\w']*", body).group(0)
-    if body.startswith("#[") or (word[:1].isupper()) or not re.match(r"[a-z_(\[]", body):
+    if re.match(r"[A-Z][\w']*\.[A-Za-z_]", body):  # a qualified tactic name (`Z.div_mod_to_equations`)
+        word = re.match(r"[\w'.]*", body).group(0)
+    elif body.startswith("#[") or (word[:1].isupper()) or not re.match(r"[a-z_(\[]", body):
         return f"not a tactic: '{word or body[:10]}' is a command"
     if word in _CHEATING_TACTICS or re.search(r"(?<![\w'.])(admit|give_up)(?![\w'])", body):
         return f"'{word if word in _CHEATING_TACTICS else 'admit'}' leaves the goal unproved"

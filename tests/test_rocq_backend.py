@@ -38,6 +38,16 @@ def test_input_that_ends_aborts_or_declares_is_refused(backend, valid, tactic):
     assert isinstance(backend.run_tactic(state, "reflexivity", 5), Proved)
 
 
+def test_a_qualified_tactic_name_is_a_tactic_not_a_command(backend, valid):
+    # `Nat.` / `Z.` start with a capital like commands do, but a qualified name is never a command
+    state = backend.open(valid["mathd_numbertheory_458"])
+    step = backend.run_tactic(state, "intros n h. ", 5)
+    facts = backend.run_tactic(step.state, "pose proof (Nat.div_mod_eq n 4); pose proof (Nat.mod_upper_bound n 4).", 5)
+    assert isinstance(facts, Advanced) and "n = 4 * (n / 4) + n mod 4" in facts.state.goals
+    unknown = backend.run_tactic(step.state, "Z.no_such_tactic.", 5)
+    assert isinstance(unknown, Failed) and "was not found" in unknown.error
+
+
 def test_a_looping_tactic_times_out_and_the_state_stays_usable(backend, valid):
     state = backend.open(valid["mathd_numbertheory_32"])
     assert isinstance(backend.run_tactic(state, LOOP, 1), TimedOut)

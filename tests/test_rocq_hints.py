@@ -3,9 +3,10 @@ import json
 import subprocess
 import sys
 
-from coq_env.hints import HintGenerator, abs_arguments, hint_tactics, parse_context
+from coq_env.hints import HintGenerator, abs_arguments, hint_tactics, mod_terms, parse_context
 from prover.generators import AutomationOnly
 from prover.search import SearchConfig, Status, best_first_search
+from prover.types import Failed, Proved
 
 STATE = """1 goal
   
@@ -35,6 +36,34 @@ def test_templates_name_what_is_in_the_goal():
         assert expected in tactics
     assert "rewrite <- h0 in *." not in tactics  # a universally quantified equation rewrites left to right only
     assert len(tactics) == len(set(tactics))
+
+
+def test_mod_terms_are_read_as_coq_parses_them_and_give_their_division_facts():
+    assert mod_terms("27 * u mod 40 = 17") == [("27 * u", "40")]  # `mod` binds like `*`, to the left
+    assert mod_terms("(x + 1) ^ 2 * (y + 5) ^ 3 mod 19 = 13 /\\ f n mod 7 = n mod m") == [
+        ("(x + 1) ^ 2 * (y + 5) ^ 3", "19"), ("f n", "7")]  # a modulus that is no numeral is left alone
+    state = """1 goal
+  
+  n : nat
+  x : Z
+  h0 : n mod 8 = 7
+  h1 : (x * 3) mod 31 = 1
+  ============================
+  (2 * n + 1) mod 4 = 3"""
+    tactics = hint_tactics(state)
+    for expected in ("pose proof (Nat.div_mod_eq n 8); pose proof (Nat.mod_upper_bound n 8).",
+                     "pose proof (Z.div_mod (x * 3) 31); pose proof (Z.mod_pos_bound (x * 3) 31).",
+                     "pose proof (Nat.div_mod_eq (2 * n + 1) 4); pose proof (Nat.mod_upper_bound (2 * n + 1) 4)."):
+        assert expected in tactics
+
+
+def test_mod_facts_let_lia_prove_what_it_cannot_alone(backend, valid):
+    state = backend.run_tactic(backend.open(valid["mathd_numbertheory_458"]), "intros.", 5).state
+    assert isinstance(backend.run_tactic(state, "lia.", 5), Failed)
+    for tactic in hint_tactics(backend.render_state(state)):
+        if tactic.startswith("pose proof (Nat.div_mod_eq"):
+            state = backend.run_tactic(state, tactic, 5).state
+    assert isinstance(backend.run_tactic(state, "lia.", 5), Proved)
 
 
 def test_round_two_templates_conditional_rewrites_divisions_roots_and_weighted_squares():
