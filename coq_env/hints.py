@@ -3,7 +3,8 @@
 It reads the goal's context and instantiates a few templates that competition algebra needs and the fixed
 automation list cannot express because they name things in the goal: rewriting with an equation or a
 function's defining hypothesis (with `by lia`/`by lra` for its side conditions), splitting a conjunction,
-case-splitting an absolute value, clearing a hypothesis' denominators, positivity of `sqrt` and `exp` terms, the
+case-splitting an absolute value (`unfold Rabs in *`, then `destruct (Rcase_abs e)`), clearing a hypothesis' or
+the goal's denominators (`field_simplify_eq`, whose nonzero side goals lra closes), positivity of `sqrt` and `exp` terms, the
 division equation and bound of each `a mod k` (what `lia` needs to reason about remainders), and
 Positivstellensatz-style hints for `nra`/`lra` (a square of a difference or weighted difference of variables is
 non-negative).
@@ -140,8 +141,14 @@ def hint_tactics(state: str) -> list[str]:
                 tactics += [f"rewrite {name} by lia.", f"rewrite {name} by lra."]
         if "/" in typ:
             tactics.append(f"field_simplify in {name}.")
+            if is_equation:  # clears the denominators; their `<> 0` come first as goals lra closes
+                tactics.append(f"field_simplify_eq in {name}.")
     texts = [conclusion] + [typ for _, typ in hyps]
-    tactics += [f"destruct (Rcase_abs ({term}))." for text in texts for term in abs_arguments(text)]
+    # `unfold Rabs in *` turns each `Rabs e` into a match on `Rcase_abs e`; destructing that gives lra both cases
+    if any("Rabs" in text for text in texts):
+        tactics.append("unfold Rabs in *.")
+    tactics += [f"destruct (Rcase_abs ({term}))." for text in texts
+                for term in abs_arguments(text) + function_arguments("Rcase_abs", text)]
     reals = [v for v, t in variables.items() if t == "R"]
     if len(reals) <= MAX_SQUARE_VARIABLES:
         tactics += [f"pose proof (pow2_ge_0 {x})." for x in reals]
@@ -169,6 +176,8 @@ def hint_tactics(state: str) -> list[str]:
         tactics += [f"pose proof ({fact} ({e}))." for text in texts for e in function_arguments(function, text)]
     if "forall" not in conclusion:
         tactics += [f"induction {v}." for v, t in variables.items() if t == "nat"]
+    if "/" in conclusion and "=" in conclusion and not any(op in conclusion for op in ("<=", ">=", "<>")):
+        tactics.append("field_simplify_eq.")
     tactics += GOAL_TACTICS + ("subst.",)
     if "R" not in variables.values():  # computing a real-number goal unfolds the reals' definitions: noise
         tactics.append("vm_compute.")

@@ -83,6 +83,26 @@ def test_round_two_templates_conditional_rewrites_divisions_roots_and_weighted_s
     assert "rewrite <- h0 in *." not in tactics and len(tactics) == len(set(tactics))
 
 
+def test_denominators_and_absolute_values_get_the_steps_that_open_them_to_lra(backend, valid):
+    # `field_simplify_eq in h` clears the denominators (their `<> 0` come first, as goals lra closes); `unfold
+    # Rabs in *` turns each Rabs into a match on `Rcase_abs e`, which `destruct (Rcase_abs e)` splits
+    state = backend.run_tactic(backend.open(valid["mathd_algebra_181"]), "intros.", 5).state
+    assert "field_simplify_eq in H0." in hint_tactics(backend.render_state(state))
+    cleared = backend.run_tactic(state, "field_simplify_eq in H0.", 5)
+    assert "n - 3 <> 0" in cleared.state.goals
+    side_closed = backend.run_tactic(cleared.state, "lra.", 5)
+    assert "n + 5 = 2 * n - 6" in side_closed.state.goals
+    assert isinstance(backend.run_tactic(side_closed.state, "lra.", 5), Proved)
+
+    state = backend.run_tactic(backend.open(valid["amc12_2000_p5"]), "intros.", 5).state
+    assert "unfold Rabs in *." in hint_tactics(backend.render_state(state))
+    unfolded = backend.run_tactic(state, "unfold Rabs in *.", 5).state
+    assert "destruct (Rcase_abs (x - 2))." in hint_tactics(backend.render_state(unfolded))
+    for tactic in ("destruct (Rcase_abs (x - 2)).", "lra."):
+        unfolded = backend.run_tactic(unfolded, tactic, 5).state
+    assert isinstance(backend.run_tactic(unfolded, "lra.", 5), Proved)
+
+
 def test_hints_prove_a_theorem_the_automation_alone_does_not(backend, valid):
     theorem = valid["mathd_algebra_43"]  # a linear function given by a hypothesis: needs `rewrite h0 in *`
     assert best_first_search(theorem, backend, AutomationOnly(), CONFIG).status is not Status.PROVED
