@@ -7,6 +7,7 @@ from coq_env.backend import AUTOMATION_IMPORT, RocqBackend
 from coq_env.extract import extract_proofsteps, load_heldout_theorems
 from coq_env.hints import HintGenerator
 from coq_env.renaming import rename_step
+from coq_env.synthetic import KINDS, write_synthetic_proofsteps
 from coq_env.minif2f import load_split
 from coq_env.verify import check_proof_text
 from prover.plugins import BackendPlugin
@@ -27,4 +28,6 @@ PLUGIN = BackendPlugin(
     hint_generator=HintGenerator,
     rename_proofstep=rename_step,
     heldout_theorems=load_heldout_theorems,
+    synthesize_proofsteps=write_synthetic_proofsteps,
+    synthetic_kinds=KINDS,
 )

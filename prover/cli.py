@@ -562,6 +562,53 @@ def extract(backend, source, out, workers, valid_fraction, test_fraction, benchm
     click.echo(json.dumps(summary, indent=2))
 
 
+@main.command()
+@click.option("--backend", default="rocq", show_default=True)
+@click.option("--kinds", default=None, help="comma-separated kinds of theorem (default: all the backend has; "
+              "rocq: mod, field, abs)")
+@click.option("--count", type=click.IntRange(min=1), default=500, show_default=True, help="theorems drawn per kind")
+@click.option("--seed", type=int, default=0, show_default=True, help="the same seed draws the same theorems")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="proofstep rows (.jsonl)")
+@click.option("--include-automation/--no-include-automation", default=True, show_default=True,
+              help="keep the steps that are automation tactics (intros, lia, lra...), not just the templates")
+@click.option("--benchmark", help="contamination guard: drop rows sharing an n-gram with its statements "
+              "(default: the backend's first benchmark)")
+@click.option("--contamination-guard/--no-contamination-guard", default=True, show_default=True)
+@click.option("--ngram", type=click.IntRange(min=2), default=10, show_default=True, help="guard n-gram length (tokens)")
+@click.option("--progress/--no-progress", default=True)
+def synth(backend, kinds, count, seed, out, include_automation, benchmark, contamination_guard, ngram, progress):
+    """Synthetic benchmark-shaped theorems proved by scripted template steps, as proofstep rows for fine-tuning
+    (what the hint templates do, in many more variants than a benchmark's valid split holds); prints a JSON
+    summary. Only theorems the script proves in the live proof assistant give rows."""
+    plugin = _plugin(backend)
+    if plugin.synthesize_proofsteps is None:
+        raise UserError(f"backend {backend} has no synthetic theorems")
+    chosen = [k.strip() for k in (kinds or ",".join(plugin.synthetic_kinds)).split(",") if k.strip()]
+    unknown = [k for k in chosen if k not in plugin.synthetic_kinds]
+    if unknown or not chosen:
+        raise UserError(f"unknown kind {', '.join(unknown) or '(none)'}: one of {', '.join(plugin.synthetic_kinds)}")
+    guard = None
+    if contamination_guard:
+        from prover.contamination import NgramGuard
+
+        benchmark = benchmark or next(iter(plugin.benchmarks))
+        theorems = [t for split in plugin.splits for t in _benchmark(plugin, benchmark, split)]
+        guard = NgramGuard.from_theorems(theorems, n=ngram, benchmark=benchmark)
+    from tqdm import tqdm
+
+    bar = tqdm(total=count * len(chosen), disable=not progress, unit="theorem")
+    try:
+        summary = plugin.synthesize_proofsteps(out, chosen, count, seed=seed, guard=guard,
+                                               include_automation=include_automation, progress=lambda _: bar.update())
+    except (ValueError, BackendUnavailable) as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc}") from None
+    finally:
+        bar.close()
+    click.echo(json.dumps(summary, indent=2))
+
+
 @main.command("train-data")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="proofstep rows (.jsonl)")

@@ -30,6 +30,9 @@ class BackendPlugin:
     rename_proofstep: Callable[..., Any] | None = None
     # (path, split) -> the held-out theorems `extract_proofsteps` wrote next to its rows (`iterate --corpus-theorems`)
     heldout_theorems: Callable[..., tuple[Theorem, ...]] | None = None
+    # synthetic theorems with scripted proofs -> proofstep rows (`prover synth`); None where the backend has none
+    synthesize_proofsteps: Callable[..., dict] | None = None
+    synthetic_kinds: tuple[str, ...] = ()
 
 
 class UnknownBackend(LookupError):
