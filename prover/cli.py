@@ -84,7 +84,8 @@ def _generator(model: str, backend: str, settings):
               help="default (tuned for the backend where an adapter ships) | base | none | hints (rule-based, rocq) | hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL (a bare PATH means hf:PATH)")
 @click.option("--served-name", help="model name on an OpenAI-compatible server (default: the server's first)")
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True)
-@click.option("--max-tokens", type=click.IntRange(min=1), default=48, show_default=True, help="per candidate tactic")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=64, show_default=True,
+              help="per candidate tactic (a longer one is dropped: 64 keeps the Rocq adapter's `pose proof` of a compound term)")
 @click.option("--prompt", help="prompt template: a name (rocq-proofstep, lean-proofstep, ...) or a file with {goals}")
 @click.option("--scoring", type=click.Choice(["mean", "sum"]), default="mean", show_default=True,
               help="candidate score: log-prob per token (Llemma) or summed (ReProver)")
@@ -247,7 +248,7 @@ def report(run):
 @click.option("--served-name", help="model name on an OpenAI-compatible server (default: the server's first)")
 @click.option("--num-candidates", type=click.IntRange(1, 64), default=8, show_default=True, help="suggestions per request")
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True)
-@click.option("--max-tokens", type=click.IntRange(min=1), default=48, show_default=True, help="per suggestion")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=64, show_default=True, help="per suggestion")
 @click.option("--prompt", help="prompt template: a name (rocq-proofstep, lean-proofstep, ...) or a file with {goals}")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]))
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
@@ -309,7 +310,7 @@ def serve(host, port, backend, model, served_name, num_candidates, temperature, 
 @click.option("--served-name", help="model name on an OpenAI-compatible server (default: the server's first)")
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True)
 @click.option("--max-tokens", type=click.IntRange(min=1), default=384, show_default=True, help="per sketch")
-@click.option("--tactic-max-tokens", type=click.IntRange(min=1), default=48, show_default=True,
+@click.option("--tactic-max-tokens", type=click.IntRange(min=1), default=64, show_default=True,
               help="per tactic proposed in a gap's search")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]))
 @click.option("--gap-search/--no-gap-search", default=True, show_default=True,
@@ -514,6 +515,15 @@ def setup_isabelle(driver, sessions, jobs, skip_build, server_name, pisa_dir, pi
         click.echo(f"export {name}={shlex.quote(value)}")
 
 
+def _contamination_guard(plugin, benchmark: str | None, ngram: int):
+    """The n-gram guard over every split of `benchmark` (default: the backend's first)."""
+    from prover.contamination import NgramGuard
+
+    benchmark = benchmark or next(iter(plugin.benchmarks))
+    theorems = [t for split in plugin.splits for t in _benchmark(plugin, benchmark, split)]
+    return NgramGuard.from_theorems(theorems, n=ngram, benchmark=benchmark)
+
+
 @main.command()
 @click.option("--backend", default="rocq", show_default=True, help="proof assistant whose proof scripts are replayed")
 @click.option("--source", required=True, help="stdlib (the installed standard library) | a source file | a folder of them")
@@ -542,13 +552,7 @@ def extract(backend, source, out, workers, valid_fraction, test_fraction, benchm
     plugin = _plugin(backend)
     if plugin.extract_proofsteps is None:
         raise UserError(f"backend {backend} has no proof extractor")
-    guard = None
-    if contamination_guard:
-        from prover.contamination import NgramGuard
-
-        benchmark = benchmark or next(iter(plugin.benchmarks))
-        theorems = [t for split in plugin.splits for t in _benchmark(plugin, benchmark, split)]
-        guard = NgramGuard.from_theorems(theorems, n=ngram, benchmark=benchmark)
+    guard = _contamination_guard(plugin, benchmark, ngram) if contamination_guard else None
     try:
         summary = plugin.extract_proofsteps(source, out, workers=workers, valid_fraction=valid_fraction,
                                             test_fraction=test_fraction, guard=guard, sentence_timeout=sentence_timeout,
@@ -587,13 +591,7 @@ def synth(backend, kinds, count, seed, out, include_automation, benchmark, conta
     unknown = [k for k in chosen if k not in plugin.synthetic_kinds]
     if unknown or not chosen:
         raise UserError(f"unknown kind {', '.join(unknown) or '(none)'}: one of {', '.join(plugin.synthetic_kinds)}")
-    guard = None
-    if contamination_guard:
-        from prover.contamination import NgramGuard
-
-        benchmark = benchmark or next(iter(plugin.benchmarks))
-        theorems = [t for split in plugin.splits for t in _benchmark(plugin, benchmark, split)]
-        guard = NgramGuard.from_theorems(theorems, n=ngram, benchmark=benchmark)
+    guard = _contamination_guard(plugin, benchmark, ngram) if contamination_guard else None
     from tqdm import tqdm
 
     bar = tqdm(total=count * len(chosen), disable=not progress, unit="theorem")

@@ -17,7 +17,7 @@ class ModelSpecError(ValueError):
 @dataclass(frozen=True)
 class ModelSettings:
     temperature: float = 0.8
-    max_tokens: int = 48
+    max_tokens: int = 64
     prompt: str | None = None  # a name in prompts.PROMPTS or a template file; None: the backend's default
     scoring: str = "mean"  # "mean": log-prob per token (Llemma); "sum": summed (ReProver)
     served_name: str | None = None  # the model name an OpenAI-compatible server knows
