@@ -114,6 +114,11 @@ def mod_facts(operand: str, modulus: str, integer: bool) -> str:
     return f"pose proof (Nat.div_mod_eq {operand} {modulus}); pose proof (Nat.mod_upper_bound {operand} {modulus})."
 
 
+def mod_in_z(operand: str, text: str, integers) -> bool:
+    """Whether `operand mod k` in `text` is over Z (it names a Z variable, or the text is in %Z) rather than nat."""
+    return bool(set(re.findall(r"[A-Za-z_][\w']*", operand)) & set(integers)) or "%Z" in text
+
+
 def _one_group(text: str) -> bool:
     """Whether `text` is one parenthesized group: `(a + b)`, not `(a) * (b)`."""
     if not (text.startswith("(") and text.endswith(")")):
@@ -166,9 +171,7 @@ def hint_tactics(state: str) -> list[str]:
     integers = [v for v, t in variables.items() if t == "Z"]
     for text in texts:  # `n mod 8 = 7 -> n mod 4 = 3`: lia knows `mod` only through these facts
         for operand, modulus in mod_terms(text):
-            names = set(re.findall(r"[A-Za-z_][\w']*", operand))
-            in_z = bool(names & set(integers)) or "%Z" in text
-            tactics.append(mod_facts(operand, modulus, in_z))
+            tactics.append(mod_facts(operand, modulus, mod_in_z(operand, text, integers)))
     if len(integers) <= MAX_SQUARE_VARIABLES:
         tactics += [f"pose proof (Z.square_nonneg {x})." for x in integers]
         tactics += [f"pose proof (Z.square_nonneg ({x} - {y}))." for x, y in itertools.combinations(integers, 2)]

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
-from coq_env.hints import function_arguments, hint_tactics, mod_facts, mod_terms, parse_context
+from coq_env.hints import function_arguments, hint_tactics, mod_facts, mod_in_z, mod_terms, parse_context
 from prover.proofsteps import ProofStep
 from prover.types import Proved, Theorem
 
@@ -264,14 +264,14 @@ def _prove_mod(script: _Script) -> bool:
     done: set[tuple[str, str]] = set()
     for _ in range(MAX_STEPS):
         hyps, variables, goal = parse_context(script.text())
-        todo = [term for text in [t for _, t in hyps if "/" not in t] + [goal] for term in mod_terms(text)
+        todo = [(term, text) for text in [t for _, t in hyps if "/" not in t] + [goal] for term in mod_terms(text)
                 if term not in done]
         if not todo:
             break
-        done.add(todo[0])
-        integers = {x for x, t in variables.items() if t == "Z"}
-        operand_names = set(todo[0][0].replace("(", " ").replace(")", " ").split())
-        if script.template(mod_facts(*todo[0], bool(operand_names & integers))) != "open":
+        (operand, modulus), text = todo[0]
+        done.add((operand, modulus))
+        integers = [x for x, t in variables.items() if t == "Z"]
+        if script.template(mod_facts(operand, modulus, mod_in_z(operand, text, integers))) != "open":
             return False
     return any(script.step(finisher) == "proved" for finisher in ("lia.", "nia."))
 
