@@ -9,6 +9,7 @@ import click
 
 from prover import interrupts
 from prover.batch import RESULTS, RunConfigMismatch, prepare_run_dir, prove_batch, read_rows, summarize
+from prover.models import ModelSettings
 from prover.plugins import UnknownBackend, available_backends, load_plugin
 from prover.search import SearchConfig
 from prover.types import BackendUnavailable
@@ -84,8 +85,8 @@ def _generator(model: str, backend: str, settings):
               help="default (tuned for the backend where an adapter ships) | base | none | hints (rule-based, rocq) | hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL (a bare PATH means hf:PATH)")
 @click.option("--served-name", help="model name on an OpenAI-compatible server (default: the server's first)")
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True)
-@click.option("--max-tokens", type=click.IntRange(min=1), default=64, show_default=True,
-              help="per candidate tactic (a longer one is dropped: 64 keeps the Rocq adapter's `pose proof` of a compound term)")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=ModelSettings.max_tokens, show_default=True,
+              help="per candidate tactic (a longer one is dropped: the default keeps the Rocq adapter's `pose proof` of a compound term)")
 @click.option("--prompt", help="prompt template: a name (rocq-proofstep, lean-proofstep, ...) or a file with {goals}")
 @click.option("--scoring", type=click.Choice(["mean", "sum"]), default="mean", show_default=True,
               help="candidate score: log-prob per token (Llemma) or summed (ReProver)")
@@ -128,8 +129,6 @@ def prove(backend, benchmark, split, limit, names, model, served_name, temperatu
     theorems = _select(_benchmark(plugin, benchmark, split), names, limit)
     config = SearchConfig(max_expansions=max_expansions, budget_seconds=budget_seconds, tactic_timeout=tactic_timeout,
                           num_candidates=num_candidates, automation=automation, automation_score=automation_score)
-    from prover.models import ModelSettings
-
     settings = ModelSettings(temperature=temperature, max_tokens=max_tokens, prompt=prompt, scoring=scoring,
                              served_name=served_name, dtype=dtype, tensor_parallel_size=tensor_parallel_size)
     run_config = {"backend": backend, "benchmark": benchmark, "split": split, "model": model, "limit": limit,
@@ -248,7 +247,8 @@ def report(run):
 @click.option("--served-name", help="model name on an OpenAI-compatible server (default: the server's first)")
 @click.option("--num-candidates", type=click.IntRange(1, 64), default=8, show_default=True, help="suggestions per request")
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True)
-@click.option("--max-tokens", type=click.IntRange(min=1), default=64, show_default=True, help="per suggestion")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=ModelSettings.max_tokens, show_default=True,
+              help="per suggestion")
 @click.option("--prompt", help="prompt template: a name (rocq-proofstep, lean-proofstep, ...) or a file with {goals}")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]))
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
@@ -261,8 +261,6 @@ def report(run):
 def serve(host, port, backend, model, served_name, num_candidates, temperature, max_tokens, prompt, dtype, timeout,
           tactic_timeout, max_body_bytes, max_batch):
     """Serve tactic suggestions to editors over HTTP (llmstep, LeanCopilot external model, and /suggest)."""
-    from prover.models import ModelSettings
-
     if model == "none":
         raise UserError("serve needs a model to suggest tactics (--model none has none)")
     try:
@@ -310,7 +308,7 @@ def serve(host, port, backend, model, served_name, num_candidates, temperature, 
 @click.option("--served-name", help="model name on an OpenAI-compatible server (default: the server's first)")
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True)
 @click.option("--max-tokens", type=click.IntRange(min=1), default=384, show_default=True, help="per sketch")
-@click.option("--tactic-max-tokens", type=click.IntRange(min=1), default=64, show_default=True,
+@click.option("--tactic-max-tokens", type=click.IntRange(min=1), default=ModelSettings.max_tokens, show_default=True,
               help="per tactic proposed in a gap's search")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]))
 @click.option("--gap-search/--no-gap-search", default=True, show_default=True,
@@ -333,7 +331,6 @@ def translate(backend, benchmark, split, limit, names, informal_statement, infor
     their gaps with automation then a small search, check the whole proof. Batch: rows to OUT/results.jsonl,
     proofs to OUT/proofs/. Single problem (--statement/--proof/--formal-statement or --problem): exit 0 if proved,
     1 if not."""
-    from prover.models import ModelSettings
     from prover.translate import (ModelSketches, TranslateConfig, TranslateError, benchmark_problems, check_drivable,
                                   single_problem, translate_batch)
 
