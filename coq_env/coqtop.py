@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 import select
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 
+from prover.sandbox import ProcessLimits, Sandbox, kill_group, named_paths, payload_pid
 from prover.types import BackendUnavailable
 
 _PROMPT = re.compile(rb"<prompt>(\S+) < (\d+) \|(.*?)\| (\d+) < </prompt>")
@@ -34,22 +33,9 @@ class CoqtopTimeout(Exception):
     """No prompt came back in time."""
 
 
-@dataclass(frozen=True)
-class SandboxLimits:
-    """Resource limits every coqtop/coqc process runs under."""
-
-    memory_mb: int = 4096  # address space
-    cpu_seconds: int = 3600  # per process lifetime; the backend restarts a process killed by it
-
-
-def sandbox_preexec(limits: SandboxLimits):
-    def apply() -> None:
-        os.setsid()  # our own process group: Ctrl-C on the terminal does not reach it, we interrupt it
-        mem = limits.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-
-    return apply
+# The limits every coqtop/coqc process runs under: 4 GB of address space, an hour of CPU per process lifetime
+# (the backend restarts a process killed by it).
+SandboxLimits = ProcessLimits
 
 
 def find_executable(name: str) -> str:
@@ -60,20 +46,27 @@ def find_executable(name: str) -> str:
 
 
 class Coqtop:
-    """A coqtop process in its own temp dir under resource limits. One sentence in flight at a time."""
+    """A coqtop process in its own sandbox (prover.sandbox: writes only to its private temp dir) under resource
+    limits. `readable`: paths under /tmp it must see besides the installation (e.g. a folder given with -Q).
+    One sentence in flight at a time."""
 
-    def __init__(self, args: tuple[str, ...] = (), limits: SandboxLimits = SandboxLimits()):
-        self._workdir = tempfile.mkdtemp(prefix="coqtop-")
+    def __init__(self, args: tuple[str, ...] = (), limits: SandboxLimits = SandboxLimits(),
+                 readable: tuple[str, ...] = ()):
+        # The folders its load-path flags name (-Q, -R, -I) must be visible too, wherever they are.
+        self._sandbox = Sandbox("coqtop-", readable=(*readable, *named_paths(args)))
         self._buf = b""
-        self.proc = subprocess.Popen(
-            [find_executable("coqtop"), "-emacs", "-quiet", *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            bufsize=0,
-            cwd=self._workdir,
-            preexec_fn=sandbox_preexec(limits),
-        )
+        try:
+            self.proc = self._sandbox.popen(
+                [find_executable("coqtop"), "-emacs", "-quiet", *args],
+                limits,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                bufsize=0,
+            )
+        except BaseException:
+            self._sandbox.close()
+            raise
         self.state_id = self._read_prompt(60.0).state_id
 
     def send(self, sentence: str, timeout: float) -> Reply:
@@ -97,7 +90,7 @@ class Coqtop:
     def interrupt(self, grace: float) -> Reply | None:
         """SIGINT the running sentence and collect its prompt; None if coqtop does not answer."""
         try:
-            os.kill(self.proc.pid, signal.SIGINT)
+            os.kill(payload_pid(self.proc), signal.SIGINT)  # coqtop itself: bubblewrap passes no signal on
             reply = self._read_prompt(grace, self.state_id)
         except (CoqtopTimeout, CoqtopDied, ProcessLookupError):
             return None
@@ -145,18 +138,13 @@ class Coqtop:
         return self.proc.poll() is None
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.proc.wait()
+        kill_group(self.proc)
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 stream.close()
             except OSError:
                 pass
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        self._sandbox.close()
 
     def __enter__(self) -> "Coqtop":
         return self

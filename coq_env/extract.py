@@ -16,7 +16,6 @@ import multiprocessing
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -43,6 +42,7 @@ from coq_env.sentences import (
 )
 from coq_env.verify import first_assumption
 from prover.proofsteps import ProofStep, deduplicate, split_of, write_proofsteps
+from prover.sandbox import Sandbox
 from prover.types import Theorem
 
 STDLIB = "stdlib"
@@ -90,8 +90,8 @@ class SourceFile:
 @lru_cache(maxsize=1)
 def stdlib_root() -> Path:
     """The installed standard library's sources: `coqc -where`/theories."""
-    where = subprocess.run([find_executable("coqc"), "-where"], capture_output=True, text=True, timeout=60,
-                           check=False).stdout.strip()
+    with Sandbox("coqc-where-") as box:
+        where = box.run([find_executable("coqc"), "-where"], SandboxLimits(), timeout=60).stdout.strip()
     for root in (Path(where) / "theories", Path(os.environ.get("COQLIB", where)) / "theories"):
         if root.is_dir():
             return root

@@ -6,8 +6,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable, sandbox_preexec
+from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable
 from coq_env.sentences import normalize, split_sentences, strip_comments, tactic_problem
+from prover.sandbox import Sandbox
 from prover.types import Theorem, Verdict
 
 CHECK_ROOT = "LlemmaChecked"  # logical path the checked file is compiled under; anything in it is the file's own
@@ -50,12 +51,12 @@ def check_proof_text(
             problem = "no theorem in the file"
     if problem:
         return Verdict(False, problem)
-    with tempfile.TemporaryDirectory(prefix="rocq-check-") as tmp:
-        (Path(tmp) / "Proof.v").write_text(text)
-        compiled = _coqc(tmp, limits, timeout)
+    with Sandbox("rocq-check-") as box:  # coqc writes only here; the checking coqtop reads it
+        (Path(box.dir) / "Proof.v").write_text(text)
+        compiled = _coqc(box, limits, timeout)
         if compiled is not None:
             return Verdict(False, compiled)
-        return _assumptions_verdict(tmp, names, limits, timeout)
+        return _assumptions_verdict(box.dir, names, limits, timeout)
 
 
 def _benchmark_shape_problem(sentences: list[str], expected: Theorem, extra_header: tuple[str, ...]) -> str | None:
@@ -118,14 +119,11 @@ def _declared_names(sentences: list[str]) -> list[str]:
     return [m.group(1) for s in sentences if (m := _DECLARATION.match(normalize(s)))]
 
 
-def _coqc(folder: str, limits: SandboxLimits, timeout: float) -> str | None:
-    """Compile the file; the first error line if it does not compile."""
+def _coqc(box: Sandbox, limits: SandboxLimits, timeout: float) -> str | None:
+    """Compile the sandbox's Proof.v; the first error line if it does not compile."""
     coqc = find_executable("coqc")
     try:
-        done = subprocess.run(
-            [coqc, "-q", "-Q", ".", CHECK_ROOT, "Proof.v"],
-            cwd=folder, capture_output=True, text=True, timeout=timeout, preexec_fn=sandbox_preexec(limits),
-        )
+        done = box.run([coqc, "-q", "-Q", ".", CHECK_ROOT, "Proof.v"], limits, timeout)
     except subprocess.TimeoutExpired:
         return f"coqc did not finish in {timeout:.0f}s"
     if done.returncode != 0:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Protocol, Sequence
 
 from isabelle_env.bridge import BridgeError, ServerDied, StepResult, resolve_header
+from prover.sandbox import ProcessLimits, Sandbox, named_paths
 from prover.types import BackendUnavailable
 
 SERVICE = "server.Server"
@@ -153,17 +154,25 @@ class PisaLauncher:
 
     def start(self, port: int) -> subprocess.Popen:
         log_path = os.path.join(self.log_dir, f"pisa-{port}-{os.getpid()}.log")
+        argv = shlex.split(self.command.format(port=port))
+        # The sandbox (prover.sandbox), with the network the gRPC port needs: it may write only its checkout
+        # (sbt's build), Isabelle's and the JVM tools' user folders, and its private temp dir.
+        home = os.path.expanduser("~")
+        writable = [p for p in (self.cwd, *(os.path.join(home, d) for d in (".isabelle", ".sbt", ".ivy2", ".cache")))
+                    if p and os.path.isdir(p)]
+        sandbox = Sandbox("pisa-", readable=named_paths(argv), writable=writable, network=True)
         with open(log_path, "ab") as log:  # a file, not a pipe: nobody reads it until something goes wrong
-            proc = subprocess.Popen(
-                shlex.split(self.command.format(port=port)),
+            proc = sandbox.popen(  # its own process group: stopped as a group, by its id only
+                argv,
+                ProcessLimits(memory_mb=None, cpu_seconds=None),  # a JVM reserves far more address space than it uses
                 cwd=self.cwd,
                 env=None if self.env is None else {**os.environ, **self.env},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stopped as a group, by its id only
             )
         proc.log_path = log_path  # type: ignore[attr-defined]
+        proc.sandbox = sandbox  # type: ignore[attr-defined]
         return proc
 
     def stop(self, handle: object) -> None:
@@ -184,6 +193,9 @@ class PisaLauncher:
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        sandbox = getattr(proc, "sandbox", None)
+        if sandbox is not None:
+            sandbox.close()
 
     def describe(self, handle: object) -> str:
         path = getattr(handle, "log_path", None)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from lean_env.messages import ReplCrashed, ReplError, ReplTimeout
-from lean_env.repl import LeanRepl
+from lean_env.repl import LeanRepl, scratch_root
 
 DEFAULT_RECYCLE_AFTER = 500  # requests; community experience: REPLs die after "many hundreds" of proof states
 DEFAULT_HEADER_TIMEOUT = 600.0  # a cold `import Mathlib` reads ~5 GB of .olean files
@@ -175,7 +175,7 @@ class LeanPool:
             path = self._pickle_path(entry.header)
         else:
             if self._pickle_dir is None:
-                self._pickle_dir = tempfile.mkdtemp(prefix="lean-pool-")
+                self._pickle_dir = tempfile.mkdtemp(prefix="lean-pool-", dir=scratch_root())  # REPLs may write there
             path = str(Path(self._pickle_dir) / (hashlib.sha256(entry.header.encode()).hexdigest()[:16] + ".olean"))
         try:
             entry.repl.pickle_env(entry.base_env, path, timeout=self.header_timeout)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import select
 import shutil
 import signal
@@ -29,6 +28,7 @@ from typing import Sequence
 
 from lean_env.messages import CommandReply, ReplCrashed, ReplError, ReplTimeout, TacticReply
 from prover.cache import cache_root
+from prover.sandbox import ProcessLimits, Sandbox, named_paths
 from prover.types import BackendUnavailable
 
 PROJECT_ENV_VAR = "LLEMMA_PROVER_LEAN_PROJECT"
@@ -47,16 +47,12 @@ class ReplLimits:
     cpu_seconds: int | None = None  # per process lifetime; the pool recycles processes long before
 
 
-def sandbox_preexec(limits: ReplLimits):
-    def apply() -> None:
-        os.setsid()  # our own process group: a terminal's Ctrl-C does not reach it, and a kill takes lake's child too
-        if limits.memory_mb:
-            mem = limits.memory_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        if limits.cpu_seconds:
-            resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-
-    return apply
+def scratch_root() -> Path:
+    """The one folder outside its private temp dir a sandboxed REPL may write: pickled environments live here,
+    so one process can write what its successor reads."""
+    root = Path(tempfile.gettempdir()) / f"llemma-prover-lean-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    return root
 
 
 # -- finding a Lean project ----------------------------------------------------------------------
@@ -140,17 +136,22 @@ class LeanRepl:
         self.replies = 0
         self._buf = b""
         self._stderr = tempfile.TemporaryFile()  # a file, not a pipe: a chatty REPL can never block on it
+        # The sandbox (prover.sandbox): the project and the files the command names are readable, and only its
+        # private dir and the pickle folder are writable. The process group holds lake and the REPL it starts.
+        self._sandbox = Sandbox("lean-repl-", readable=[*([self.cwd] if self.cwd else []), *named_paths(self.argv)],
+                                writable=[scratch_root()])
         try:
-            self.proc = subprocess.Popen(
+            self.proc = self._sandbox.popen(
                 self.argv,
+                ProcessLimits(limits.memory_mb, limits.cpu_seconds),
+                cwd=self.cwd,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 bufsize=0,
-                cwd=self.cwd,
-                preexec_fn=sandbox_preexec(limits),
             )
         except OSError as exc:  # no such executable, no such directory
+            self._sandbox.close()
             self._stderr.close()
             raise BackendUnavailable(f"cannot start the Lean REPL ({' '.join(self.argv)}): {exc}; {SETUP_HINT}") from exc
 
@@ -308,6 +309,7 @@ class LeanRepl:
                     stream.close()
             except OSError:
                 pass
+        self._sandbox.close()
 
     def __enter__(self) -> "LeanRepl":
         return self

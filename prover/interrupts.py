@@ -1,4 +1,4 @@
-"""Ctrl-C that is never lost.
+"""Ctrl-C that is never lost, and SIGTERM/SIGHUP that take the proof assistants down with us.
 
 Python turns SIGINT into KeyboardInterrupt wherever the main thread happens to be. When that is a callback whose
 exceptions Python ignores, the interrupt is printed ("Exception ignored in ...") and dropped: logging's at-fork hook
@@ -12,6 +12,8 @@ from __future__ import annotations
 import signal
 import threading
 
+from prover import sandbox
+
 _requested = False
 
 
@@ -21,13 +23,27 @@ def _on_sigint(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _on_termination(signum, frame) -> None:
+    """SIGTERM/SIGHUP: the proof assistants we started go first (their process groups are not ours, so nothing
+    else would stop them), then the run stops as for a Ctrl-C: finished rows kept, partial work dropped."""
+    global _requested
+    sandbox.kill_all()
+    _requested = True
+    raise KeyboardInterrupt
+
+
 def install() -> None:
-    """Use the remembering handler, where Python's own is in place (an ignored or replaced SIGINT is left alone)."""
+    """Use the remembering handlers, where Python's own are in place (an ignored or replaced SIGINT, SIGTERM or
+    SIGHUP is left alone)."""
     global _requested
     _requested = False
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    if in_main_thread and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_sigint)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, _on_termination)
 
 
 def requested() -> bool:

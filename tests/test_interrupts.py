@@ -50,3 +50,65 @@ def test_an_ignored_sigint_stays_ignored():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (read from /proc), so a test can see what a command left behind."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_on_check_take_coqc_down_too(tmp_path, signum):
+    import subprocess
+
+    slow = tmp_path / "Slow.v"  # 2^40 additions: coqc would run until its CPU limit
+    slow.write_text("Fixpoint f (n : nat) : nat := match n with 0 => 1 | S m => f m + f m end.\n"
+                    "Definition big := Eval vm_compute in f 40.\n"
+                    "Theorem t : True.\nProof. exact I. Qed.\n")
+    proc = subprocess.Popen([sys.executable, "-m", "prover.cli", "check", str(slow)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        below: set[int] = set()
+        while time.monotonic() < deadline and not any("coqc" in _cmdline(p) for p in below):
+            time.sleep(0.2)
+            below = _descendants(proc.pid)
+        assert any("coqc" in _cmdline(p) for p in below), "coqc never started"
+        os.kill(proc.pid, signum)
+        proc.wait(timeout=30)
+        time.sleep(0.5)
+        assert [p for p in below if _alive(p)] == []
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

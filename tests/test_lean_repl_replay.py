@@ -11,6 +11,7 @@ synthesised variant of a recorded transcript, says so, and changes only the fiel
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 from lean_env.backend import AUTOMATION_TACTICS, LeanBackend, render_proof, step_problem, theorem_statement
 from lean_env.messages import CommandReply, Message, ReplCrashed, ReplError, ReplTimeout, TacticReply
 from lean_env.pool import HeaderError, LeanPool
-from lean_env.repl import LeanRepl
+from lean_env.repl import LeanRepl, scratch_root
 from prover.types import Advanced, BackendUnavailable, Failed, ProofState, Proved, StatementError, TimedOut, Theorem
 
 REPO = Path(__file__).resolve().parents[1]
@@ -401,7 +402,7 @@ def test_garbage_output_raises_repl_crashed():
 
 
 def test_backend_restarts_after_a_crash_and_replays_the_path(tmp_path):
-    once = str(tmp_path / "crashed")
+    once = str(scratch_root() / f"crashed-{os.getpid()}-{tmp_path.name}")  # the sandboxed double may write there
     with backend_for("proof_branching", "--crash-after", "2", "--fault-once", once) as backend:
         root = backend.open(theorem("theorem complex_and (p q r : Prop) (h1 : p ∧ q) (h2 : q → r) : p ∧ r"))
         split = backend.run_tactic(root, "apply And.intro", 5).state
@@ -414,7 +415,7 @@ def test_backend_restarts_after_a_crash_and_replays_the_path(tmp_path):
 
 
 def test_backend_times_out_a_hung_tactic_then_recovers(tmp_path):
-    once = str(tmp_path / "hung")
+    once = str(scratch_root() / f"hung-{os.getpid()}-{tmp_path.name}")
     with backend_for("proof_step", "--hang-after", "1", "--fault-once", once) as backend:
         root = backend.open(theorem("def f : Nat"))
         assert backend.run_tactic(root, "apply Int.natAbs", 0.3) == TimedOut(0.3)
