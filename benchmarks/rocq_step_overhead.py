@@ -21,6 +21,7 @@ import time
 
 from coq_env.backend import AUTOMATION_IMPORT, RocqBackend
 from coq_env.coqtop import Coqtop
+from prover.sandbox import payload_pid
 from prover.types import Advanced, Theorem
 
 TARGET = "<=1.15"
@@ -67,7 +68,7 @@ def rocq_step_overhead() -> tuple[float, str]:
             raw.send(f"BackTo {raw_root}.", 60.0)
             state = backend.open(THEOREM)
             backend_proc = getattr(getattr(backend, "_coq", None), "proc", None)  # private: diagnostics only
-            pids = (raw.proc.pid, backend_proc.pid if backend_proc else None)
+            pids = (payload_pid(raw.proc), payload_pid(backend_proc) if backend_proc else None)  # coqtop, not bwrap
             coqtop_cpu0 = [_coqtop_cpu_seconds(pid) for pid in pids]
             for step in range(BLOCK_DEPTH):
                 tactic = CYCLE[step % len(CYCLE)]
