@@ -148,3 +148,118 @@ def as_single_tactic(text: str) -> tuple[str | None, str | None]:
         return None, f"not a single sentence ({len(sentences)} sentences)"
     problem = tactic_problem(sentences[0])
     return (None, problem) if problem else (sentences[0], None)
+
+
+# ---- vernacular an editor's file may hold ----------------------------------------------------------------------
+
+# Commands that reach outside Coq's own state, with why; they get these reasons, anything else unlisted a generic one.
+_OUTSIDE_WORLD = {
+    "Redirect": "writes its output to a file",
+    "Extraction": "writes files",
+    "Separate": "writes files",
+    "Recursive": "writes files",
+    "Cd": "changes coqtop's working directory",
+    "Load": "runs another file",
+    "Drop": "leaves Coq's toplevel",
+    "Quit": "stops coqtop",
+    "Write": "writes a file",
+    "Restore": "reads a file",
+    "Back": "rewinds the document the checker tracks",
+    "BackTo": "rewinds the document the checker tracks",
+    "Reset": "rewinds the document the checker tracks",
+    "Undo": "rewinds the document the checker tracks",
+    "Restart": "rewinds the document the checker tracks",
+}
+# First words of the commands allowed: imports, sections and modules, declarations, proofs and queries.
+_ALLOWED_COMMANDS = frozenset("""
+    Require Import Export Module Section End Include
+    Definition Let Fixpoint CoFixpoint Function Inductive CoInductive Variant Record Structure Class Instance
+    Existing Coercion Identity Canonical Scheme Combined Derive Notation Infix Reserved Tactic Ltac Arguments
+    Implicit Generalizable Delimit Bind Undelimit Opaque Transparent Strategy Typeclasses Hint
+    Variable Variables Hypothesis Hypotheses Context Parameter Parameters Axiom Axioms Conjecture Conjectures
+    Universe Universes Constraint Obligation Next Solve Obligations
+    Theorem Lemma Fact Remark Corollary Proposition Property Example Goal Proof Qed Defined Save Admitted Abort
+    Focus Unfocus Unfocused Show Guarded
+    Check Compute Eval Print About Search SearchPattern SearchRewrite SearchHead Locate Test
+""".split())
+# Commands allowed only with one of these second words (`Add LoadPath`, `Declare ML Module` and the like are not).
+_ALLOWED_SECOND_WORDS = {
+    "Open": {"Scope"},
+    "Close": {"Scope"},
+    "Create": {"HintDb"},
+    "Remove": {"Hints"},
+    "Add": {"Parametric", "Morphism", "Relation", "Setoid", "Ring", "Field"},
+    "Declare": {"Scope", "Custom", "Instance", "Reduction", "Left", "Right", "Equivalent"},
+}
+# Options `Set`/`Unset` may change: printing, implicit arguments and other ways of reading and elaborating terms.
+_ALLOWED_OPTIONS = (
+    "Printing", "Implicit Arguments", "Strict Implicit", "Strongly Strict Implicit", "Contextual Implicit",
+    "Reversible Pattern Implicit", "Maximal Implicit Insertion", "Asymmetric Patterns", "Nested Proofs Allowed",
+    "Default Goal Selector", "Bullet Behavior", "Default Proof Using", "Suggest Proof Using", "Universe Polymorphism",
+    "Polymorphic Inductive Cumulativity", "Primitive Projections", "Warnings", "Keyed Unification",
+    "Regular Subst Tactic", "Structural Injection", "Injection On Proofs", "Mangle Names", "Default Timeout",
+    "Hyps Limit", "Firstorder Depth", "Typeclasses Depth", "Loose Hint Behavior", "Program Mode",
+    "Uniform Inductive Parameters", "Auto Template Polymorphism", "Elimination Schemes", "Case Analysis Schemes",
+    "Decidable Equality Schemes", "Boolean Equality Schemes", "Rewriting Schemes", "Nonrecursive Elimination Schemes",
+    "Search Output Name Only", "Fast Name Printing", "Transparent Obligations", "Shrink Obligations", "Info Auto",
+    "Info Eauto", "Info Trivial",
+)
+# What may stand in front of a command and is peeled off before reading it: attributes, locality words, and the
+# wrappers that run the command inside them (so `Time Redirect ...` is read as `Redirect ...`).
+_IN_FRONT = re.compile(
+    r"(#\[[^\[\]]*\]|(Local|Global|Polymorphic|Monomorphic|Cumulative|NonCumulative|Private|Program|Time|Fail|Succeed"
+    r"|Instructions)\b|Timeout\s+\d+\b|(Export|Import)\s+(?=(Set|Unset)\b)|[-+*]+(?=\s)|\{)\s*"
+)
+_STRING = re.compile(r'"[^"]*"')
+
+
+def vernacular_problem(sentence: str) -> str | None:
+    """Why `sentence` may not run in a file sent by an editor, or None if it may.
+
+    A pure function over one sentence (as `split_sentences` gives; comments are stripped here). Allowed, and nothing
+    else: tactics, bullets and braces; imports (`Require`, `Import`, `From ... Require`); sections and modules (not
+    `Declare Module`); declarations (`Definition`, `Inductive`, `Lemma`, `Notation`, `Ltac`, `Hint`, ...); proof
+    commands (`Proof`, `Qed`, ...); queries (`Check`, `Compute`, `Print`, `Search`, ...); scopes; and `Set`/`Unset`
+    of the options in `_ALLOWED_OPTIONS`. Attributes, locality words and the `Time`/`Timeout`/`Fail`/`Succeed`
+    wrappers in front are read through. So everything that reaches outside Coq is refused (`Redirect`,
+    `Extraction`, `Cd`, `Load`, `Add LoadPath`, `Declare ML Module`, `Drop`, ...), as are commands that rewind
+    coqtop's document. The reason is one line naming the command. It says nothing about soundness (axioms are
+    allowed): that is the verifier's job.
+    """
+    code = _STRING.sub('""', normalize(sentence))  # a string's text is no command
+    if not code or is_bullet(code):
+        return None
+    # split_sentences does not end a sentence at `x.. ` (a `..` after a word); coqtop might, so refuse it.
+    for end in re.finditer(r"\.(?=\s)", code):
+        if not re.search(r"(^|[\s(])\.\.$", code[:end.end()]):
+            return "holds more than one sentence"
+    rest = code
+    while True:
+        peeled = _SELECTOR.sub("", _IN_FRONT.sub("", rest, count=1), count=1)
+        if peeled == rest:
+            break
+        rest = peeled
+    if not rest or is_bullet(rest):
+        return None
+    if re.match(r"[a-z_(\[]", rest) or re.match(r"[A-Z][\w']*\.[A-Za-z_]", rest):
+        return None  # a tactic (or a qualified tactic name): tactics do not reach outside Coq
+    words = re.findall(r"[^\s.]+", rest)
+    first = words[0] if words else rest[:10]
+    second = words[1] if len(words) > 1 else ""
+    named = " ".join(re.match(r"([A-Z][\w']*\s?){1,3}", rest).group(0).split()) if first[:1].isupper() else first
+    if first in _OUTSIDE_WORLD:
+        return f"'{named}' is not allowed: it {_OUTSIDE_WORLD[first]}"
+    if first in ("Require", "From", "Import", "Export") and '"' in rest:
+        return f"'{first}' of a file path is not allowed"
+    if first in ("Set", "Unset"):
+        option = " ".join(words[1:])
+        if any(option == o or option.startswith(o + " ") for o in _ALLOWED_OPTIONS):
+            return None
+        return f"'{first} {option}' is not allowed (only printing, implicit-argument and similar options are)"
+    if first == "From" and len(words) > 2 and words[2] == "Require":
+        return None
+    if first == "Locate" and second in ("File", "Library"):
+        return f"'Locate {second}' is not allowed: it looks at files"
+    if first in _ALLOWED_COMMANDS or second in _ALLOWED_SECOND_WORDS.get(first, ()):
+        return None
+    return f"'{named}' is not allowed (only imports, declarations, proofs, queries, scopes and printing options are)"

@@ -4,23 +4,47 @@ from __future__ import annotations
 import re
 import subprocess
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable
-from coq_env.sentences import normalize, split_sentences, strip_comments, tactic_problem
-from prover.sandbox import Sandbox
+from coq_env.sentences import normalize, split_sentences, strip_comments, tactic_problem, vernacular_problem
+from prover.sandbox import Sandbox, isolated
 from prover.types import Theorem, Verdict
 
 CHECK_ROOT = "LlemmaChecked"  # logical path the checked file is compiled under; anything in it is the file's own
 LIBRARY_ROOTS = ("Coq.", "Coquelicot.", "mathcomp.")  # installed libraries whose axioms a proof may rely on
-_DECLARATION = re.compile(r"^(?:Theorem|Lemma|Fact|Remark|Corollary|Proposition|Example)\s+([\w']+)")
+_DECLARATION = re.compile(r"^(?:Theorem|Lemma|Fact|Remark|Corollary|Proposition|Property|Example)\s+([\w']+)")
 _PROOF_END = ("Qed.", "Defined.")
-# Commands whose mere presence means the file assumes something instead of proving it.
-_ASSUMING = re.compile(
-    r"^(?:#\[[^\]]*\]\s*)?(?:Local\s+|Global\s+)?(Admitted|Abort|Axiom|Axioms|Parameter|Parameters|Conjecture|"
-    r"Hypothesis|Hypotheses|Variable|Variables|Context|Declare\s+Module|Unset\s+Guard\s+Checking|"
-    r"Unset\s+Universe\s+Checking|Unset\s+Positivity\s+Checking|Set\s+Type\s+In\s+Type|Admit\s+Obligations)\b"
+# What Coq accepts in front of a command without changing what the command declares: attributes, locality and
+# universe flags, and control commands. A cheat can hide `Axiom` behind any number of them.
+_COMMAND_PREFIX = re.compile(
+    r'(?:#\[(?:[^\]"]|"[^"]*")*\]|(?:Local|Global|Polymorphic|Monomorphic|Cumulative|NonCumulative|Private|Program|'
+    r'Time|Fail|Succeed|Instructions|Timeout\s+\d+|Redirect\s+"[^"]*")(?![\w\']))\s*'
 )
+# Commands whose mere presence means the file assumes something instead of proving it (prefixes removed).
+_ASSUMING = re.compile(
+    r"^(Admitted|Abort|Axioms?|Parameters?|Conjectures?|Hypothesis|Hypotheses|Variables?|Context|Declare\s+Module|"
+    r"Declare\s+Instance|Unset\s+Guard\s+Checking|Unset\s+Universe\s+Checking|Unset\s+Positivity\s+Checking|"
+    r"Set\s+Type\s+In\s+Type|Admit\s+Obligations)\b"
+)
+_SECTION_VARIABLES = ("Hypothesis", "Hypotheses", "Variable", "Variables", "Context")
+_SCOPE_OPEN = re.compile(r"^(Section|Module(?:\s+Type)?)\s+(?:(?:Import|Export)\s+)?([\w']+)(.*)$")
+_SCOPE_END = re.compile(r"^End\s+([\w']+)\s*\.$")
+# Generic mode: notations that give standard symbols a meaning of the file's own. A symbol token counts as
+# standard when it contains one of these (so `=`, `<=`, `=?` and a glued `x=y` all do).
+_NOTATION = re.compile(r'^(?:Reserved\s+)?(?:Notation|Infix)\s+"((?:[^"]|"")*)"(.*)$')
+_STANDARD_SYMBOL = re.compile(r"[=+\-*/^<>~\\%!,():]|&&|\|\||÷")
+_STANDARD_NOTATION_WORDS = ("mod",)  # word-like symbols of standard notations (`x mod y`)
+_LITERAL_NOTATION = re.compile(r"^(?:Number|Numeral|String)\s+Notation\b")
+_ABBREVIATION = re.compile(r"^Notation\s+([\w']+)[^\"]*?:=")  # `Notation sqrt := ...` shadows a name
+_LET = re.compile(r"^Let\s+([\w']+)")  # section-local, so not in the compiled file: found in the text
+_IMPORT = re.compile(r"^(?:(?:From\s+[\w.']+\s+)?Require(?:\s+(?:Import|Export))?|Import|Export)(?:\s+[\w.']+)+\s*\.$")
+# Library names every file of that library sees but no reader takes for the library's: Reals exports the field
+# `f` of its `family` record, and a file's own `Definition f` is the commonest helper there is.
+_MEANINGLESS_LIBRARY_NAMES = ("Coq.Reals.Rtopology.f",)
+_STATED = "LlemmaStated__"  # prefix of the definitions that record a sectioned theorem's type as stated
 
 
 class CannotCheck(Exception):
@@ -38,17 +62,26 @@ def check_proof_text(
     """Accept `text` only if it proves its theorem(s) from the standard library alone.
 
     With `expected`, the file must be that benchmark theorem: the benchmark's header (optionally followed
-    by the automation import), the statement exactly, then `Proof.`, tactics only, and `Qed.`.
+    by the automation import), the statement exactly, then `Proof.`, tactics only, and `Qed.`. Without it, each
+    theorem's compiled type must be its statement as written (no section hypothesis discharged into it), and no
+    notation or definition may give a standard symbol or name a meaning of the file's own.
+
+    `timeout` bounds the whole check: coqc gets it, the assumptions' coqtop what is left (at least a second).
     """
+    started = time.monotonic()
     sentences = split_sentences(text)
+    generic = None
     if expected is not None:
         problem = _benchmark_shape_problem(sentences, expected, extra_header)
         names = [expected.name]
     else:
-        problem = _generic_problem(sentences)
-        names = [theorem_name] if theorem_name else _declared_names(sentences)
+        scoped = _scoped(sentences)
+        problem = _generic_problem(sentences, scoped) or _unconfined_problem(sentences)
+        names = [theorem_name] if theorem_name else _declared_names(scoped)
         if not names and problem is None:
             problem = "no theorem in the file"
+        text, probes = _with_statement_probes(text, sentences, scoped)
+        generic = _GenericChecks(probes, _imports(scoped), _text_only_names(scoped))
     if problem:
         return Verdict(False, problem)
     with Sandbox("rocq-check-") as box:  # coqc writes only here; the checking coqtop reads it
@@ -56,7 +89,20 @@ def check_proof_text(
         compiled = _coqc(box, limits, timeout)
         if compiled is not None:
             return Verdict(False, compiled)
-        return _assumptions_verdict(box.dir, names, limits, timeout)
+        left = max(1.0, timeout - (time.monotonic() - started))
+        return _assumptions_verdict(box.dir, names, limits, left, generic)
+
+
+def _unconfined_problem(sentences: list[str]) -> str | None:
+    """Without a sandbox, coqc would run a file's Redirect, Extraction or Cd on the real filesystem: where the
+    machine offers no isolation, only the vernacular an editor's file may hold is compiled."""
+    if isolated():
+        return None
+    for sentence in sentences:
+        problem = vernacular_problem(sentence)
+        if problem:
+            return f"refused without a sandbox: {problem}"
+    return None
 
 
 def _benchmark_shape_problem(sentences: list[str], expected: Theorem, extra_header: tuple[str, ...]) -> str | None:
@@ -88,35 +134,144 @@ def _benchmark_shape_problem(sentences: list[str], expected: Theorem, extra_head
 
 def first_assumption(sentences: list[str]) -> tuple[int, str] | None:
     """(index, keyword) of the first sentence that assumes instead of proving (`Admitted`, `Axiom`, a `Variable`
-    outside any section, ...), or None."""
-    in_section = 0
-    for i, sentence in enumerate(sentences):
-        s = normalize(sentence)
-        if re.match(r"^Section\s", s):
-            in_section += 1
-        elif re.match(r"^End\s", s) and in_section:
-            in_section -= 1
-        m = _ASSUMING.match(s)
+    outside any section, ...), or None. Attributes and prefixes (`#[local]`, `Polymorphic`, `Time`...) are looked
+    past."""
+    for i, (command, scopes) in enumerate(_scoped(sentences)):
+        m = _ASSUMING.match(command)
         if m:
             keyword = " ".join(m.group(1).split())
-            if in_section and keyword in ("Hypothesis", "Hypotheses", "Variable", "Variables", "Context"):
-                continue  # a section variable is discharged when the section closes
+            if keyword in _SECTION_VARIABLES and any(kind == "Section" for kind, _ in scopes):
+                continue  # discharged when the section closes; generic mode compares the theorems' types instead
             return i, keyword
     return None
 
 
-def _generic_problem(sentences: list[str]) -> str | None:
+def _command(sentence: str) -> str:
+    """The sentence normalized, with the attributes and prefixes in front of its command removed."""
+    s = normalize(sentence)
+    while (m := _COMMAND_PREFIX.match(s)) and m.end():
+        s = s[m.end():]
+    return s
+
+
+def _scoped(sentences: list[str]) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+    """Each sentence's command (see `_command`) and the sections and modules open around it, outermost first,
+    as (kind, name) pairs."""
+    open_scopes: list[tuple[str, str]] = []
+    scoped = []
+    for sentence in sentences:
+        command = _command(sentence)
+        scoped.append((command, tuple(open_scopes)))
+        if m := _SCOPE_OPEN.match(command):
+            kind = " ".join(m.group(1).split())
+            if kind == "Section" or ":=" not in m.group(3):  # `Module M := N.` defines a module without opening one
+                open_scopes.append((kind, m.group(2)))
+        elif (m := _SCOPE_END.match(command)) and m.group(1) in [name for _, name in open_scopes]:
+            while open_scopes.pop()[1] != m.group(1):
+                pass
+    return scoped
+
+
+def _qualified(scopes: tuple[tuple[str, str], ...], name: str) -> str:
+    """`name` as the compiled file's module path reaches it: modules qualify names, sections do not."""
+    return ".".join([scope for kind, scope in scopes if kind != "Section"] + [name])
+
+
+def _generic_problem(sentences: list[str], scoped: list[tuple[str, tuple]]) -> str | None:
     found = first_assumption(sentences)
     if found:
         return f"the file uses '{found[1]}'"
     for sentence in sentences:
         if re.search(r"(?<![\w'.])(admit|give_up)(?![\w'])", strip_comments(sentence)):
             return "the proof uses 'admit'"
+    for command, _ in scoped:
+        problem = _notation_problem(command)
+        if problem:
+            return problem
     return None
 
 
-def _declared_names(sentences: list[str]) -> list[str]:
-    return [m.group(1) for s in sentences if (m := _DECLARATION.match(normalize(s)))]
+def _notation_problem(command: str) -> str | None:
+    """Why a notation command changes what standard text means, or None. The statement as written must read
+    as it would without the file: `Notation "x = y" := True` would make `1 = 2` provable."""
+    if m := _LITERAL_NOTATION.match(command):
+        return f"the file changes how numbers or strings read ({' '.join(m.group(0).split())})"
+    m = _NOTATION.match(command)
+    if not m:
+        return None
+    for token, is_symbol in _notation_terminals(m.group(1).replace('""', '"'), m.group(2)):
+        if (is_symbol and _STANDARD_SYMBOL.search(token)) or token in _STANDARD_NOTATION_WORDS:
+            return f"the file gives the standard symbol '{token}' a meaning of its own (notation \"{m.group(1)}\")"
+    return None
+
+
+def _notation_terminals(notation: str, rest: str) -> list[tuple[str, bool]]:
+    """The fixed tokens of a notation string, each with whether it is a symbol (else a word). A bare word is a
+    placeholder when the notation's body uses it, as Coq decides; a quoted one is always fixed."""
+    terminals = []
+    for token in notation.split():
+        quoted = len(token) > 2 and token[0] == token[-1] == "'"
+        word = token[1:-1] if quoted else token
+        is_word = bool(re.fullmatch(r"[^\W\d][\w']*", word))
+        if is_word and not quoted and re.search(rf"(?<![\w']){re.escape(word)}(?![\w'])", rest):
+            continue  # a placeholder, like x and y in "x + y"
+        terminals.append((word, not is_word))
+    return terminals
+
+
+def _declared_names(scoped: list[tuple[str, tuple]]) -> list[str]:
+    return [_qualified(scopes, m.group(1)) for command, scopes in scoped if (m := _DECLARATION.match(command))]
+
+
+def _text_only_names(scoped: list[tuple[str, tuple]]) -> list[str]:
+    """Names the file gives a meaning that the compiled file does not list: section `Let`s, abbreviations
+    (`Notation sqrt := ...`) and the words of notations (`Notation "'ln' x" := ...`)."""
+    names = []
+    for command, scopes in scoped:
+        if m := _LET.match(command) or _ABBREVIATION.match(command):
+            names.append(_qualified(scopes, m.group(1)))
+        elif m := _NOTATION.match(command):
+            names += [word for word, is_symbol in _notation_terminals(m.group(1), m.group(2)) if not is_symbol]
+    return names
+
+
+def _imports(scoped: list[tuple[str, tuple]]) -> list[str]:
+    """The file's Require/Import commands: replayed in the checking coqtop, they make visible the library names
+    the file's own names could shadow."""
+    return [command for command, _ in scoped if _IMPORT.match(command)]
+
+
+def _with_statement_probes(
+    text: str, sentences: list[str], scoped: list[tuple[str, tuple]]
+) -> tuple[str, list[tuple[str, str]]]:
+    """The file with a probe before the `End` of each section that declares theorems, and the (theorem, probe)
+    qualified names. A probe is a definition holding the theorem's type as its section states it: when the
+    section closes, a theorem that used the section's variables or hypotheses gains them in its type (so
+    `Hypothesis cheat : False` turns `1 = 2` into `False -> 1 = 2`), while the probe stays the statement as
+    written, or becomes a function if the statement itself names a section variable."""
+    inserts: dict[int, list[str]] = {}
+    probes = []
+    for i, (command, scopes) in enumerate(scoped):
+        m = _DECLARATION.match(command)
+        if not m or not scopes or scopes[-1][0] != "Section":  # modules cannot sit inside sections: innermost it is
+            continue
+        end = next((j for j in range(i + 1, len(scoped))
+                    if scoped[j][1] == scopes and _SCOPE_END.match(scoped[j][0])), None)
+        if end is None:
+            continue  # the section is never closed: the file does not compile
+        name = m.group(1)
+        inserts.setdefault(end, []).append(f"Definition {_STATED}{name} := ltac:(let T := type of @{name} in exact T).")
+        probes.append((_qualified(scopes, name), _qualified(scopes, _STATED + name)))
+    if not inserts:
+        return text, probes
+    pieces, copied, cursor = [], 0, 0
+    for j, sentence in enumerate(sentences):
+        at = text.index(sentence, cursor)  # each sentence is a stripped slice of the text, in order
+        cursor = at + len(sentence)
+        if j in inserts:
+            pieces += [text[copied:at], "\n".join(inserts[j]), "\n"]
+            copied = at
+    return "".join(pieces) + text[copied:], probes
 
 
 def _coqc(box: Sandbox, limits: SandboxLimits, timeout: float) -> str | None:
@@ -133,8 +288,20 @@ def _coqc(box: Sandbox, limits: SandboxLimits, timeout: float) -> str | None:
     return None
 
 
-def _assumptions_verdict(folder: str, names: list[str], limits: SandboxLimits, timeout: float) -> Verdict:
-    """Ask a fresh coqtop what the compiled theorems rest on, and resolve each axiom to its full path."""
+@dataclass(frozen=True)
+class _GenericChecks:
+    """What generic mode asks the checking coqtop beyond Print Assumptions."""
+
+    probes: list[tuple[str, str]]  # (theorem, its type as its section states it): see _with_statement_probes
+    imports: list[str]  # the file's Require/Import commands
+    text_only_names: list[str]  # names the file defines that the compiled file does not list
+
+
+def _assumptions_verdict(
+    folder: str, names: list[str], limits: SandboxLimits, timeout: float, generic: _GenericChecks | None = None
+) -> Verdict:
+    """Ask a fresh coqtop what the compiled theorems rest on, and resolve each axiom to its full path; in generic
+    mode also that each theorem's type is its statement as written and that no standard name is redefined."""
     try:
         with Coqtop(args=("-Q", folder, CHECK_ROOT), limits=limits) as coq:
             reply = coq.send(f"Require {CHECK_ROOT}.Proof.", timeout)
@@ -152,13 +319,84 @@ def _assumptions_verdict(folder: str, names: list[str], limits: SandboxLimits, t
                     about = coq.send(f"About {entry}.", timeout)
                     full = re.search(r"Expands to:\s+\w+\s+(\S+)", about.output)
                     axioms.add(full.group(1) if full else entry)
+            own = sorted(a for a in axioms if a.startswith(CHECK_ROOT + ".") or not a.startswith(LIBRARY_ROOTS))
+            if own:
+                shown = own[0].removeprefix(f"{CHECK_ROOT}.Proof.")
+                reason = f"relies on an assumption the file declares itself: {shown}"
+                return Verdict(False, reason, tuple(sorted(axioms)))
+            if generic:
+                problem = _statement_problem(coq, generic.probes, timeout) or _shadowing_problem(coq, generic, timeout)
+                if problem:
+                    return Verdict(False, problem, tuple(sorted(axioms)))
     except (CoqtopDied, CoqtopTimeout) as exc:
         return Verdict(False, f"checker failed: {exc}")
-    own = sorted(a for a in axioms if a.startswith(CHECK_ROOT + ".") or not a.startswith(LIBRARY_ROOTS))
-    if own:
-        shown = own[0].removeprefix(f"{CHECK_ROOT}.Proof.")
-        return Verdict(False, f"relies on an assumption the file declares itself: {shown}", tuple(sorted(axioms)))
     return Verdict(True, "", tuple(sorted(axioms)))
+
+
+def _statement_problem(coq: Coqtop, probes: list[tuple[str, str]], timeout: float) -> str | None:
+    """Why a theorem declared in a section proves something other than its statement as written, or None."""
+    for theorem, probe in probes:
+        if coq.send(f"Check (@{CHECK_ROOT}.Proof.{theorem} : {CHECK_ROOT}.Proof.{probe}).", timeout).error:
+            proved = coq.send(f"Check @{CHECK_ROOT}.Proof.{theorem}.", timeout).output
+            proved = " ".join(proved.split(":", 1)[-1].split())[:200]
+            return (f"{theorem} is declared in a section and uses its variables or hypotheses, so it proves "
+                    f"'{proved}', not its statement as written (state it outside the section)")
+    return None
+
+
+def _shadowing_problem(coq: Coqtop, generic: _GenericChecks, timeout: float) -> str | None:
+    """Why a name the file defines changes what standard text means (`Local Definition ln x := 0`), or None.
+
+    The names are the compiled file's (Search lists everything it defines, constructors and fields included)
+    and those only its text shows. With the file's imports replayed, and the file itself not imported, a name
+    that Coq already resolves to a library object would be shadowed by the file's definition."""
+    coq.send('Remove Search Blacklist "Private_" "_subproof" "_subterm".', timeout)  # list every name
+    reply = coq.send(f"Search (_ : _) inside {CHECK_ROOT}.Proof.", timeout)
+    if reply.error:
+        return f"cannot check which names the file defines: {reply.error}"
+    compiled = [m.group(1) for m in re.finditer(r"^(\S+?):(?:\s|$)", reply.output, re.M)]
+    defined = [_file_relative(name) for name in compiled] + generic.text_only_names
+    for command in generic.imports:
+        coq.send(command, timeout)  # one the file itself could not load fails here too: nothing to see then
+    for name in dict.fromkeys(suffix for name in defined for suffix in _suffixes(name)):
+        if _STATED in name:
+            continue
+        reply = coq.send(f"Locate {name}.", timeout)
+        if reply.error:
+            return f"cannot check whether the file redefines the standard name '{name}': {reply.error}"
+        library = _visible_library_object(reply.output)
+        if library:
+            return f"the file redefines the standard name '{name}' (already {library})"
+    return None
+
+
+def _file_relative(name: str) -> str:
+    """A name Search printed for the compiled file (`Proof.Z.of_nat`), relative to the file (`Z.of_nat`)."""
+    for prefix in (f"{CHECK_ROOT}.Proof.", "Proof."):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def _suffixes(name: str) -> list[str]:
+    """`Z.of_nat` is reached as `Z.of_nat`, and as `of_nat` inside its module: each can shadow a library name."""
+    parts = name.split(".")
+    return [".".join(parts[i:]) for i in range(len(parts))]
+
+
+def _visible_library_object(locate_output: str) -> str | None:
+    """From `Locate NAME`'s answer, the library object NAME denotes as it stands, or None. Coq lists every object
+    with that name and says of those the name does not reach which longer name to use; tactics and modules do
+    not change what a statement means."""
+    if locate_output.startswith("No object"):
+        return None
+    for entry in re.split(r"\n(?=\S)", locate_output):
+        m = re.match(r"(\w+(?: Type)?) (\S+)", entry)
+        if not m or m.group(1) in ("Ltac", "Ltac2", "Module", "Module Type") or "shorter name" in entry:
+            continue
+        if not m.group(2).startswith(CHECK_ROOT + ".") and m.group(2) not in _MEANINGLESS_LIBRARY_NAMES:
+            return m.group(2)
+    return None
 
 
 def _parse_assumptions(output: str) -> tuple[list[str], list[str]]:

@@ -68,14 +68,23 @@ def test_comments_that_quote_a_comment_end_do_not_upset_a_genuine_proof(valid):
     assert check(render_proof(theorem, tactics), theorem).accepted
 
 
-def test_a_section_hypothesis_discharged_when_the_section_closes_is_accepted():
+def test_a_section_variable_used_only_by_a_definition_is_accepted():
     text = (
-        "Section S.\n  Hypothesis h : 1 = 1.\n  Lemma inside : 1 = 1.\n  Proof. exact h. Qed.\nEnd S.\n"
-        "Theorem after : 1 = 1.\nProof. exact (inside eq_refl). Qed.\n"
+        "Section S.\n  Variable n : nat.\n  Definition twice := n + n.\nEnd S.\n"
+        "Theorem after : twice 2 = 4.\nProof. reflexivity. Qed.\n"
     )
     verdict = check(text)
     assert verdict.accepted, verdict.reason
     assert verdict.axioms == ()
+
+
+def test_a_lemma_using_a_section_hypothesis_is_refused_even_when_the_hypothesis_holds():
+    # Discharged, `inside` proves `1 = 1 -> 1 = 1`, not the `1 = 1` it reads as: the shape of every section cheat.
+    text = (
+        "Section S.\n  Hypothesis h : 1 = 1.\n  Lemma inside : 1 = 1.\n  Proof. exact h. Qed.\nEnd S.\n"
+        "Theorem after : 1 = 1.\nProof. exact (inside eq_refl). Qed.\n"
+    )
+    assert_rejected(check(text), "section")
 
 
 # -- cheating against a benchmark theorem is rejected -------------------------------------------------------

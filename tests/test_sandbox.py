@@ -73,3 +73,12 @@ def test_without_isolation_one_line_says_so_once(monkeypatch, capsys):
     with sandbox.Sandbox() as box:
         assert box.command(["coqtop", "-v"]) == ["coqtop", "-v"]  # unconfined, in its temp dir
     assert os.environ.get(sandbox.SANDBOX_ENV_VAR, "") != "off"
+
+
+def test_without_isolation_check_refuses_what_reaches_the_outside_world(monkeypatch, outside):
+    monkeypatch.setattr(sandbox, "_probe", lambda: (None, "bubblewrap (bwrap) is not installed"))
+    monkeypatch.setattr(sandbox, "_warned", True)
+    verdict = check_proof_text(f'Redirect "{outside}/pwned" Print nat.\nTheorem t : 1 = 1.\nProof. reflexivity. Qed.\n')
+    assert not verdict.accepted and "without a sandbox" in verdict.reason and "Redirect" in verdict.reason
+    assert _writes(outside) == []
+    assert check_proof_text("Theorem t : 1 = 1.\nProof. reflexivity. Qed.\n").accepted  # plain files still pass
