@@ -18,6 +18,7 @@ class Skipped(Exception):
         self.target = target
 
 
+from benchmarks.budget_overrun import budget_overrun
 from benchmarks.coalescing_speedup import coalescing_speedup
 from benchmarks.lean_replay_step_us import lean_replay_step_us
 from benchmarks.lean_reuse_speedup import lean_reuse_speedup
@@ -48,4 +49,5 @@ BENCHMARKS: dict[str, Callable[[], tuple[float, str]]] = {
     "serve_16v1_throughput": serve_16v1_throughput,
     "train_loop_efficiency": train_loop_efficiency,
     "tokenize_mb_per_s": tokenize_mb_per_s,
+    "budget_overrun": budget_overrun,
 }

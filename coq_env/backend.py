@@ -31,6 +31,8 @@ def default_automation() -> list[str]:
 
 # Replays longer than this run under `Set Silent` (the toggle costs about a short tactic).
 SILENT_REPLAY_MIN = 1
+# Fresh processes `open` starts after one dies while the theorem's header loads.
+OPEN_RETRIES = 2
 
 _IDS = re.compile(r" \(ID \d+\)")
 
@@ -120,7 +122,17 @@ class RocqBackend:
     def open(self, theorem: Theorem) -> ProofState:
         self._theorem = theorem
         self._paths = TacticPaths()
-        goals = self._start_theorem()
+        for attempt in range(1 + OPEN_RETRIES):
+            try:
+                goals = self._start_theorem()
+                break
+            except CoqtopDied:
+                # Killed (or out of memory) while loading the header or statement: as mid-search, a fresh process
+                # tries again. One that dies every time still fails the theorem, and a rerun retries its row.
+                self._drop_process()
+                if attempt == OPEN_RETRIES:
+                    raise
+                self.restarts += 1
         return ProofState(handle=self._paths.handle(()), goals=goals, depth=0)
 
     def run_tactic(self, state: ProofState, tactic: str, timeout: float) -> TacticResult:
@@ -140,13 +152,13 @@ class RocqBackend:
     def render_proof(self, theorem: Theorem, tactics: tuple[str, ...]) -> str:
         return render_proof(theorem, tactics)
 
-    def verify(self, theorem: Theorem, tactics: tuple[str, ...]) -> Verdict:
+    def verify(self, theorem: Theorem, tactics: tuple[str, ...], timeout: float | None = None) -> Verdict:
         return verification.check_proof_text(
             render_proof(theorem, tactics),
             expected=theorem,
             extra_header=(AUTOMATION_IMPORT,),
             limits=self.limits,
-            timeout=self._check_timeout,
+            timeout=self._check_timeout if timeout is None else timeout,
         )
 
     def automation_tactics(self) -> list[str]:

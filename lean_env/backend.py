@@ -174,12 +174,12 @@ class LeanBackend:
     def render_proof(self, theorem: Theorem, tactics: tuple[str, ...]) -> str:
         return render_proof(theorem, tactics)
 
-    def verify(self, theorem: Theorem, tactics: tuple[str, ...]) -> Verdict:
+    def verify(self, theorem: Theorem, tactics: tuple[str, ...], timeout: float | None = None) -> Verdict:
         from lean_env.verify import check_proof_text  # lazily: the verifier is its own module
 
         def run_command(code: str):
             with self._new_repl() as repl:  # a fresh process: nothing the search did can leak into the check
-                return repl.command(code, timeout=self._check_timeout)
+                return repl.command(code, timeout=self._check_timeout if timeout is None else timeout)
 
         return check_proof_text(render_proof(theorem, tactics), expected=theorem, run_command=run_command)
 

@@ -26,8 +26,12 @@ class Backend(Protocol):
         """The complete proof script/file for `tactics`."""
         ...
 
-    def verify(self, theorem: Theorem, tactics: tuple[str, ...]) -> Verdict:
-        """Check the proof from scratch in a fresh process, refusing anything unsound."""
+    def verify(self, theorem: Theorem, tactics: tuple[str, ...], timeout: float | None = None) -> Verdict:
+        """Check the proof from scratch in a fresh process, refusing anything unsound.
+
+        `timeout`: seconds the whole check may take (None: the backend's own default); a check that does not
+        finish in time is a refusal. Optional for a backend to take: the search passes it only where `verify`
+        has the parameter (see prover.search.verify_within)."""
         ...
 
     def automation_tactics(self) -> list[str]:

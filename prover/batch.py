@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +24,24 @@ UNSUPPORTED = "unsupported"  # the proof assistant cannot state the theorem
 ERROR = "error"  # our side broke on this theorem
 
 
-class RunConfigMismatch(ValueError):
+class RunFolderError(ValueError):
+    """A run folder that cannot be used: not writable, or its config.json or results.jsonl cannot be read back."""
+
+
+class RunConfigMismatch(RunFolderError):
     pass
 
 
-def read_rows(path: Path) -> list[dict]:
-    """Complete rows of a results file; a torn last line (killed mid-write) is cut off so appends stay valid."""
+# Each line of a results file skipped as not a row, said once per process: prove reads the file more than once.
+_skipped_lines: set[tuple[str, int]] = set()
+
+
+def read_rows(path: Path, required: tuple[str, ...] = ("name", "status")) -> list[dict]:
+    """Complete rows of a results file, every row (a retried theorem has several: `latest_rows` keeps its last).
+
+    A torn last line (killed mid-write) is cut off so appends stay valid. Any other line that is not a JSON object
+    with string `required` fields (garbage, another encoding) is skipped with a warning on stderr, not deleted:
+    the rows around it still count. OSError if the file cannot be read at all."""
     if not path.exists():
         return []
     data = path.read_bytes()
@@ -36,7 +49,37 @@ def read_rows(path: Path) -> list[dict]:
     if len(complete) != len(data):
         with open(path, "r+b") as f:
             f.truncate(len(complete))
-    return [json.loads(line) for line in complete.decode().splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(complete.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line.decode("utf-8"))
+            problem = None if isinstance(row, dict) else "not a JSON object"
+            problem = problem or next((f"no {key!r}" for key in required if not isinstance(row.get(key), str)), None)
+        except (UnicodeDecodeError, ValueError) as exc:
+            row, problem = None, f"not JSON: {str(exc).splitlines()[0]}"
+        if problem is None:
+            rows.append(row)
+        elif (str(path), number) not in _skipped_lines:
+            _skipped_lines.add((str(path), number))
+            print(f"warning: {path}:{number}: skipped, not a row ({problem})", file=sys.stderr)
+    return rows
+
+
+def latest_rows(rows: Iterable[dict]) -> list[dict]:
+    """The last row of each theorem, in the order theorems first appear: a rerun appends a new row for a theorem
+    whose row was `error`, and that new row replaces it in every count."""
+    latest: dict[str, dict] = {}
+    for row in rows:
+        latest[row["name"]] = row
+    return list(latest.values())
+
+
+def finished_names(rows: Iterable[dict]) -> set[str]:
+    """Theorems a resumed run skips: every one with a row, except those whose last row is `error` (something on
+    our side broke, such as a proof-assistant process killed while the header loaded): a rerun tries them again."""
+    return {row["name"] for row in latest_rows(rows) if row["status"] != ERROR}
 
 
 def append_row(path: Path, row: dict) -> None:
@@ -51,20 +94,32 @@ def append_row(path: Path, row: dict) -> None:
 
 
 def prepare_run_dir(out: Path, run_config: dict) -> None:
-    """Create the run folder, or check a resumed one was started with the same settings."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "proofs").mkdir(exist_ok=True)
+    """Create the run folder, or check a resumed one was started with the same settings. RunFolderError (one line)
+    where the folder cannot be written or its config.json or results.jsonl cannot be read back."""
     config_path = out / CONFIG
-    if config_path.exists():
-        old = json.loads(config_path.read_text())
-        changed = sorted(k for k in run_config if k in old and old[k] != run_config[k] and k not in _RESUMABLE)
-        if changed:
-            raise RunConfigMismatch(
-                f"{out} was started with different {', '.join(changed)}; use another --out or the same settings"
-            )
-    tmp = config_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(run_config, indent=2, sort_keys=True))
-    os.replace(tmp, config_path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "proofs").mkdir(exist_ok=True)
+        if config_path.exists():
+            try:
+                old = json.loads(config_path.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise RunFolderError(f"{config_path} is not a run's config (not JSON: {str(exc).splitlines()[0]}); "
+                                     "use another --out") from None
+            if not isinstance(old, dict):
+                raise RunFolderError(f"{config_path} is not a run's config (not a JSON object); use another --out")
+            changed = sorted(k for k in run_config if k in old and old[k] != run_config[k] and k not in _RESUMABLE)
+            if changed:
+                raise RunConfigMismatch(
+                    f"{out} was started with different {', '.join(changed)}; use another --out or the same settings"
+                )
+        read_rows(out / RESULTS)  # now, not mid-batch: an unreadable results file, or the warnings for bad lines
+        tmp = config_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(run_config, indent=2, sort_keys=True))
+        os.replace(tmp, config_path)
+    except OSError as exc:  # read-only, not a folder, a file in the way: say which path and why
+        where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != out else ""
+        raise RunFolderError(f"cannot use {out} as a run folder: {exc.strerror or exc}{where}") from None
 
 
 # Settings that may change between a run and its resumption without mixing incomparable rows
@@ -90,8 +145,9 @@ class Summary:
 
 
 def summarize(rows: Iterable[dict]) -> Summary:
+    """Counts by status over each theorem's last row (`latest_rows`): a retried theorem counts once."""
     by_status: dict[str, int] = {}
-    for row in rows:
+    for row in latest_rows(rows):
         by_status[row["status"]] = by_status.get(row["status"], 0) + 1
     return Summary(sum(by_status.values()), by_status.get(Status.PROVED.value, 0), by_status)
 
@@ -169,9 +225,9 @@ class BatchProgress:
 
     def __init__(self, theorems: list[Theorem], rows: list[dict], progress: bool, desc: str | None = None):
         names = {t.name for t in theorems}
-        done = {row["name"] for row in rows}
+        done = finished_names(rows)  # an `error` row is to be retried: not counted as finished
         self.finished = sum(t.name in done for t in theorems)
-        self.proved = sum(row["status"] == Status.PROVED.value for row in rows if row["name"] in names)
+        self.proved = sum(row["status"] == Status.PROVED.value for row in latest_rows(rows) if row["name"] in names)
         self.bar = tqdm(total=len(theorems), initial=self.finished, disable=not progress, unit="thm",
                         dynamic_ncols=True, desc=desc)
 
@@ -197,11 +253,11 @@ def prove_batch(
     progress: bool = True,
     trees: bool = True,
 ) -> Iterator[dict]:
-    """Prove each theorem not already in out/results.jsonl, appending its row as soon as it is known (and, with
-    `trees`, its search graph to out/trees/ just before)."""
+    """Prove each theorem not already finished in out/results.jsonl (one whose last row is `error` is tried again),
+    appending its row as soon as it is known (and, with `trees`, its search graph to out/trees/ just before)."""
     results = out / RESULTS
     rows = read_rows(results)
-    done = {row["name"] for row in rows}
+    done = finished_names(rows)
     todo = [t for t in theorems if t.name not in done]
     bar = BatchProgress(theorems, rows, progress)
     try:

@@ -12,6 +12,14 @@ one `generate_batch` call, and hands each caller its own candidates. It is itsel
 Repeated requests (same prompt inputs, n and generator settings) are answered from an LRU cache, and a request
 identical to one already waiting or in the model joins it, without a model call. Note that for a sampling
 generator this means a repeated request gets the same sample, not a fresh one.
+
+Deadlines: each request may carry one (`deadline=`, a time.monotonic() value). It goes to the model with the
+request: the batch's decoding drops a request's rows at its own deadline and goes on for the others, so a batch
+ends by its latest deadline and no request's deadline shortens another's (see HFGenerator). A caller waits until
+its deadline plus `LATE_ANSWER_GRACE_S` (for a batch stopping right at the deadline to hand over what is
+complete) and then gets no candidates, even if the batch it is in is still running for later deadlines. An answer
+that a deadline may have cut short is not cached, and a request joins an identical one in flight only if that one
+has at least as much time.
 """
 from __future__ import annotations
 
@@ -21,12 +29,15 @@ import queue
 import threading
 import time
 from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from prover.generators import Candidate, GenerationRequest, TacticGenerator, generate_batch
+from prover.generators import Candidate, GenerationRequest, TacticGenerator, expired, generate_batch
 from prover.types import Theorem
 
 _STOP = object()  # tells the worker to finish
+# How long past its deadline a caller still waits: a model stops within about one decoding step of the deadline.
+LATE_ANSWER_GRACE_S = 0.5
 
 
 class ServiceClosed(RuntimeError):
@@ -70,7 +81,7 @@ class GeneratorService:
 
         self._lock = threading.Lock()
         self._cache: collections.OrderedDict[tuple, list[Candidate]] = collections.OrderedDict()
-        self._inflight: dict[tuple, Future] = {}
+        self._inflight: dict[tuple, tuple[Future, float | None]] = {}  # key -> (its future, its deadline)
         self._clients: dict[int, threading.Thread] = {}  # threads that have called generate(), by ident
         self._blocked: set[int] = set()  # those of them waiting in generate() now
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -85,11 +96,13 @@ class GeneratorService:
         params = params() if callable(params) else (self.generator.name,)
         return (theorem.backend, theorem.statement, state_text, n, params)
 
-    def submit(self, theorem: Theorem, state_text: str, n: int) -> Future:
-        """A Future of the state's candidates (already done when the cache has them)."""
-        return self._submit(theorem, state_text, n, None)
+    def submit(self, theorem: Theorem, state_text: str, n: int, deadline: float | None = None) -> Future:
+        """A Future of the state's candidates (already done when the cache has them). With a `deadline`, the model
+        stops sampling for it then (the Future gets the candidates complete by then); it does not time out itself."""
+        return self._submit(theorem, state_text, n, None, deadline)
 
-    def _submit(self, theorem: Theorem, state_text: str, n: int, client: threading.Thread | None) -> Future:
+    def _submit(self, theorem: Theorem, state_text: str, n: int, client: threading.Thread | None,
+                deadline: float | None = None) -> Future:
         future: Future = Future()
         key = self._key(theorem, state_text, n)
         with self._lock:
@@ -107,30 +120,41 @@ class GeneratorService:
                 self._clients[client.ident] = client
                 self._blocked.add(client.ident)
             running = self._inflight.get(key)
-            if running is not None:
+            # Joining is only safe with a request that has at least as much time: an earlier deadline may cut its
+            # answer short.
+            if running is not None and (running[1] is None or (deadline is not None and running[1] >= deadline)):
                 self.joined += 1
-                return _copying(running)
-            self._inflight[key] = future
-            self._queue.put(_Pending(key, GenerationRequest(theorem, state_text, n), future, client is not None, newcomer))
+                return _copying(running[0])
+            self._inflight[key] = (future, deadline)
+            request = GenerationRequest(theorem, state_text, n, deadline)
+            self._queue.put(_Pending(key, request, future, client is not None, newcomer))
         return _copying(future)
 
-    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
-        """Up to `n` candidates for the state, best first (blocks until the batch holding it is done)."""
+    def generate(self, theorem: Theorem, state_text: str, n: int, deadline: float | None = None) -> list[Candidate]:
+        """Up to `n` candidates for the state, best first (blocks until the batch holding it is done, or until
+        `deadline` + LATE_ANSWER_GRACE_S: then none)."""
         client = threading.current_thread()
         try:
-            return self._submit(theorem, state_text, n, client).result()
+            return _result_by(self._submit(theorem, state_text, n, client, deadline), deadline)
         finally:
             with self._lock:
                 self._blocked.discard(client.ident)
 
     def generate_batch(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
-        """Several states at once (they may share a model call with other callers' requests)."""
-        futures = [self.submit(r.theorem, r.state_text, r.n) for r in requests]
-        return [f.result() for f in futures]
+        """Several states at once (they may share a model call with other callers' requests), each waited for
+        until its own deadline."""
+        futures = [self.submit(r.theorem, r.state_text, r.n, r.deadline) for r in requests]
+        return [_result_by(f, r.deadline) for f, r in zip(futures, requests)]
 
-    async def agenerate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
+    async def agenerate(self, theorem: Theorem, state_text: str, n: int, deadline: float | None = None) -> list[Candidate]:
         """`generate` for asyncio callers: awaits without blocking the event loop."""
-        return await asyncio.wrap_future(self.submit(theorem, state_text, n))
+        future = self.submit(theorem, state_text, n, deadline)
+        if deadline is None:
+            return await asyncio.wrap_future(future)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), _wait_for(deadline))
+        except asyncio.TimeoutError:  # the batch holding it runs on for later deadlines: stop waiting
+            return []
 
     # ---- the worker -------------------------------------------------------------------------------------------
 
@@ -178,14 +202,23 @@ class GeneratorService:
             error = None
         except BaseException as exc:  # noqa: BLE001 - every waiting caller gets it, the worker carries on
             results, error = None, exc
+        if error is not None and len(batch) > 1 and isinstance(error, Exception):
+            # One bad request must not fail the others that shared its call: each is asked again on its own, so
+            # only a request that fails alone gets an error.
+            for pending in batch:
+                self._answer([pending])
+            return
         with self._lock:
             self.batches += 1
             self.batched_requests += len(batch)
             self.batch_sizes[len(batch)] += 1
             self.model_seconds += time.perf_counter() - started
+            answered = time.monotonic()
             for i, pending in enumerate(batch):
-                self._inflight.pop(pending.key, None)
-                if error is None and self.cache_size:
+                if self._inflight.get(pending.key, (None,))[0] is pending.future:  # not a later one's, same key
+                    del self._inflight[pending.key]
+                # An answer its deadline may have cut short is not one to give a later caller with more time.
+                if error is None and self.cache_size and not expired(pending.request.deadline, answered):
                     self._cache[pending.key] = list(results[i])
                     self._cache.move_to_end(pending.key)
                     while len(self._cache) > self.cache_size:
@@ -237,6 +270,21 @@ class GeneratorService:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _wait_for(deadline: float) -> float:
+    return max(0.0, deadline + LATE_ANSWER_GRACE_S - time.monotonic())
+
+
+def _result_by(future: Future, deadline: float | None) -> list[Candidate]:
+    """The future's candidates, or none if they are not there by `deadline` (+ the grace)."""
+    if deadline is None:
+        return future.result()
+    try:
+        return future.result(timeout=_wait_for(deadline))
+    except FutureTimeout:
+        future.cancel()  # this caller's copy only (see _copying): the batch goes on for the others
+        return []
 
 
 def _copying(source: Future) -> Future:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from prover import interrupts
-from prover.batch import RESULTS, RunConfigMismatch, prepare_run_dir, prove_batch, read_rows, summarize
+from prover.batch import RESULTS, RunFolderError, latest_rows, prepare_run_dir, prove_batch, read_rows, summarize
 from prover.models import ModelSettings
 from prover.plugins import UnknownBackend, available_backends, load_plugin
 from prover.search import SearchConfig
@@ -22,6 +22,15 @@ class UserError(click.ClickException):
 
     def show(self, file=None) -> None:
         click.echo(f"error: {self.message}", err=True)
+
+
+class OutPath(click.Path):
+    """An --out path that may not be empty: "" would otherwise mean the current directory."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            raise UserError(f"{param.opts[0] if param else 'the path'} is empty: give a path, e.g. runs/NAME")
+        return super().convert(value, param, ctx)
 
 
 @click.group()
@@ -46,9 +55,20 @@ def _benchmark(plugin, benchmark: str, split: str):
         raise UserError(str(exc)) from None
 
 
+def _names(names: str | None) -> list[str] | None:
+    """The theorem names of a --names value (None: not given); given but naming none (`""`, `,,`) is a mistake,
+    not a request to run nothing or everything."""
+    if names is None:
+        return None
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    if not wanted:
+        raise UserError("no theorem names in --names")
+    return wanted
+
+
 def _select(theorems, names: str | None, limit: int | None):
-    if names:
-        wanted = [n.strip() for n in names.split(",") if n.strip()]
+    wanted = _names(names)
+    if wanted is not None:
         by_name = {t.name: t for t in theorems}
         missing = [n for n in wanted if n not in by_name]
         if missing:
@@ -57,8 +77,9 @@ def _select(theorems, names: str | None, limit: int | None):
     return list(theorems[:limit] if limit else theorems)
 
 
-def _generator(model: str, backend: str, settings):
-    from prover.models import ModelSpecError, load_generator
+def _model_errors(model: str) -> tuple:
+    """The exceptions that mean a --model value cannot work (one printable line each)."""
+    from prover.models import ModelSpecError
 
     errors: tuple = (ModelSpecError,)
     if model not in ("none", "hints"):  # weightless generators: no model stack to import
@@ -69,9 +90,26 @@ def _generator(model: str, backend: str, settings):
         from prover.openai_generator import ModelServerError
 
         errors += (ModelServerError,)
+    return errors
+
+
+def _check_model(model: str, backend: str, settings) -> None:
+    """Refuse a --model value that cannot work before anything is written: a run folder holding the config of a
+    run that never started would refuse the corrected command. (Loading the weights comes later.)"""
+    from prover.models import check_model
+
+    try:
+        check_model(model, backend, settings)
+    except _model_errors(model) as exc:
+        raise UserError(str(exc)) from None
+
+
+def _generator(model: str, backend: str, settings):
+    from prover.models import load_generator
+
     try:
         return load_generator(model, backend, settings)
-    except errors as exc:
+    except _model_errors(model) as exc:
         raise UserError(str(exc)) from None
 
 
@@ -102,7 +140,8 @@ def _generator(model: str, backend: str, settings):
 @click.option("--automation-score", type=click.FloatRange(max=0), default=0.0, show_default=True,
               help="the log-probability a state reached by an automation tactic adds to its parent's (below 0: the "
                    "model's surer candidates are expanded before them)")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="run folder (rerun to resume)")
+@click.option("--out", type=OutPath(file_okay=False, path_type=Path), required=True,
+              help="run folder (rerun to resume; theorems whose row is `error` are tried again)")
 @click.option("--progress/--no-progress", default=True)
 @click.option("--workers", type=click.IntRange(min=1),
               help="prove on Ray with N prover actors, each with its own proof assistant (default: in-process, no Ray)")
@@ -134,10 +173,11 @@ def prove(backend, benchmark, split, limit, names, model, served_name, temperatu
     run_config = {"backend": backend, "benchmark": benchmark, "split": split, "model": model, "limit": limit,
                   "names": names, **vars(config), **vars(settings), "workers": workers, "ray_address": ray_address,
                   "order": order, "trees": trees}
+    _check_model(model, backend, settings)
     try:
         prepare_run_dir(out, run_config)
         prover_backend = None if workers else plugin.make_backend()  # on a cluster, each prover actor has its own
-    except (RunConfigMismatch, BackendUnavailable) as exc:
+    except (RunFolderError, BackendUnavailable) as exc:
         raise UserError(str(exc)) from None
     selected = {t.name for t in theorems}
     try:
@@ -194,6 +234,8 @@ def check(file, backend, benchmark, theorem, split):
     plugin = _plugin(backend)
     if bool(benchmark) != bool(theorem):
         raise UserError("--benchmark and --theorem go together")
+    if file.is_dir():
+        raise UserError(f"cannot check {file}: is a directory")
     if not file.is_file():
         raise UserError(f"cannot read {file}: no such file")
     expected = None
@@ -222,11 +264,20 @@ def report(run):
     results = run / RESULTS
     if not results.is_file():
         raise UserError(f"no {RESULTS} in {run}")
-    rows = read_rows(results)
+    try:
+        rows = latest_rows(read_rows(results))  # a theorem retried after an `error` row counts by its last row
+    except OSError as exc:
+        raise UserError(f"cannot read {results}: {exc.strerror or exc}") from None
     config_path = run / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
+    except (OSError, ValueError) as exc:  # only the summary's labels come from it: say so, then summarise
+        click.echo(f"warning: cannot read {config_path}: {str(exc).splitlines()[0]}", err=True)
+        config = {}
+    if not isinstance(config, dict):
+        config = {}
     click.echo(f"{config.get('benchmark', '?')} {config.get('split', '?')} [{config.get('model', '?')}]: {summarize(rows).line()}")
-    timed = [r for r in rows if "seconds" in r]
+    timed = [r for r in rows if isinstance(r.get("seconds"), (int, float))]
     if timed:
         total = sum(r["seconds"] for r in timed)
         model = sum(r.get("model_seconds", 0) for r in timed)
@@ -234,7 +285,7 @@ def report(run):
         click.echo(f"time: {total:.1f}s over {len(timed)} theorems (model {model:.1f}s, proof assistant {env:.1f}s)")
     for row in rows:
         if row["status"] == "proved":
-            click.echo(f"  proved {row['name']}: {' '.join(row['proof'])}")
+            click.echo(f"  proved {row['name']}: {' '.join(map(str, row.get('proof') or []))}")
 
 
 @main.command()
@@ -258,11 +309,19 @@ def report(run):
 @click.option("--max-body-bytes", type=click.IntRange(min=1024), default=1 << 20, show_default=True)
 @click.option("--max-batch", type=click.IntRange(min=1), default=16, show_default=True,
               help="concurrent requests coalesced into one model call")
+@click.option("--allow-origin", "allow_origins", multiple=True, metavar="ORIGIN",
+              help="a web page origin (e.g. https://my.editor:8443) whose requests are served besides loopback "
+                   "pages; repeatable")
 def serve(host, port, backend, model, served_name, num_candidates, temperature, max_tokens, prompt, dtype, timeout,
-          tactic_timeout, max_body_bytes, max_batch):
+          tactic_timeout, max_body_bytes, max_batch, allow_origins):
     """Serve tactic suggestions to editors over HTTP (llmstep, LeanCopilot external model, and /suggest)."""
     if model == "none":
         raise UserError("serve needs a model to suggest tactics (--model none has none)")
+    import re
+
+    for origin in allow_origins:
+        if not re.fullmatch(r"https?://[^/\s]+/?", origin):
+            raise UserError(f"--allow-origin {origin!r} is not an origin: give scheme://host[:port]")
     try:
         import uvicorn  # noqa: F401
         import starlette  # noqa: F401
@@ -282,7 +341,8 @@ def serve(host, port, backend, model, served_name, num_candidates, temperature, 
                              dtype=dtype)
     generator = _generator(model, backend, settings)
     config = ServeConfig(backend=backend, num_candidates=num_candidates, request_timeout=timeout,
-                         tactic_timeout=tactic_timeout, max_body_bytes=max_body_bytes, max_batch=max_batch)
+                         tactic_timeout=tactic_timeout, max_body_bytes=max_body_bytes, max_batch=max_batch,
+                         allow_origins=tuple(allow_origins))
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}: anyone who can reach it can use the model (no authentication)", err=True)
     click.echo(f"serving {generator.name} for {backend} on http://{host}:{port} "
@@ -320,8 +380,8 @@ def serve(host, port, backend, model, served_name, num_candidates, temperature, 
 @click.option("--budget-seconds", type=click.FloatRange(min=0, min_open=True), default=300.0, show_default=True,
               help="wall clock per problem, all samples together")
 @click.option("--sketch-only", is_flag=True, help="only sample and parse sketches (any backend; no proof assistant)")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="run folder (rerun to resume); "
-                                                                               "required in batch mode")
+@click.option("--out", type=OutPath(file_okay=False, path_type=Path), help="run folder (rerun to resume); "
+                                                                           "required in batch mode")
 @click.option("--progress/--no-progress", default=True)
 def translate(backend, benchmark, split, limit, names, informal_statement, informal_proof, formal_statement, header,
               problem_file, samples, model, served_name, temperature, max_tokens, tactic_max_tokens, dtype, gap_search,
@@ -376,9 +436,10 @@ def translate(backend, benchmark, split, limit, names, informal_statement, infor
                       "gap_expansions": gap_expansions, "gap_budget_seconds": gap_budget_seconds,
                       "num_candidates": num_candidates, "tactic_timeout": tactic_timeout,
                       "budget_seconds": budget_seconds, "sketch_only": sketch_only}
+        _check_model(model, backend, settings)
         try:
             prepare_run_dir(out, run_config)
-        except RunConfigMismatch as exc:
+        except RunFolderError as exc:
             raise UserError(str(exc)) from None
     try:
         prover_backend = _NoBackend() if sketch_only else plugin.make_backend()
@@ -524,7 +585,7 @@ def _contamination_guard(plugin, benchmark: str | None, ngram: int):
 @main.command()
 @click.option("--backend", default="rocq", show_default=True, help="proof assistant whose proof scripts are replayed")
 @click.option("--source", required=True, help="stdlib (the installed standard library) | a source file | a folder of them")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("--out", type=OutPath(dir_okay=False, path_type=Path), required=True,
               help="proofstep rows (.jsonl); OUT.files.jsonl logs each source file (rerun to resume)")
 @click.option("--workers", type=click.IntRange(min=1), help="files replayed in parallel (default: CPU count)")
 @click.option("--valid-fraction", type=click.FloatRange(0, 1), default=0.02, show_default=True,
@@ -569,7 +630,7 @@ def extract(backend, source, out, workers, valid_fraction, test_fraction, benchm
               "rocq: mod, field, abs)")
 @click.option("--count", type=click.IntRange(min=1), default=500, show_default=True, help="theorems drawn per kind")
 @click.option("--seed", type=int, default=0, show_default=True, help="the same seed draws the same theorems")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="proofstep rows (.jsonl)")
+@click.option("--out", type=OutPath(dir_okay=False, path_type=Path), required=True, help="proofstep rows (.jsonl)")
 @click.option("--include-automation/--no-include-automation", default=True, show_default=True,
               help="keep the steps that are automation tactics (intros, lia, lra...), not just the templates")
 @click.option("--benchmark", help="contamination guard: drop rows sharing an n-gram with its statements "
@@ -606,7 +667,7 @@ def synth(backend, kinds, count, seed, out, include_automation, benchmark, conta
 
 @main.command("train-data")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="proofstep rows (.jsonl)")
+@click.option("--out", type=OutPath(dir_okay=False, path_type=Path), required=True, help="proofstep rows (.jsonl)")
 @click.option("--split", "splits", type=click.Choice(["train", "valid", "test"]), multiple=True,
               help="theorems of this split (repeatable; default: valid only; test is miniF2F's held-out split)")
 @click.option("--include-automation/--no-include-automation", default=True, show_default=True,
@@ -663,7 +724,7 @@ def train_data(runs, out, splits, include_automation, renamed_copies):
 @click.option("--num-candidates", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True)
 @click.option("--max-tokens", type=click.IntRange(min=1), default=48, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="iteration folder (rerun to resume)")
+@click.option("--out", type=OutPath(file_okay=False, path_type=Path), required=True, help="iteration folder (rerun to resume)")
 @click.option("--progress/--no-progress", default=True)
 def iterate(backend, benchmark, split, rounds, model, train_config, train_set, corpus, corpus_theorems,
             corpus_theorems_limit, search_weight, limit, names, budget_seconds, max_expansions, tactic_timeout,
@@ -675,17 +736,19 @@ def iterate(backend, benchmark, split, rounds, model, train_config, train_set, c
 
     plugin = _plugin(backend)
     _benchmark(plugin, benchmark, split)  # one-line errors for an unknown benchmark or split, before any work
+    wanted = _names(names) or []
+    _check_model(model, backend, ModelSettings(temperature=temperature, max_tokens=max_tokens))
     settings = IterateSettings(
         backend=backend, benchmark=benchmark, split=split, rounds=rounds, model=model, train_config=train_config,
         train_set=list(train_set), corpus=[str(Path(c).resolve()) for c in corpus], search_weight=search_weight,
-        limit=limit, names=[n.strip() for n in (names or "").split(",") if n.strip()],
+        limit=limit, names=wanted,
         corpus_theorems=[str(Path(c).resolve()) for c in corpus_theorems], corpus_theorems_limit=corpus_theorems_limit,
         search=dict(max_expansions=max_expansions, budget_seconds=budget_seconds,
                                  tactic_timeout=tactic_timeout, num_candidates=num_candidates),
         model_settings=dict(temperature=temperature, max_tokens=max_tokens))
     try:
         run_iteration(settings, out, plugin, progress=progress, echo=click.echo)
-    except (IterateError, RunConfigMismatch, BackendUnavailable) as exc:
+    except (IterateError, RunFolderError, BackendUnavailable) as exc:
         raise UserError(str(exc)) from None
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: rerun the same command to resume from {out}", err=True)

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from prover.batch import RESULTS, BatchProgress, attempt_one, error_row, read_rows
+from prover.batching import LATE_ANSWER_GRACE_S
+from prover.batch import RESULTS, BatchProgress, attempt_one, error_row, finished_names, read_rows
 from prover.generators import AutomationOnly, Candidate, TacticGenerator
 from prover.search import SearchConfig
 from prover.types import BackendUnavailable, StatementError, Theorem
@@ -145,10 +146,19 @@ class ModelActorClient:
         self.actor = actor
         self.name = name
 
-    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
+    def generate(self, theorem: Theorem, state_text: str, n: int, deadline: float | None = None) -> list[Candidate]:
+        """A deadline crosses to the model actor as seconds left: monotonic clocks are per machine."""
         import ray
 
-        return ray.get(self.actor.generate.remote(theorem, state_text, n))
+        if deadline is None:
+            return ray.get(self.actor.generate.remote(theorem, state_text, n))
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return []
+        try:
+            return ray.get(self.actor.generate.remote(theorem, state_text, n, left), timeout=left + LATE_ANSWER_GRACE_S)
+        except ray.exceptions.GetTimeoutError:
+            return []
 
 
 class ProverActor:
@@ -199,8 +209,9 @@ class ModelActor:
     def name(self) -> str:
         return self.service.name
 
-    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
-        return self.service.generate(theorem, state_text, n)
+    def generate(self, theorem: Theorem, state_text: str, n: int, seconds_left: float | None = None) -> list[Candidate]:
+        deadline = None if seconds_left is None else time.monotonic() + seconds_left
+        return self.service.generate(theorem, state_text, n, deadline=deadline)
 
     def stats(self) -> dict:
         return self.service.stats()
@@ -391,7 +402,8 @@ class ProverCluster:
         on_dispatch: Callable[[Theorem, object], None] | None = None,
         trees: bool = True,
     ) -> Iterator[dict]:
-        """Prove each theorem not already in out/results.jsonl; yield each row once it is appended.
+        """Prove each theorem not already finished in out/results.jsonl (as prove_batch: an `error` row is retried);
+        yield each row once it is appended.
 
         A dynamic queue: each prover that comes free gets the next theorem. `on_dispatch(theorem, actor)` is
         called after each theorem is handed to an actor (tests use it to kill one mid-proof).
@@ -399,7 +411,7 @@ class ProverCluster:
         import ray
 
         rows = read_rows(out / RESULTS)
-        written = {row["name"] for row in rows}
+        written = finished_names(rows)  # a theorem whose last row is `error` is tried again
         todo = collections.deque(order_theorems([t for t in theorems if t.name not in written], self.settings.order,
                                                 read_unfinished(out)))
         deaths: collections.Counter[str] = collections.Counter()  # theorem -> prover deaths while proving it

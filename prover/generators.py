@@ -1,6 +1,8 @@
 """Tactic generators: proof-state text in, scored candidate tactics out. The search knows only this."""
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 import time
 from dataclasses import dataclass
@@ -23,8 +25,12 @@ class Candidate:
 class TacticGenerator(Protocol):
     name: str
 
-    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
-        """Up to `n` distinct candidates for the state, best first."""
+    def generate(self, theorem: Theorem, state_text: str, n: int, deadline: float | None = None) -> list[Candidate]:
+        """Up to `n` distinct candidates for the state, best first.
+
+        `deadline` (a `time.monotonic()` value, None: none) is when the caller stops waiting: a model stops working
+        on the request then and returns the candidates already complete (possibly none). A generator written
+        before deadlines existed may leave the parameter out; call it through `generate_within`."""
         ...
 
 
@@ -35,14 +41,63 @@ class GenerationRequest:
     theorem: Theorem
     state_text: str
     n: int
+    deadline: float | None = None  # time.monotonic() after which the answer is no use; None: no limit
+
+
+def expired(deadline: float | None, now: float | None = None) -> bool:
+    """Whether `deadline` (time.monotonic(), None: never) has passed."""
+    return deadline is not None and (time.monotonic() if now is None else now) >= deadline
+
+
+def seconds_left(deadline: float | None, default: float) -> float:
+    """Time until `deadline`, at most `default` (the whole of `default` when there is no deadline); 0 if passed."""
+    if deadline is None:
+        return default
+    return max(0.0, min(default, deadline - time.monotonic()))
+
+
+def latest_deadline(deadlines: Iterable[float | None]) -> float | None:
+    """The last of several requests' deadlines: None (no limit) if any of them has none."""
+    deadlines = list(deadlines)
+    return None if not deadlines or None in deadlines else max(deadlines)
+
+
+def takes_keyword(method, name: str) -> bool:
+    """Whether `method` (a function or bound method) accepts the keyword argument `name`: lets callers pass a
+    newer optional argument (`deadline=`, `timeout=`) to implementations written before it existed."""
+    return _takes_keyword(getattr(method, "__func__", method), name)
+
+
+@functools.lru_cache(maxsize=256)
+def _takes_keyword(function, name: str) -> bool:
+    # Looked up once per function (the search calls it at every expansion).
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # a builtin or an odd callable: assume the old signature
+        return False
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+def generate_within(
+    generator: "TacticGenerator", theorem: Theorem, state_text: str, n: int, deadline: float | None
+) -> list[Candidate]:
+    """`generator.generate`, given the deadline where it takes one. A request already past its deadline is not
+    sent at all; a generator without a deadline parameter is called plainly (it may then overrun)."""
+    if expired(deadline):
+        return []
+    generate = generator.generate
+    if deadline is not None and takes_keyword(generate, "deadline"):
+        return generate(theorem, state_text, n, deadline=deadline)
+    return generate(theorem, state_text, n)
 
 
 def generate_batch(generator: "TacticGenerator", requests: list[GenerationRequest]) -> list[list[Candidate]]:
-    """Candidates for several states: one batched model call where the generator has one, else one by one."""
+    """Candidates for several states: one batched model call where the generator has one, else one by one
+    (each with its own deadline)."""
     batched = getattr(generator, "generate_batch", None)
     if batched is not None:
         return batched(requests)
-    return [generator.generate(r.theorem, r.state_text, r.n) for r in requests]
+    return [generate_within(generator, r.theorem, r.state_text, r.n, r.deadline) for r in requests]
 
 
 SCORINGS = ("mean", "sum")  # per-token normalised log-probability (Llemma) or summed (ReProver)
@@ -82,9 +137,11 @@ def answer_requests(
     generator, requests: list[GenerationRequest], compute: Callable[[list[GenerationRequest]], list[list[Candidate]]]
 ) -> list[list[Candidate]]:
     """The common frame of a batched `generate_batch`: `compute` gets only the requests that want candidates
-    (n > 0) and returns raw candidates for each; every request gets its own cleaned, best-first list (empty for
-    n = 0). The call's wall time and count go to `generator.model_seconds` / `generator.calls`."""
-    live = [i for i, r in enumerate(requests) if r.n > 0]
+    (n > 0) and still have time (deadline not passed) and returns raw candidates for each; every request gets its
+    own cleaned, best-first list (empty for the others). The call's wall time and count go to
+    `generator.model_seconds` / `generator.calls`."""
+    now = time.monotonic()
+    live = [i for i, r in enumerate(requests) if r.n > 0 and not expired(r.deadline, now)]
     results: list[list[Candidate]] = [[] for _ in requests]
     if not live:
         return results
@@ -104,7 +161,7 @@ class AutomationOnly:
 
     name = "none"
 
-    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
+    def generate(self, theorem: Theorem, state_text: str, n: int, deadline: float | None = None) -> list[Candidate]:
         return []
 
 
@@ -117,6 +174,6 @@ class ReplayGenerator:
         self._tactics = tactics
         self._score = score
 
-    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
+    def generate(self, theorem: Theorem, state_text: str, n: int, deadline: float | None = None) -> list[Candidate]:
         tactics = self._tactics.get(theorem.name, []) if isinstance(self._tactics, dict) else self._tactics
         return [Candidate(t, self._score - 1e-3 * i) for i, t in enumerate(tactics[:n])]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import math
 import os
 import re
 import shutil
@@ -31,6 +32,7 @@ from prover.generators import (
     candidate_score,
     clean_candidates,
     cut_at_stop,
+    expired,
 )
 from prover.prompts import DEFAULT_PROMPT, PROMPTS, PromptTemplate, load_prompt
 from prover.types import Theorem
@@ -302,6 +304,12 @@ class HFGenerator:
     tactics); one that runs out of `max_new_tokens` first is dropped. `generate_batch` samples for several
     states in one batched call; `score` scores given tactics with the state's prompt run once. All model
     work is serialised by a lock, so one generator can be shared by threads (see prover.batching).
+
+    Deadlines: a request whose deadline has passed before the call (or while it waited for the lock) is not
+    sampled for; during decoding the clock is read once per step, and a request's samples leave the batch at its
+    deadline, keeping only those already complete (reached their stop). A call thus returns within one decoding
+    step of the latest deadline among its requests (or, if that passes while the prompts run, once they have
+    run: a prompt's run is not cut); requests with earlier deadlines do not shorten the others'.
     """
 
     def __init__(
@@ -448,20 +456,24 @@ class HFGenerator:
 
     # ---- sampling ----------------------------------------------------------------------------------------------
 
-    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
-        """Up to `n` distinct tactics for the state, best first."""
-        return self.generate_batch([GenerationRequest(theorem, state_text, n)])[0]
+    def generate(self, theorem: Theorem, state_text: str, n: int, deadline: float | None = None) -> list[Candidate]:
+        """Up to `n` distinct tactics for the state, best first; at `deadline`, those complete by then."""
+        return self.generate_batch([GenerationRequest(theorem, state_text, n, deadline)])[0]
 
     def generate_batch(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
         """Candidates for several states from one batched model call: each state gets its own `n` samples."""
         import torch
 
-        wanted = [(i, r) for i, r in enumerate(requests) if r.n > 0]
         results: list[list[Candidate]] = [[] for _ in requests]
-        if not wanted:
+        if not any(r.n > 0 for r in requests):
             return results
         started = time.perf_counter()
         with self._lock:
+            # Checked after taking the lock: another thread's call may have used up a request's time.
+            now = time.monotonic()
+            wanted = [(i, r) for i, r in enumerate(requests) if r.n > 0 and not expired(r.deadline, now)]
+            if not wanted:
+                return results  # no model call
             try:
                 prompts = [self._prompt_ids(r.theorem, r.state_text) for _, r in wanted]
                 seeds = [
@@ -469,7 +481,7 @@ class HFGenerator:
                     for ids in prompts
                 ]
                 with torch.inference_mode():
-                    samples = self._sample(prompts, [r.n for _, r in wanted], seeds)
+                    samples = self._sample(prompts, [r.n for _, r in wanted], seeds, [r.deadline for _, r in wanted])
                 for (i, request), rows in zip(wanted, samples):
                     results[i] = clean_candidates(self._candidates(rows), request.n)
                 self.states += len(wanted)
@@ -525,11 +537,14 @@ class HFGenerator:
         valid = torch.arange(longest, device=self.device)[None, :] < lengths[:, None]
         return cache, valid, torch.cat(logits), lengths
 
-    def _sample(self, prompts: list[list[int]], ns: list[int], seeds: list[int | None]) -> list[list[tuple]]:
-        """For each state, its `n` samples as (token ids, summed log-prob, reached a stop)."""
+    def _sample(self, prompts: list[list[int]], ns: list[int], seeds: list[int | None],
+                deadlines: list[float | None] | None = None) -> list[list[tuple]]:
+        """For each state, its `n` samples as (token ids, summed log-prob, reached a stop). A state's samples stop
+        at its deadline (time.monotonic(); None: none), unfinished: the clock is read once per decoding step."""
         import torch
         from transformers import DynamicCache
 
+        ends = [math.inf if d is None else d for d in (deadlines or [None] * len(ns))]
         cache, valid, logits, lengths = self._prefill(prompts)
         row_state = [s for s, n in enumerate(ns) for _ in range(n)]
         rows = torch.tensor(row_state, device=self.device)
@@ -555,6 +570,7 @@ class HFGenerator:
                 logits[:, self._suppress_first] = float("-inf")
             chosen = self._choose(logits, [row_state[r] for r in active], generators)
             chosen_logprobs = token_logprobs.gather(1, chosen[:, None])[:, 0].tolist()
+            now = time.monotonic()  # once per step (also right after the prompts ran): rows past their deadline leave
             keep = []
             for j, (row, token) in enumerate(zip(active, chosen.tolist())):
                 tokens[row].append(token)
@@ -567,7 +583,7 @@ class HFGenerator:
                     tail = texts[row][-(len(piece) + max(map(len, self._string_stops))):]
                     if any(s in tail for s in self._string_stops):
                         stopped[row] = True
-                if not stopped[row]:
+                if not stopped[row] and now < ends[row_state[row]]:
                     keep.append(j)
             if not keep or step == self.max_new_tokens - 1:
                 break

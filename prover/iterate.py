@@ -108,7 +108,7 @@ def iterate(settings: IterateSettings, out: Path, plugin, progress: bool = True,
     if saved.is_file() and {**asdict(IterateSettings()), **json.loads(saved.read_text())} != asdict(settings):
         raise IterateError(f"{out} holds an iteration with other settings: use another --out")
     saved.write_text(json.dumps(asdict(settings), indent=1))
-    done = {row["round"]: row for row in read_rows(out / ROUNDS)}
+    done = {row["round"]: row for row in read_rows(out / ROUNDS, required=())}  # round rows have no name
     theorems = plugin.benchmarks[settings.benchmark](settings.split)
     if settings.names:
         by_name = {t.name: t for t in theorems}

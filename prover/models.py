@@ -30,18 +30,12 @@ def load_generator(spec: str, backend: str = "rocq", settings: ModelSettings = M
     adapter merged in (prover.adapters), run by transformers; `base` is SmolLM2-135M as published."""
     if spec == "none":
         return AutomationOnly()
+    check_model(spec, backend, settings)
     if spec == "hints":
         from prover.plugins import load_plugin
 
-        plugin = load_plugin(backend)
-        if plugin.hint_generator is None:
-            raise ModelSpecError(f"the {backend} backend has no rule-based hint generator (--model hints)")
-        return plugin.hint_generator()
-    if settings.scoring not in SCORINGS:
-        raise ModelSpecError(f"unknown scoring {settings.scoring!r} (choose from {', '.join(SCORINGS)})")
-    scheme, _, target = spec.partition(":")
-    if scheme not in SCHEMES:
-        scheme, target = "hf", spec
+        return load_plugin(backend).hint_generator()
+    scheme, target = _scheme_and_target(spec)
     if scheme != "openai":
         target = str(_model_folder(target, backend))
     try:
@@ -55,8 +49,6 @@ def load_generator(spec: str, backend: str = "rocq", settings: ModelSettings = M
     if scheme == "openai":
         from prover.openai_generator import OpenAIGenerator
 
-        if not target.startswith(("http://", "https://")):
-            raise ModelSpecError(f"openai: needs a server URL, e.g. openai:http://127.0.0.1:8000 (got {spec!r})")
         return OpenAIGenerator(target, served_name=settings.served_name, max_tokens=settings.max_tokens, **common)
     if scheme == "vllm":
         try:
@@ -80,6 +72,40 @@ def load_generator(spec: str, backend: str = "rocq", settings: ModelSettings = M
     from prover.hf_generator import HFGenerator
 
     return HFGenerator(target, max_new_tokens=settings.max_tokens, dtype=settings.dtype, **common)
+
+
+def check_model(spec: str, backend: str = "rocq", settings: ModelSettings = ModelSettings()) -> None:
+    """Refuse a `--model` value (with its scoring and prompt) that cannot work, without loading any weights, so that
+    a command can refuse it before it writes anything. Raises ModelSpecError, or hf_generator's ModelLoadError for
+    a model folder or hub id that is not there. `default` and `base` are ours, built on first load: not checked."""
+    if spec == "none":
+        return
+    if spec == "hints":
+        from prover.plugins import load_plugin
+
+        if load_plugin(backend).hint_generator is None:
+            raise ModelSpecError(f"the {backend} backend has no rule-based hint generator (--model hints)")
+        return
+    if settings.scoring not in SCORINGS:
+        raise ModelSpecError(f"unknown scoring {settings.scoring!r} (choose from {', '.join(SCORINGS)})")
+    scheme, target = _scheme_and_target(spec)
+    if scheme == "openai":
+        if not target.startswith(("http://", "https://")):
+            raise ModelSpecError(f"openai: needs a server URL, e.g. openai:http://127.0.0.1:8000 (got {spec!r})")
+    elif target not in ("default", "base"):
+        from prover.hf_generator import _resolve_model
+
+        _resolve_model(target)  # a folder with a config.json, or a hub id in the local cache
+    if settings.prompt:
+        try:
+            load_prompt(settings.prompt)
+        except ValueError as exc:
+            raise ModelSpecError(str(exc)) from None
+
+
+def _scheme_and_target(spec: str) -> tuple[str, str]:
+    scheme, _, target = spec.partition(":")
+    return (scheme, target) if scheme in SCHEMES else ("hf", spec)
 
 
 def _model_folder(target: str, backend: str):

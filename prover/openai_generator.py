@@ -10,6 +10,11 @@ Servers differ; two flags say what this one can do:
                           candidate in-process with `scorer` (e.g. `TransformersScorer`) if given, else 0.0.
 
 Every failure to get an answer becomes a `ModelServerError` whose message is one line naming the server.
+
+Deadlines: each HTTP attempt's time limit is the time left before the request's deadline (at most `timeout_s`;
+httpx and requests apply it to connecting and to each wait for data, which for a completions reply that comes
+whole is the wait for the answer), and no retry starts after it. A request whose deadline passes unanswered gets
+no candidates (not an error): the caller has stopped waiting for them.
 """
 from __future__ import annotations
 
@@ -22,7 +27,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
-from prover.generators import Candidate, GenerationRequest, answer_requests, candidate_score, cut_at_stop
+from prover.generators import (
+    Candidate,
+    GenerationRequest,
+    answer_requests,
+    candidate_score,
+    cut_at_stop,
+    expired,
+    latest_deadline,
+    seconds_left,
+)
 from prover.prompts import DEFAULT_PROMPT, PromptTemplate, load_prompt
 from prover.types import Theorem
 
@@ -69,6 +83,10 @@ class _Timeout(Exception):
     """Connected (or tried to) but no complete answer within the time limit."""
 
 
+class _OutOfTime(Exception):
+    """The request's deadline passed before an answer came: its caller gets no candidates."""
+
+
 def _is_loopback(base_url: str) -> bool:
     from urllib.parse import urlsplit
 
@@ -89,10 +107,12 @@ class _HttpxTransport:
             verify=base_url.startswith("https://"),
         )
 
-    def request(self, method: str, url: str, body: dict | None) -> tuple[int, str]:
+    def request(self, method: str, url: str, body: dict | None, timeout: float | None = None) -> tuple[int, str]:
         httpx = self._httpx
+        # httpx reads timeout=None as "no limit": leave the client's own unless one is given.
+        limit = {} if timeout is None else {"timeout": timeout}
         try:
-            reply = self._client.request(method, url, json=body)
+            reply = self._client.request(method, url, json=body, **limit)
         except httpx.TimeoutException as error:
             raise _Timeout(str(error)) from error
         except (httpx.TransportError, OSError) as error:
@@ -122,10 +142,10 @@ class _RequestsTransport:
             self._local.session = session
         return session
 
-    def request(self, method: str, url: str, body: dict | None) -> tuple[int, str]:
+    def request(self, method: str, url: str, body: dict | None, timeout: float | None = None) -> tuple[int, str]:
         requests = self._requests
         try:
-            reply = self._session().request(method, url, json=body, timeout=self._timeout)
+            reply = self._session().request(method, url, json=body, timeout=self._timeout if timeout is None else timeout)
         except requests.Timeout as error:
             raise _Timeout(str(error)) from error
         except (requests.ConnectionError, OSError) as error:
@@ -230,8 +250,10 @@ class OpenAIGenerator:
 
     # --- HTTP with retries ---
 
-    def _call(self, method: str, path: str, body: dict | None = None) -> Any:
-        """The parsed JSON reply; retries connection errors, timeouts, 429 and 5xx with exponential backoff."""
+    def _call(self, method: str, path: str, body: dict | None = None, deadline: float | None = None) -> Any:
+        """The parsed JSON reply; retries connection errors, timeouts, 429 and 5xx with exponential backoff.
+        With a `deadline` (time.monotonic()), each attempt gets only the time left, and `_OutOfTime` is raised
+        once it has passed."""
         url = self.base_url + path
         where = f"model server at {self.base_url}"
         attempts = self.retries + 1
@@ -239,16 +261,22 @@ class OpenAIGenerator:
         for attempt in range(attempts):
             if attempt:
                 # Exponential backoff with a little jitter, so fanned-out requests do not retry in lockstep.
-                time.sleep(self.backoff_s * (2 ** (attempt - 1)) * (1 + 0.1 * random.random()))
+                pause = self.backoff_s * (2 ** (attempt - 1)) * (1 + 0.1 * random.random())
+                time.sleep(seconds_left(deadline, pause))
+            if expired(deadline):
+                raise _OutOfTime(problem)
+            limit = seconds_left(deadline, self.timeout_s)
             with self._count_lock:
                 self.requests_sent += 1
             try:
-                status, text = self._transport.request(method, url, body)
+                status, text = self._transport.request(method, url, body, limit if deadline is not None else None)
             except _Unreachable as error:
                 problem = f"{where} is not reachable: {error}"
                 continue
             except _Timeout:
-                problem = f"{where} did not answer {path} within {self.timeout_s:g}s"
+                if expired(deadline):
+                    raise _OutOfTime(problem) from None
+                problem = f"{where} did not answer {path} within {limit:g}s"
                 continue
             if status == 429 or status >= 500:
                 problem = f"{where} failed on {path}: HTTP {status}: {_error_detail(text)}"
@@ -285,9 +313,9 @@ class OpenAIGenerator:
     def build_prompt(self, theorem: Theorem, state_text: str) -> str:
         return self.template_for(theorem).render(state_text.strip("\n"), theorem.statement)
 
-    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
-        """Up to `n` distinct tactics for the state, best first."""
-        return self.generate_batch([GenerationRequest(theorem, state_text, n)])[0]
+    def generate(self, theorem: Theorem, state_text: str, n: int, deadline: float | None = None) -> list[Candidate]:
+        """Up to `n` distinct tactics for the state, best first (none if the server has not answered by `deadline`)."""
+        return self.generate_batch([GenerationRequest(theorem, state_text, n, deadline)])[0]
 
     def generate_batch(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
         """One list of candidates per request: one HTTP request in all where the server honours `n`."""
@@ -297,10 +325,11 @@ class OpenAIGenerator:
         prompts = [self.build_prompt(r.theorem, r.state_text) for r in requests]
         stops = [self.template_for(r.theorem).stop for r in requests]
         ns = [r.n for r in requests]
+        deadlines = [r.deadline for r in requests]
         if self.supports_n:
-            choices = self._batched_choices(prompts, stops, ns)
+            choices = self._batched_choices(prompts, stops, ns, deadlines)
         else:
-            choices = self._fanned_out_choices(prompts, stops, ns)
+            choices = self._fanned_out_choices(prompts, stops, ns, deadlines)
         return [
             [c for c in (self._candidate(prompt, stop, choice) for choice in prompt_choices) if c is not None]
             for prompt, stop, prompt_choices in zip(prompts, stops, choices)
@@ -321,7 +350,8 @@ class OpenAIGenerator:
             body["seed"] = self.seed
         return body
 
-    def _batched_choices(self, prompts: list[str], stops: list[tuple[str, ...]], ns: list[int]) -> list[list[dict]]:
+    def _batched_choices(self, prompts: list[str], stops: list[tuple[str, ...]], ns: list[int],
+                         deadlines: list[float | None]) -> list[list[dict]]:
         # One request carries every prompt when they share n and stop; otherwise one request per group.
         groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
         for k, key in enumerate(zip(ns, stops)):
@@ -329,7 +359,13 @@ class OpenAIGenerator:
         out: list[list[dict]] = [[] for _ in prompts]
         for (n, stop), members in groups.items():
             batch = [prompts[k] for k in members]
-            reply = self._call("POST", "/v1/completions", self._body(batch if len(batch) > 1 else batch[0], stop, n))
+            # A shared HTTP request waits as long as its most patient member (None: the plain `timeout_s`).
+            deadline = latest_deadline(deadlines[k] for k in members)
+            try:
+                reply = self._call("POST", "/v1/completions", self._body(batch if len(batch) > 1 else batch[0], stop, n),
+                                   deadline)
+            except _OutOfTime:
+                continue  # nobody waits for this group any more: no candidates
             choices = self._choices(reply)
             # OpenAI's layout (and vLLM's): choice `index` = prompt_position * n + sample; map back by index.
             for position, choice in enumerate(choices):
@@ -342,14 +378,24 @@ class OpenAIGenerator:
                 out[members[index // n]].append(choice)
         return out
 
-    def _fanned_out_choices(self, prompts: list[str], stops: list[tuple[str, ...]], ns: list[int]) -> list[list[dict]]:
+    def _fanned_out_choices(self, prompts: list[str], stops: list[tuple[str, ...]], ns: list[int],
+                            deadlines: list[float | None]) -> list[list[dict]]:
         # The server ignores n: ask each prompt n times with n=1, a few requests in flight at once.
         jobs = [(k, prompts[k], stops[k]) for k in range(len(prompts)) for _ in range(ns[k])]
+
+        def ask(job):
+            k, prompt, stop = job
+            try:
+                return self._call("POST", "/v1/completions", self._body(prompt, stop, 1), deadlines[k])
+            except _OutOfTime:
+                return None  # this sample came too late: the others still count
+
         with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(jobs))) as pool:
-            replies = list(pool.map(lambda job: self._call("POST", "/v1/completions", self._body(job[1], job[2], 1)), jobs))
+            replies = list(pool.map(ask, jobs))
         out: list[list[dict]] = [[] for _ in prompts]
         for (k, _, _), reply in zip(jobs, replies):
-            out[k].extend(self._choices(reply)[:1])
+            if reply is not None:
+                out[k].extend(self._choices(reply)[:1])
         return out
 
     def _choices(self, reply: Any) -> list[dict]:

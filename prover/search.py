@@ -13,7 +13,7 @@ import networkx as nx
 
 from prover import interrupts
 from prover.backend import Backend
-from prover.generators import Candidate, TacticGenerator
+from prover.generators import Candidate, TacticGenerator, generate_within, takes_keyword
 from prover.types import Failed, Proof, ProofState, Proved, TimedOut, Theorem, Verdict
 
 
@@ -27,12 +27,21 @@ class Status(str, Enum):
 
 @dataclass(frozen=True)
 class SearchConfig:
+    """The search's limits. A theorem's wall time is at most about budget_seconds + tactic_timeout +
+    verify_timeout: the budget covers loading the theorem (`backend.open`: its header), the search's tactics and
+    its model calls (each gets the time left: see TacticGenerator.generate); a tactic started just before the end
+    of the budget may finish its own timeout; a proof found in time is then checked from scratch within
+    verify_timeout."""
+
     max_expansions: int = 200
     budget_seconds: float = 60.0  # wall clock per theorem, model and proof assistant together
     tactic_timeout: float = 5.0  # per tactic
     num_candidates: int = 8  # asked of the generator at each expansion
     automation: bool = True  # try the backend's automation tactics at every node first
     automation_score: float = 0.0  # their log-probability: free, so states they reach keep their parent's rank
+    # The final fresh-process check of a found proof (compile + axioms), on top of the budget: a proof found in the
+    # budget's last second still gets checked. A check that takes longer rejects the proof ("did not finish").
+    verify_timeout: float = 60.0
 
 
 @dataclass
@@ -98,6 +107,14 @@ def state_key(state: ProofState) -> str:
 
 def _key_function(backend: Backend):
     return getattr(backend, "state_key", None) or state_key
+
+
+def verify_within(backend: Backend, theorem: Theorem, tactics: tuple[str, ...], timeout: float) -> Verdict:
+    """`backend.verify`, limited to `timeout` seconds where the backend takes a limit (`Backend.verify`'s
+    `timeout=`); one written without it checks under its own limits."""
+    if takes_keyword(backend.verify, "timeout"):
+        return backend.verify(theorem, tactics, timeout=timeout)
+    return backend.verify(theorem, tactics)
 
 
 def best_first_search(
@@ -180,7 +197,9 @@ def best_first_search(
             proof = run(node, cand, automation=True)
         if proof is None and time.monotonic() < deadline:
             t0 = time.monotonic()
-            candidates = generator.generate(theorem, backend.render_state(node.state), config.num_candidates)
+            # The model gets the time left: it stops at the deadline with the candidates complete by then.
+            candidates = generate_within(generator, theorem, backend.render_state(node.state), config.num_candidates,
+                                         deadline)
             result.model_seconds += time.monotonic() - t0
             for cand in candidates:
                 if proof is not None or time.monotonic() >= deadline:
@@ -195,7 +214,7 @@ def best_first_search(
         result.proof = Proof(proof, backend.render_proof(theorem, proof))
         if verify:
             t0 = time.monotonic()
-            result.verdict = backend.verify(theorem, proof)
+            result.verdict = verify_within(backend, theorem, proof, config.verify_timeout)
             result.verify_seconds = time.monotonic() - t0
             result.status = Status.PROVED if result.verdict.accepted else Status.REJECTED
         else:

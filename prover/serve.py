@@ -16,6 +16,12 @@ Routes (every answer is JSON):
   drops the ``invalid`` ones, proving ones first.
 * ``GET /health``.
 
+The edges: a POST must be ``Content-Type: application/json`` (415), a browser ``Origin`` must be loopback or
+allowed by ``--allow-origin`` (403), and no CORS header is ever sent, so a web page cannot drive the server. A
+``check`` text may hold only the vernacular ``coq_env.sentences.vernacular_problem`` allows (nothing that reaches
+outside coqtop), and its coqtop work ends at the request's deadline. Bad input fails before batching, one request
+at a time; an unexpected error is logged and answered as just "internal error".
+
 Concurrent requests go through one GeneratorService, so they are coalesced into the model's batched calls, and
 its LRU cache answers a repeated (state, prefix) without a model call. The prefix: the generator's prompt gets
 the prefix up to its last whitespace appended, and the model's completions are joined to it; a partial last
@@ -28,10 +34,12 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import math
 import re
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +48,7 @@ from prover.generators import Candidate, GenerationRequest, clean_candidates, ge
 from prover.prompts import PromptTemplate
 from prover.types import Advanced, Proved, StatementError, Theorem, TimedOut
 
+log = logging.getLogger(__name__)
 _PREFIX_MARK = "\x1f\x1fllemma-serve-prefix\x1f\x1f"  # joins a state and its prefix into one cache key
 BACKENDS = ("rocq", "lean", "isabelle")
 _CHEATS = re.compile(r"\b(sorry|admit|Admitted|give_up|oops)\b")  # anywhere in a suggestion, not only first
@@ -54,6 +63,9 @@ class ServeConfig:
     max_body_bytes: int = 1 << 20  # larger bodies get 413
     max_context_chars: int = 16_000  # llmstep's `context` (the file) is cut to its last this many characters
     max_state_chars: int = 64_000  # a state (or check text) longer than this is refused (400)
+    max_prefix_chars: int = 1000  # a prefix is the start of one tactic: a longer one is refused (400)
+    max_statement_chars: int = 4000  # a checked theorem's statement is cut to this for the prompt
+    allow_origins: tuple[str, ...] = ()  # web origins besides loopback ones whose requests are served
     tactic_timeout: float = 5.0  # seconds per tactic when checking
     max_batch: int = 16  # the GeneratorService's batch size
     max_wait_ms: float = 20.0  # how long it waits for each next request to join a batch (a lone one: once)
@@ -120,7 +132,7 @@ class PrefixingGenerator:
             for i in members:
                 state, prefix = decode_state(requests[i].state_text)
                 n = requests[i].n if prefix == head else min(MAX_N, 2 * requests[i].n)  # some will not match
-                asks.append(GenerationRequest(requests[i].theorem, state, n))
+                asks.append(GenerationRequest(requests[i].theorem, state, n, requests[i].deadline))
             raw = self._call(asks, head)
             for i, candidates in zip(members, raw):
                 _, prefix = decode_state(requests[i].state_text)
@@ -171,13 +183,20 @@ _PROOF = re.compile(r"^\s*Proof(\s+(with|using)\b.*)?\.$", re.S)
 
 
 def parse_rocq_check(text: str) -> tuple[Theorem, list[str], str]:
-    """(theorem, the tactics so far, an unterminated last sentence) from Rocq file text up to the cursor."""
-    from coq_env.sentences import split_sentences, strip_comments
+    """(theorem, the tactics so far, an unterminated last sentence) from Rocq file text up to the cursor.
+
+    Every sentence coqtop will run must be one `vernacular_problem` allows: the file comes from whoever can reach
+    the server, so nothing in it may reach outside coqtop (`Redirect`, `Extraction`, `Cd`, `Load`, ...)."""
+    from coq_env.sentences import split_sentences, strip_comments, vernacular_problem
 
     sentences = split_sentences(text)
     partial = ""
     if sentences and not sentences[-1].endswith(".") and not re.fullmatch(r"-+|\++|\*+|\{|\}", sentences[-1]):
         partial = sentences.pop()
+    for number, sentence in enumerate(sentences, 1):
+        problem = vernacular_problem(sentence)
+        if problem:
+            raise RequestError(f"check: sentence {number} ({' '.join(sentence.split())[:60]!r}): {problem}")
     starts = [i for i, s in enumerate(sentences) if _STARTS_PROOF.match(strip_comments(s))]
     if not starts:
         raise RequestError("check: no Theorem/Lemma/Example/Goal statement found before the cursor")
@@ -189,8 +208,42 @@ def parse_rocq_check(text: str) -> tuple[Theorem, list[str], str]:
     return theorem, tactics, partial
 
 
+class CheckDeadline(Exception):
+    """The request's deadline passed while its check was running."""
+
+
+def _deadline_rocq_backend():
+    """A RocqBackend whose waits for coqtop (header, statement, `Show`) end at its `deadline` (time.monotonic()),
+    if one is set: a slow header then stops at the request's deadline, not at the backend's own header timeout."""
+    from coq_env.backend import RocqBackend
+    from coq_env.coqtop import CoqtopTimeout
+
+    class DeadlineRocqBackend(RocqBackend):
+        deadline: float | None = None
+
+        def _send(self, sentence: str, timeout: float):
+            if self.deadline is None:
+                return super()._send(sentence, timeout)
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise CheckDeadline()
+            try:
+                return super()._send(sentence, min(timeout, left))
+            except CoqtopTimeout:
+                if time.monotonic() < self.deadline:
+                    raise
+                self.close()  # coqtop is still busy with the sentence: the next open starts a fresh process
+                raise CheckDeadline() from None
+
+    return DeadlineRocqBackend()
+
+
 class RocqChecker:
-    """One coqtop (RocqBackend), used by one request at a time from worker threads."""
+    """One coqtop (RocqBackend), used by one request at a time from worker threads.
+
+    A request's deadline bounds its coqtop work: a header or tactic still running when it passes is stopped (a
+    header's coqtop is closed) and CheckDeadline raised, so the caller lets the lock go at once and the next request
+    finds coqtop idle, or starts a fresh one."""
 
     def __init__(self, tactic_timeout: float = 5.0, backend_factory=None):
         self.tactic_timeout = tactic_timeout
@@ -200,37 +253,46 @@ class RocqChecker:
 
     def _get(self):
         if self._backend is None:
-            if self._factory is None:
-                from coq_env.backend import RocqBackend
-
-                self._factory = RocqBackend
-            self._backend = self._factory()
+            self._backend = (self._factory or _deadline_rocq_backend)()
         return self._backend
 
-    def reach(self, theorem: Theorem, tactics: list[str]):
+    def _time_for_tactic(self, deadline: float | None) -> float:
+        if deadline is None:
+            return self.tactic_timeout
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise CheckDeadline()
+        return min(self.tactic_timeout, left)
+
+    def reach(self, theorem: Theorem, tactics: list[str], deadline: float | None = None):
         """Open the theorem and run the tactics: the state reached and its goals text."""
         backend = self._get()
+        backend.deadline = deadline
         try:
             state = backend.open(theorem)
         except StatementError as exc:
             raise RequestError(f"check: {exc}") from None
         for tactic in tactics:
-            result = backend.run_tactic(state, tactic, self.tactic_timeout)
+            result = backend.run_tactic(state, tactic, self._time_for_tactic(deadline))
             if isinstance(result, Advanced):
                 state = result.state
             elif isinstance(result, Proved):
                 raise RequestError(f"check: the proof is already complete after {tactic!r}")
             elif isinstance(result, TimedOut):
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise CheckDeadline()  # cut short by the request's deadline, not by its own timeout
                 raise RequestError(f"check: {tactic!r} timed out after {result.seconds:g}s")
             else:
                 raise RequestError(f"check: {tactic!r} fails: {' '.join(result.error.split())[:500]}")
         return state, backend.render_state(state)
 
-    def classify(self, state, candidates: list[Candidate]) -> list[tuple[Candidate, str]]:
+    def classify(self, state, candidates: list[Candidate],
+                 deadline: float | None = None) -> list[tuple[Candidate, str]]:
         backend = self._get()
+        backend.deadline = deadline
         marked = []
         for c in candidates:
-            result = backend.run_tactic(state, c.tactic, self.tactic_timeout)
+            result = backend.run_tactic(state, c.tactic, self._time_for_tactic(deadline))
             status = "proves-goal" if isinstance(result, Proved) else "valid" if isinstance(result, Advanced) else "invalid"
             marked.append((c, status))
         return marked
@@ -268,9 +330,13 @@ class SuggestionServer:
 
     # -- the core ----------------------------------------------------------------------------------------------
 
-    async def candidates(self, backend: str, state: str, prefix: str, n: int, statement: str = "") -> list[Candidate]:
+    async def candidates(self, backend: str, state: str, prefix: str, n: int, statement: str = "",
+                         deadline: float | None = None) -> list[Candidate]:
+        prefix = self._valid_prefix(prefix)  # here, before batching: a bad prefix fails only its own request
         theorem = Theorem(name="editor", statement=statement, header="", backend=backend)
-        return await self.service.agenerate(theorem, encode_state(state, prefix), n)
+        # The model stops when the request's answer is due (default: request_timeout from now), not after it.
+        deadline = self._request_deadline() if deadline is None else deadline
+        return await self.service.agenerate(theorem, encode_state(state, prefix), n, deadline=deadline)
 
     async def suggest(self, body: dict) -> dict:
         backend = _string(body, "backend", self.config.backend)
@@ -283,6 +349,8 @@ class SuggestionServer:
         check = body.get("check")
         if check is not None and not isinstance(check, str):
             raise RequestError("check must be a string (the file text up to the cursor)")
+        if check:
+            _valid_text(check, "check")
         if check and backend == "rocq":
             return await self._suggest_checked(check, prefix, n)
         state = _string(body, "state", None)
@@ -297,24 +365,30 @@ class SuggestionServer:
         return reply
 
     async def _suggest_checked(self, check: str, prefix: str, n: int) -> dict:
+        deadline = self._request_deadline()
         self._limit(check, "check")
         theorem, tactics, partial = parse_rocq_check(check)
         if partial and not prefix:
-            prefix = partial  # the cursor is inside a sentence: what is typed of it is the prefix
-        # One thread does the whole check under the checker's lock (coqtop serves one request at a time; a request
-        # that times out leaves its thread to finish, still holding the lock, so nobody else's state is disturbed).
-        goals, marked = await _in_thread(self._check_rocq, theorem, tactics, prefix, n)
+            prefix = self._valid_prefix(partial)  # the cursor is inside a sentence: what is typed of it is the prefix
+        # One thread does the whole check under the checker's lock (coqtop serves one request at a time). At the
+        # request's deadline the checker stops its coqtop work and the thread lets the lock go.
+        goals, marked = await _in_thread(self._check_rocq, theorem, tactics, prefix, n, deadline)
         order = {"proves-goal": 0, "valid": 1}
         kept = sorted([(c, s) for c, s in marked if s in order], key=lambda cs: order[cs[1]])  # stable: by score
         return {"suggestions": [_row(c, s) for c, s in kept], "checked": True, "state": goals,
                 "dropped": sum(1 for _, s in marked if s not in order)}
 
-    def _check_rocq(self, theorem: Theorem, tactics: list[str], prefix: str, n: int):
+    def _check_rocq(self, theorem: Theorem, tactics: list[str], prefix: str, n: int, deadline: float | None = None):
         with self.rocq.lock:
-            state, goals = self.rocq.reach(theorem, tactics)
-            request = Theorem(name="editor", statement=theorem.statement, header="", backend="rocq")
-            found = self.service.generate(request, encode_state(goals, prefix), n)
-            return goals, self.rocq.classify(state, found)
+            state, goals = self.rocq.reach(theorem, tactics, deadline)
+            statement = theorem.statement[:self.config.max_statement_chars]  # bounded: a prompt may have its slot
+            request = Theorem(name="editor", statement=statement, header="", backend="rocq")
+            found = self.service.generate(request, encode_state(goals, prefix), n, deadline=deadline)
+            return goals, self.rocq.classify(state, found, deadline)
+
+    def _request_deadline(self) -> float:
+        """When this request's answer is due (time.monotonic()), as `_handle` times it."""
+        return time.monotonic() + self.config.request_timeout
 
     def _backend_installed(self, backend: str) -> bool:
         if backend not in self._installed:
@@ -326,6 +400,15 @@ class SuggestionServer:
     def _limit(self, text: str, field: str) -> None:
         if len(text) > self.config.max_state_chars:
             raise RequestError(f"{field} is longer than {self.config.max_state_chars} characters")
+
+    def _valid_prefix(self, prefix: str) -> str:
+        """The prefix, if the prompt may take it: bounded (its head goes into the prompt uncut) and slot-free."""
+        if len(prefix) > self.config.max_prefix_chars:
+            raise RequestError(f"prefix is longer than {self.config.max_prefix_chars} characters "
+                               "(a prefix is the start of one tactic)")
+        if "{goals}" in prefix or "{statement}" in prefix:
+            raise RequestError("prefix may not contain '{goals}' or '{statement}'")
+        return prefix
 
     # -- HTTP --------------------------------------------------------------------------------------------------
 
@@ -348,10 +431,8 @@ class SuggestionServer:
                     raise RequestError("tactic_state is required")
                 self._limit(state, "tactic_state")
                 prefix = _string(body, "prefix", "")
-                context = body.get("context")
-                if context is not None and not isinstance(context, str):
-                    raise RequestError("context must be a string")
-                context = (context or "")[-self.config.max_context_chars:]  # accepted; our prompts have no slot
+                context = _string(body, "context", "") or ""
+                context = context[-self.config.max_context_chars:]  # accepted; our prompts have no slot
                 found = await self.candidates(self.config.backend, state, prefix, self.config.num_candidates)
                 return {"suggestions": [c.tactic for c in found]}
 
@@ -389,7 +470,8 @@ class SuggestionServer:
             return JSONResponse({"error": messages.get(exc.status_code, str(exc.detail))}, status_code=exc.status_code)
 
         async def server_error(request, exc):
-            return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, status_code=500)
+            log.error("internal error answering %s %s", request.method, request.url.path, exc_info=exc)
+            return JSONResponse({"error": "internal error"}, status_code=500)
 
         routes = [
             Route("/", llmstep, methods=["POST"]),
@@ -403,8 +485,42 @@ class SuggestionServer:
             yield
             self.close()
 
-        return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error},
-                         lifespan=lifespan)
+        routed = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error},
+                           lifespan=lifespan)
+
+        async def app(scope, receive, send):
+            # Before any route: a web page the user visits must not be able to drive the server (see `_refusal`).
+            if scope["type"] == "http":
+                from starlette.datastructures import Headers
+
+                refusal = self._refusal(Headers(scope=scope), scope["method"])
+                if refusal is not None:
+                    status, message = refusal
+                    body = {"error": message}
+                    if scope["path"] == "/":
+                        body["suggestions"] = []  # llmstep's client reads `suggestions` from whatever comes back
+                    await JSONResponse(body, status_code=status)(scope, receive, send)
+                    return
+            await routed(scope, receive, send)
+
+        return app
+
+    def _refusal(self, headers, method: str) -> tuple[int, str] | None:
+        """(status, message) for a request no route may see, or None.
+
+        A browser adds `Origin` to a page's cross-site requests, and may send a "simple" cross-site POST (a
+        text/plain body, no CORS pre-flight) without asking: so a request from a non-loopback origin is refused
+        unless --allow-origin names it, and a POST must say it is JSON. No route answers CORS pre-flights
+        (OPTIONS gets 405) or sends Access-Control-* headers, so a page can never read an answer either."""
+        origin = headers.get("origin")
+        if origin is not None and not _loopback_origin(origin) and \
+                origin.rstrip("/").lower() not in {o.rstrip("/").lower() for o in self.config.allow_origins}:
+            return 403, f"origin {origin[:100]!r} is not allowed (loopback only, or prover serve --allow-origin)"
+        if method == "POST":
+            media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+            if media_type != "application/json":
+                return 415, "Content-Type must be application/json"
+        return None
 
     async def _handle(self, request, answer, llmstep_style: bool = False):
         from starlette.responses import JSONResponse
@@ -414,22 +530,40 @@ class SuggestionServer:
                 return JSONResponse({"suggestions": [], "error": message}, status_code=200 if status != 413 else 413)
             return JSONResponse({"error": message}, status_code=status)
 
-        raw = await _read_body(request, self.config.max_body_bytes)
+        from starlette.requests import ClientDisconnect
+        from starlette.responses import Response
+
+        try:
+            raw = await _read_body(request, self.config.max_body_bytes)
+        except ClientDisconnect:  # the client went away mid-body: nobody to answer, nothing to report
+            log.debug("client disconnected before its request body arrived")
+            return Response(status_code=400)
         if raw is None:
             return failure(413, f"request body over {self.config.max_body_bytes} bytes")
         try:
             body = json.loads(raw)
+        except RecursionError:
+            return failure(400, "malformed JSON: nested too deeply")
         except (ValueError, UnicodeDecodeError) as exc:
             return failure(400, f"malformed JSON: {exc}")
         try:
             result = await asyncio.wait_for(answer(body), self.config.request_timeout)
         except RequestError as exc:
             return failure(400, str(exc))
-        except (asyncio.TimeoutError, TimeoutError):
+        except (asyncio.TimeoutError, TimeoutError, CheckDeadline):
             return failure(504, f"no answer within {self.config.request_timeout:g}s")
-        except Exception as exc:  # noqa: BLE001 - a model or checker failure is the request's answer, not a crash
-            return failure(500, f"{type(exc).__name__}: {exc}")
+        except Exception:  # noqa: BLE001 - a model or checker failure is the request's answer, not a crash
+            log.exception("internal error answering %s", request.url.path)
+            return failure(500, "internal error")  # the details are for the server's log, not for the client
         return JSONResponse(result)
+
+
+_LOOPBACK_ORIGIN = re.compile(r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?/?", re.IGNORECASE)
+
+
+def _loopback_origin(origin: str) -> bool:
+    """Whether a browser's `Origin` is a page served from this machine (http://localhost:8080 and the like)."""
+    return _LOOPBACK_ORIGIN.fullmatch(origin.strip()) is not None
 
 
 async def _in_thread(fn, *args):
@@ -456,6 +590,15 @@ def _string(body: dict, key: str, default):
         return default
     if not isinstance(value, str):
         raise RequestError(f"{key} must be a string")
+    return _valid_text(value, key)
+
+
+def _valid_text(value: str, key: str) -> str:
+    """`value`, if it is text a tokenizer or coqtop can take: JSON's \\ud800 escapes make lone surrogates."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(f"{key} is not valid Unicode text (it holds a lone surrogate)") from None
     return value
 
 

@@ -7,6 +7,12 @@ backend's automation tactics are tried alone, then a small best-first search (pr
 state; the completed proof is checked as a whole in a fresh process (backend.verify). The first verified
 sketch wins.
 
+A problem's budget (`TranslateConfig.budget_seconds`) bounds everything up to the final check, as the search's
+does: loading the theorem, sampling sketches (each model call gets the time left), driving them and closing
+their gaps (a gap's search gets at most the time left; every tactic at most the time left, and no less than half
+a second). A sketch completed in time is then checked within `verify_timeout`. So a problem takes at most about
+budget_seconds + tactic_timeout + verify_timeout.
+
 Live driving is implemented for Rocq (see coq_env.sketch for how a gap maps to a focused goal). Lean and
 Isabelle sketches are parsed (lean_env.sketch, isabelle_env.sketch) and prompted for, but not driven here.
 A sketch whose own (non-gap) step fails is discarded, not repaired.
@@ -14,6 +20,7 @@ A sketch whose own (non-gap) step fails is discarded, not repaired.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
@@ -24,8 +31,8 @@ from typing import Iterator, Protocol
 
 from prover.backend import Backend
 from prover.batch import RESULTS, append_row, read_rows
-from prover.generators import AutomationOnly, TacticGenerator
-from prover.search import SearchConfig, Status, best_first_search
+from prover.generators import AutomationOnly, TacticGenerator, expired, seconds_left, takes_keyword
+from prover.search import SearchConfig, Status, best_first_search, verify_within
 from prover.types import (
     Advanced,
     Failed,
@@ -68,15 +75,26 @@ class TranslateConfig:
     search_gaps: bool = True  # after automation, search from the gap's state
     budget_seconds: float = 300.0  # wall clock per problem, all samples together
     drive: bool = True  # False: only sample and parse sketches (no proof assistant needed; any backend)
+    verify_timeout: float = 60.0  # the final check of a completed sketch, on top of the budget (as SearchConfig's)
 
 
 # -- sketch sources -------------------------------------------------------------------------------------------
 class SketchSource(Protocol):
     name: str
 
-    def sketches(self, prompt: str, n: int) -> list[str]:
-        """`n` sampled completions of `prompt` (formal sketches, free-form, several lines)."""
+    def sketches(self, prompt: str, n: int, deadline: float | None = None) -> list[str]:
+        """`n` sampled completions of `prompt` (formal sketches, free-form, several lines); at `deadline`
+        (time.monotonic()) those complete by then. A source may leave `deadline` out (see `_sketches_within`)."""
         ...
+
+
+def _sketches_within(source: SketchSource, prompt: str, n: int, deadline: float | None) -> list[str]:
+    """`source.sketches`, given the deadline where it takes one; nothing once the deadline has passed."""
+    if expired(deadline):
+        return []
+    if deadline is not None and takes_keyword(source.sketches, "deadline"):
+        return source.sketches(prompt, n, deadline=deadline)
+    return source.sketches(prompt, n)
 
 
 class FixedSketches:
@@ -89,7 +107,7 @@ class FixedSketches:
         self.requests = 0
         self._next = 0
 
-    def sketches(self, prompt: str, n: int) -> list[str]:
+    def sketches(self, prompt: str, n: int, deadline: float | None = None) -> list[str]:
         self.requests += 1
         out = [self.texts[(self._next + i) % len(self.texts)] for i in range(n)]
         self._next += n
@@ -107,8 +125,13 @@ class ModelSketches:
         self.temperature = temperature
         self.seed = seed
 
-    def sketches(self, prompt: str, n: int) -> list[str]:
+    def sketches(self, prompt: str, n: int, deadline: float | None = None) -> list[str]:
+        """Sampled sketches; at `deadline` (time.monotonic()) those complete by then: an OpenAI server's reply is
+        waited for until then, transformers stops sampling then; vLLM's offline engine has no time limit per call,
+        so it is not called once the deadline has passed."""
         g = self.generator
+        if expired(deadline):
+            return []
         t0 = time.perf_counter()
         try:
             if hasattr(g, "llm"):  # vLLM
@@ -119,20 +142,29 @@ class ModelSketches:
             if hasattr(g, "_call"):  # OpenAI-compatible server
                 body = {"model": g.served_name, "prompt": prompt, "n": n, "temperature": self.temperature,
                         "max_tokens": self.max_tokens, "stop": list(self.stop)[:4]}
-                reply = g._call("POST", "/v1/completions", body)
+                from prover.openai_generator import _OutOfTime
+
+                try:
+                    reply = g._call("POST", "/v1/completions", body, deadline)
+                except _OutOfTime:
+                    return []
                 return [c.get("text", "") for c in reply.get("choices", [])]
             if hasattr(g, "model") and hasattr(g, "tokenizer"):  # in-process transformers
-                return self._hf(prompt, n)
+                return self._hf(prompt, n, deadline)
         finally:
             if hasattr(g, "model_seconds"):
                 g.model_seconds += time.perf_counter() - t0
         raise TranslateError(f"model {self.name} cannot sample free-form sketches")
 
-    def _hf(self, prompt: str, n: int) -> list[str]:
+    def _hf(self, prompt: str, n: int, deadline: float | None = None) -> list[str]:
         import torch
 
         g = self.generator
         with g._lock, torch.inference_mode():
+            left = seconds_left(deadline, math.inf)  # measured after the lock: another call may have used the time
+            if left <= 0:
+                return []
+            timing = {} if deadline is None else {"max_time": left}  # transformers stops sampling after that
             ids = g.tokenizer(prompt, return_tensors="pt").to(g.device)
             if self.seed is not None:
                 torch.manual_seed(self.seed)
@@ -140,8 +172,10 @@ class ModelSketches:
             sampling = {"do_sample": True, "temperature": self.temperature, "top_p": 0.95} if self.temperature > 0 else \
                 {"do_sample": False}
             out = g.model.generate(**ids, max_new_tokens=self.max_tokens, num_return_sequences=n, pad_token_id=pad,
-                                   stop_strings=list(self.stop), tokenizer=g.tokenizer, **sampling)
+                                   stop_strings=list(self.stop), tokenizer=g.tokenizer, **sampling, **timing)
         texts = g.tokenizer.batch_decode(out[:, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+        if expired(deadline):  # stopped by the clock: a sketch that reached no stop may be cut mid-step
+            texts = [t for t in texts if any(s in t for s in self.stop)]
         return [cut_sketch(t, self.stop) for t in texts]
 
 
@@ -297,20 +331,25 @@ class _GapView:
         pass
 
 
+def _tactic_time(config: TranslateConfig, deadline: float) -> float:
+    """A tactic's time limit: the time left, within [0.5 s, tactic_timeout] (as the search's)."""
+    return max(0.5, seconds_left(deadline, config.tactic_timeout))
+
+
 def close_gap(theorem: Theorem, backend: Backend, state: ProofState, index: int, generator: TacticGenerator,
               config: TranslateConfig, deadline: float) -> GapClosure | None:
     """Tactics that prove the first goal of `state` (the goal the gap's `admit` would have closed)."""
     from coq_env.sketch import FOCUS
 
     t0 = time.monotonic()
-    focused = backend.run_tactic(state, FOCUS, config.tactic_timeout)
+    focused = backend.run_tactic(state, FOCUS, _tactic_time(config, deadline))
     if not isinstance(focused, Advanced):
         return None
     view = _GapView(backend, focused.state)
     for tactic in backend.automation_tactics():
         if time.monotonic() >= deadline:
             return None
-        if isinstance(view.run_tactic(focused.state, tactic, config.tactic_timeout), Proved):
+        if isinstance(view.run_tactic(focused.state, tactic, _tactic_time(config, deadline)), Proved):
             return GapClosure(index, "automation", (view._normalize(tactic),), round(time.monotonic() - t0, 3))
     if not config.search_gaps or isinstance(generator, AutomationOnly):
         return None
@@ -354,7 +393,7 @@ def run_sketch(text: str, theorem: Theorem, backend: Backend, generator: TacticG
             else:
                 sequence = [step]
             for tactic in sequence:
-                result = backend.run_tactic(state, tactic, config.tactic_timeout)
+                result = backend.run_tactic(state, tactic, _tactic_time(config, deadline))
                 if isinstance(result, Proved):
                     proved = result.tactics
                     break
@@ -370,7 +409,7 @@ def run_sketch(text: str, theorem: Theorem, backend: Backend, generator: TacticG
             outcome.status, outcome.reason = "open_goals", "the sketch ends with goals left"
             return outcome
         outcome.tactics = proved
-        outcome.verdict = backend.verify(theorem, proved)
+        outcome.verdict = verify_within(backend, theorem, proved, config.verify_timeout)  # on top of the budget
         outcome.status = "verified" if outcome.verdict.accepted else "rejected"
         if not outcome.verdict.accepted:
             outcome.reason = outcome.verdict.reason
@@ -421,7 +460,10 @@ def translate_one(problem: Problem, backend: Backend, source: SketchSource, gene
         if time.monotonic() >= deadline:
             status = Status.TIMEOUT.value
             break
-        texts = source.sketches(prompt, 1)
+        texts = _sketches_within(source, prompt, 1, deadline)
+        if not texts and expired(deadline):  # the budget ran out while the model sampled
+            status = Status.TIMEOUT.value
+            break
         row["samples"] += 1
         outcome = run_sketch(texts[0] if texts else "", theorem, backend, generator, config, deadline)
         row["sketches"].append(outcome.as_row())
@@ -440,7 +482,7 @@ def translate_one(problem: Problem, backend: Backend, source: SketchSource, gene
 
 def _sketch_only(problem: Problem, source: SketchSource, config: TranslateConfig, row: dict, t0: float) -> dict:
     """Sample K sketches and record their steps and gaps, without a proof assistant."""
-    for text in source.sketches(build_prompt(problem), config.samples):
+    for text in _sketches_within(source, build_prompt(problem), config.samples, t0 + config.budget_seconds):
         row["samples"] += 1
         try:
             steps, gaps = parse_sketch(text, problem.theorem)

@@ -19,14 +19,27 @@ On a small or shared CPU host (vLLM's CPU build) what made it usable here: VLLM_
 and one torch/OpenMP thread (with 2 threads on 2 shared cores every op waits out a scheduler slice, ~6x
 slower), a small VLLM_CPU_KVCACHE_SPACE (GiB), `enforce_eager=True` (skips a ~2 minute torch.compile
 warm-up), a small `max_model_len`, and VLLM_ENABLE_V1_MULTIPROCESSING=0 to keep the engine in this process.
+
+Deadlines: the offline `LLM.generate` has no per-call time limit, so a request already past its deadline is not
+sent (see `answer_requests`), and beam search drops a request's beams between steps once its deadline has
+passed, keeping those already finished. A sampling call, once started, runs to its end (at most `max_tokens` per
+sample: bounded, but not by the clock).
 """
 from __future__ import annotations
 
+import time
 import zlib
 from pathlib import Path
 from typing import Any
 
-from prover.generators import Candidate, GenerationRequest, answer_requests, candidate_score, cut_at_stop
+from prover.generators import (
+    Candidate,
+    GenerationRequest,
+    answer_requests,
+    candidate_score,
+    cut_at_stop,
+    expired,
+)
 from prover.hf_generator import ModelLoadError, _first_line, _resolve_model
 from prover.openai_generator import resolve_template
 from prover.prompts import PromptTemplate, load_prompt
@@ -121,9 +134,9 @@ class VLLMGenerator:
 
     # --- generation ---
 
-    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
-        """Up to `n` distinct tactics for the state, best first."""
-        return self.generate_batch([GenerationRequest(theorem, state_text, n)])[0]
+    def generate(self, theorem: Theorem, state_text: str, n: int, deadline: float | None = None) -> list[Candidate]:
+        """Up to `n` distinct tactics for the state, best first (none if `deadline` has passed before the call)."""
+        return self.generate_batch([GenerationRequest(theorem, state_text, n, deadline)])[0]
 
     def generate_batch(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
         """One list of candidates per request, from one batched vLLM call (one per step for beam search)."""
@@ -133,7 +146,9 @@ class VLLMGenerator:
         prompts = [self.prompt_ids(r.theorem, r.state_text) for r in requests]
         stops = [self.template_for(r.theorem).stop for r in requests]
         ns = [r.n for r in requests]
-        return self._beam_search(prompts, stops, ns) if self.beam_search else self._sample(prompts, stops, ns)
+        if self.beam_search:
+            return self._beam_search(prompts, stops, ns, [r.deadline for r in requests])
+        return self._sample(prompts, stops, ns)
 
     def _sampling_params(self, prompt: list[int], stop: tuple[str, ...], n: int):
         seed = None
@@ -169,22 +184,29 @@ class VLLMGenerator:
             raw.append(candidates)
         return raw
 
-    def _beam_search(self, prompts: list[list[int]], stops: list[tuple[str, ...]], widths: list[int]) -> list[list[Candidate]]:
+    def _beam_search(self, prompts: list[list[int]], stops: list[tuple[str, ...]], widths: list[int],
+                     deadlines: list[float | None] | None = None) -> list[list[Candidate]]:
         return [
             [Candidate(tactic, candidate_score(logprob, len(ids), self.scoring), logprob, len(ids)) for tactic, ids, logprob in beams]
-            for beams in self.beam_search_sequences(prompts, stops, widths)
+            for beams in self.beam_search_sequences(prompts, stops, widths, deadlines)
         ]
 
     def beam_search_sequences(
-        self, prompts: list[list[int]], stops: list[tuple[str, ...]], widths: list[int]
+        self, prompts: list[list[int]], stops: list[tuple[str, ...]], widths: list[int],
+        deadlines: list[float | None] | None = None,
     ) -> list[list[tuple[str, tuple[int, ...], float]]]:
         """Stop-aware beam search of width n per prompt: per prompt, its finished beams as (tactic, token ids
-        with the stop token, summed log-prob). All live beams of all prompts advance in one call per step."""
+        with the stop token, summed log-prob). All live beams of all prompts advance in one call per step; a
+        prompt's beams stop at its deadline (time.monotonic(); None: none), keeping those finished by then."""
         top_k = min(self.max_logprobs, 2 * max(widths))
         step_params = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, logprobs=top_k, detokenize=False)
         beams: list[list[tuple[tuple[int, ...], float]]] = [[((), 0.0)] for _ in prompts]  # (generated ids, logprob)
         finished: list[list[tuple[str, tuple[int, ...], float]]] = [[] for _ in prompts]
         for _ in range(self.max_tokens):
+            now = time.monotonic()
+            for r, deadline in enumerate(deadlines or ()):
+                if expired(deadline, now):
+                    beams[r] = []  # its caller has stopped waiting: only its finished beams count
             batch = [(r, ids, logprob) for r, live in enumerate(beams) for ids, logprob in live]
             if not batch:
                 break

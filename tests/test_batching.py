@@ -14,8 +14,8 @@ import time
 import pytest
 
 from coq_env.backend import RocqBackend
-from prover.batching import GeneratorService, ServiceClosed
-from prover.generators import Candidate, GenerationRequest, ReplayGenerator, TacticGenerator
+from prover.batching import LATE_ANSWER_GRACE_S, GeneratorService, ServiceClosed
+from prover.generators import Candidate, GenerationRequest, ReplayGenerator, TacticGenerator, generate_within
 from prover.search import SearchConfig, Status, best_first_search
 from prover.types import Theorem
 
@@ -261,3 +261,69 @@ def test_real_model_four_concurrent_requests():
             assert cand.score <= 0.0 and cand.num_tokens >= 1
     assert generator.calls - calls_before == service.batches < 4
     assert generator.states == 4
+
+
+# ---- deadlines ---------------------------------------------------------------------------------------------------
+
+
+def test_each_request_reaches_the_model_with_its_own_deadline():
+    double = CountingGenerator(delay=0.2)
+    deadline = time.monotonic() + 30
+    with GeneratorService(double, max_wait_ms=50) as service:
+        service.generate_batch([GenerationRequest(THEOREM, "a", 1, deadline), GenerationRequest(THEOREM, "b", 1)])
+    assert [(r.state_text, r.deadline) for r in double.batches[0]] == [("a", deadline), ("b", None)]
+
+
+def test_a_caller_stops_waiting_at_its_deadline_and_a_late_answer_is_not_cached():
+    double = CountingGenerator(delay=2.0)  # a model call far longer than the caller's time
+    with GeneratorService(double, max_wait_ms=0) as service:
+        started = time.monotonic()
+        assert service.generate(THEOREM, "s", 2, deadline=started + 0.2) == []
+        assert time.monotonic() - started < 0.2 + LATE_ANSWER_GRACE_S + 0.5
+        # The batch ran on and answered after the deadline: that answer may have been cut short, so it is not kept
+        # for a caller with time to wait for a whole one.
+        assert [c.tactic for c in service.generate(THEOREM, "s", 2)] == ["s#0", "s#1"]
+    assert len(double.batches) == 2 and service.cache_hits == 0
+
+
+def test_an_asyncio_caller_stops_waiting_at_its_deadline():
+    double = CountingGenerator(delay=2.0)
+
+    async def ask(service):
+        started = time.monotonic()
+        found = await service.agenerate(THEOREM, "s", 2, deadline=started + 0.2)
+        return found, time.monotonic() - started
+
+    with GeneratorService(double, max_wait_ms=0) as service:
+        found, waited = asyncio.run(ask(service))
+    assert found == [] and waited < 0.2 + LATE_ANSWER_GRACE_S + 0.5
+
+
+def test_a_request_joins_an_identical_one_in_flight_only_if_that_one_has_as_much_time():
+    double = CountingGenerator(delay=0.5)
+    with GeneratorService(double, max_wait_ms=0) as service:
+        hurried = service.submit(THEOREM, "s", 2, deadline=time.monotonic() + 0.1)
+        time.sleep(0.05)  # in the model now
+        unhurried = service.submit(THEOREM, "s", 2)  # must not get an answer the other's deadline may cut
+        assert [c.tactic for c in unhurried.result(timeout=5)] == ["s#0", "s#1"]
+        hurried.result(timeout=5)
+    assert len(double.batches) == 2 and service.joined == 0
+
+
+def test_generators_without_a_deadline_parameter_are_still_served():
+    class Old:
+        """Test double: a generator written before deadlines, generate(theorem, state_text, n) only."""
+
+        name = "old"
+        calls = 0
+
+        def generate(self, theorem, state_text, n):
+            Old.calls += 1
+            return [Candidate("intro.", -1.0)][:n]
+
+    soon = time.monotonic() + 30
+    assert [c.tactic for c in generate_within(Old(), THEOREM, "s", 1, soon)] == ["intro."]
+    assert generate_within(Old(), THEOREM, "s", 1, time.monotonic() - 1) == []  # past it: not asked at all
+    with GeneratorService(Old()) as service:
+        assert [c.tactic for c in service.generate(THEOREM, "t", 1, deadline=soon)] == ["intro."]
+    assert Old.calls == 2

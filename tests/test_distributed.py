@@ -60,6 +60,31 @@ def wait_for_rows(results, count, proc, seconds=180):
 # ---- without Ray --------------------------------------------------------------------------------------------------
 
 
+class SlowModelDouble:
+    """TEST DOUBLE of a model that ignores deadlines: each call takes `delay` seconds."""
+
+    name = "slow"
+
+    def __init__(self, delay: float):
+        self.delay = delay
+
+    def generate(self, theorem, state_text, n):
+        time.sleep(self.delay)
+        return []
+
+
+def test_a_model_actor_answers_by_the_time_a_prover_has_left():
+    from prover.distributed import ModelActor
+
+    actor = ModelActor(lambda: SlowModelDouble(5.0), max_batch=4, max_wait_ms=1)  # the actor's class, run in-process
+    try:
+        started = time.monotonic()
+        assert actor.generate(Theorem("t", "Goal True.", "", "rocq"), "True", 4, seconds_left=0.3) == []
+        assert time.monotonic() - started < 3.0  # not the model's 5 s
+    finally:
+        actor.service.close(timeout=0)
+
+
 def test_an_in_process_run_never_imports_ray(tmp_path):
     out = tmp_path / "run"
     code = ("import sys\nfrom prover.cli import main\ntry:\n    main(sys.argv[1:], standalone_mode=False)\n"

@@ -273,3 +273,48 @@ def test_default_dtype_is_bfloat16_only_where_matrix_units_make_it_fast(model_di
     small = HFGenerator(model_dir, max_new_tokens=4)
     assert small.model.dtype == expected
     assert small.generate(THEOREM, STATE, 2)  # samples and scores in that type
+
+
+# ---- deadlines ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def default_generator():
+    from prover.models import ModelSettings
+
+    generator = load_generator("default", "rocq", ModelSettings())  # SmolLM2-135M with the shipped Rocq adapter
+    generator.seed = 0  # seeded: the same state's samples are then the same draws, call after call
+    return generator
+
+
+def test_a_request_past_its_deadline_gets_nothing_and_costs_no_model_call(default_generator):
+    calls = default_generator.calls
+    assert default_generator.generate(THEOREM, STATE, 8, deadline=time.monotonic() - 1.0) == []
+    assert default_generator.calls == calls
+
+
+def test_a_batch_stops_each_request_at_its_own_deadline_keeping_only_complete_tactics(default_generator):
+    # Two requests for the same state draw the same samples (seeded per state), side by side in one batch: the one
+    # whose deadline comes first is cut short, and what it gets back is only tactics the other one completed too
+    # (a sample cut mid-line would be a tactic the full run never produced).
+    soon = GenerationRequest(THEOREM, STATE, 32, deadline=time.monotonic() + 0.3)
+    unhurried = GenerationRequest(THEOREM, STATE, 32)
+    started = time.monotonic()
+    cut, full = default_generator.generate_batch([soon, unhurried])
+    assert full, "the request without a deadline is not cut by the other's"
+    assert {c.tactic for c in cut} <= {c.tactic for c in full}
+    assert len(cut) <= len(full)
+    assert time.monotonic() - started < 120  # sanity: one call, not a hang
+
+
+def test_a_deadline_ends_decoding_within_about_a_step(model_dir):
+    # A stop sequence the model will not write: without a deadline each sample would run to 2000 tokens (about a
+    # minute on a CPU); with one 0.3 s away the call returns at once after it.
+    rambling = HFGenerator(model_dir, prompt=PromptTemplate("no-stop", "[GOAL]\n{goals}\n[PROOFSTEP]\n", ("\u2603\u2603\u2603",)),
+                           seed=0, max_new_tokens=2000, dtype="float32")
+    started = time.monotonic()
+    candidates = rambling.generate(THEOREM, STATE, 4, deadline=started + 0.3)
+    elapsed = time.monotonic() - started
+    assert elapsed < 0.3 + 5.0, elapsed  # generous slack for a loaded machine: one decoding step is ~50 ms
+    assert rambling.generated_tokens < 4 * 2000  # decoding stopped early
+    assert all(c.num_tokens < 2000 for c in candidates)  # only samples that ended (at end-of-text) come back

@@ -278,3 +278,22 @@ def test_search_with_a_down_server_fails_cleanly_and_the_batch_records_an_error_
     rows = list(prove_batch(theorems, backend, gen, config, tmp_path, progress=False))
     assert [r["status"] for r in rows] == ["error", "error"]
     assert all(r["reason"].startswith("ModelServerError: model server at") and "\n" not in r["reason"] for r in rows)
+
+
+def test_a_call_waits_only_for_the_time_left_and_a_late_answer_gives_no_candidates():
+    with FakeCompletionsServer("slow", delay=3.0) as server:
+        gen = OpenAIGenerator(server.url, served_name="m", timeout_s=30.0, retries=3, backoff_s=0.01)
+        started = time.monotonic()
+        cands = gen.generate(THEOREM, STATE, 2, deadline=started + 0.3)
+        elapsed = time.monotonic() - started
+    assert cands == []  # not an error: the caller has stopped waiting
+    assert elapsed < 0.3 + 1.0  # the request's time left, not timeout_s and its retries
+    assert len(server.bodies) == 1  # no retry after the deadline
+
+
+def test_a_fanned_out_call_sends_nothing_once_the_deadline_has_passed():
+    with FakeCompletionsServer("ignore_n") as server:
+        gen = OpenAIGenerator(server.url, served_name="m", supports_n=False, **FAST)
+        assert len(gen.generate(THEOREM, STATE, 3, deadline=time.monotonic() + 10)) == 3
+        assert gen.generate(THEOREM, STATE, 3, deadline=time.monotonic() - 1) == []  # past it: nothing sent
+    assert len(server.bodies) == 3

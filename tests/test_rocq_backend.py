@@ -1,7 +1,10 @@
 """The Rocq backend on live coqtop: states, tactics, refusals, timeouts, recovery."""
+import dataclasses
 import os
 import shutil
 import signal
+import threading
+import time
 
 import pytest
 
@@ -72,6 +75,48 @@ def test_a_killed_coqtop_is_restarted_and_the_path_replayed(backend, valid):
     result = backend.run_tactic(unfolded, "destruct (Rcase_abs _)", 5)
     assert isinstance(result, Advanced) and "goal 2" in result.state.goals
     assert backend.restarts == 1
+
+
+def test_a_coqtop_killed_while_the_header_loads_is_replaced_and_open_still_gives_the_goal(backend, valid):
+    theorem = valid["mathd_numbertheory_32"]
+    # A header with a 3-second sentence: the kill below lands while it is loading.
+    slow = dataclasses.replace(theorem, header=f"{theorem.header}\nGoal True.\nFail Timeout 3 ({LOOP}).\nAbort.")
+    killed = []
+
+    def kill_the_first_coqtop_mid_header():
+        deadline = time.monotonic() + 60
+        while backend._coq is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        first = backend._coq
+        time.sleep(0.5)
+        os.killpg(os.getpgid(first.proc.pid), signal.SIGKILL)  # the whole sandboxed group, as an OOM killer might
+        killed.append(first)
+
+    killer = threading.Thread(target=kill_the_first_coqtop_mid_header)
+    killer.start()
+    state = backend.open(slow)
+    killer.join()
+    assert killed and backend._coq is not killed[0]  # opened in a fresh process
+    assert "sum_list (divisors 36) = 91" in state.goals and backend.restarts == 1
+    assert isinstance(backend.run_tactic(backend.run_tactic(state, "compute", 5).state, "reflexivity", 5), Proved)
+
+
+def test_a_header_whose_coqtop_dies_every_time_fails_after_the_retries(backend, valid, monkeypatch):
+    from coq_env import backend as rocq
+    from coq_env.coqtop import CoqtopDied
+
+    started = []
+
+    class DiesAtOnce(rocq.Coqtop):
+        def send(self, sentence, timeout):
+            started.append(self)
+            os.killpg(os.getpgid(self.proc.pid), signal.SIGKILL)
+            return super().send(sentence, timeout)
+
+    monkeypatch.setattr(rocq, "Coqtop", DiesAtOnce)
+    with pytest.raises(CoqtopDied):
+        backend.open(valid["mathd_numbertheory_32"])
+    assert len(started) == 1 + rocq.OPEN_RETRIES and backend._coq is None  # nothing left running
 
 
 def test_braces_left_open_are_closed_when_the_goals_run_out(backend, valid):

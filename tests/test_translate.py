@@ -200,6 +200,22 @@ def test_a_real_default_model_run_has_the_row_structure(problem37, backend):
     assert isinstance(row["sketches"][0]["text"], str) and row["model"].startswith("hf:")
 
 
+def test_a_problem_with_the_real_model_keeps_to_its_budget(problem37, backend):
+    from prover.models import ModelSettings, load_generator
+
+    # Sketches of up to 384 tokens: one takes 15 s or more on a CPU, far past a 3 s budget, unless sampling stops
+    # at the problem's deadline.
+    generator = load_generator("default", "rocq", ModelSettings())
+    source = tr.ModelSketches(generator, "rocq", max_tokens=384)
+    config = TranslateConfig(samples=4, budget_seconds=3.0, tactic_timeout=1.0)
+    backend.open(problem37.theorem)  # the header loaded once before the clock starts: this test is about the model
+    row, _ = translate_one(problem37, backend, source, generator, config)
+    allowance = config.verify_timeout if row["status"] == "proved" else 0.0
+    # budget + one tactic timeout + the check's allowance; the slack is for a loaded machine (a prompt's first
+    # pass through the model is not cut).
+    assert row["seconds"] <= config.budget_seconds + config.tactic_timeout + allowance + 4.0, row
+
+
 # -- Lean and Isabelle sketches: text only -------------------------------------------------------------------
 LEAN = """theorem t (x : ℝ) (h₀ : x + 1 = 2) : x = 1 := by
   -- subtract 1; a sorry in a comment is no gap

@@ -203,6 +203,25 @@ def test_generate_batch_is_one_vllm_call_for_three_states(vllm_gen, monkeypatch)
     assert vllm_gen.generate(THEOREM, STATES[1], 8) == batches[1]
 
 
+def test_requests_past_their_deadline_are_not_sent_and_beam_search_stops_at_it(vllm_gen, monkeypatch):
+    # The offline engine has no per-call time limit: a request past its deadline never reaches it.
+    calls = vllm_gen.calls
+    assert vllm_gen.generate(THEOREM, STATE, 6, deadline=time.monotonic() - 1) == []
+    assert vllm_gen.calls == calls
+    # Beam search checks the clock between its one-token steps: a deadline during the first step ends it there.
+    steps = []
+    real_generate = vllm_gen.llm.generate
+
+    def counting_generate(prompts, params, **kwargs):  # a spy around the real call
+        steps.append(len(prompts))
+        return real_generate(prompts, params, **kwargs)
+
+    monkeypatch.setattr(vllm_gen, "beam_search", True)
+    monkeypatch.setattr(vllm_gen.llm, "generate", counting_generate)
+    vllm_gen.generate(THEOREM, STATE, 4, deadline=time.monotonic() + 0.001)
+    assert len(steps) <= 1  # not one step per token up to max_tokens
+
+
 def test_a_state_too_long_for_the_context_is_cut_to_fit(vllm_gen):
     hypotheses = "".join(f"  h{i} : x + {i} = {i} + x\n" for i in range(600))  # ~9000 tokens
     state = f"1 goal\n  \n  x : nat\n{hypotheses}  ============================\n  x + 0 = x"
