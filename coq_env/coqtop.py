@@ -64,10 +64,12 @@ class Coqtop:
                 stderr=subprocess.STDOUT,
                 bufsize=0,
             )
+            self.state_id = self._read_prompt(60.0).state_id
         except BaseException:
-            self._sandbox.close()
+            if getattr(self, "proc", None) is not None:
+                kill_group(self.proc)
+            self._sandbox.close()  # a process that dies at start leaves no temp dir behind
             raise
-        self.state_id = self._read_prompt(60.0).state_id
 
     def send(self, sentence: str, timeout: float) -> Reply:
         """Send one sentence; raise CoqtopTimeout if no prompt within `timeout` seconds."""
