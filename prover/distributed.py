@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from prover.batching import LATE_ANSWER_GRACE_S
 from prover.batch import RESULTS, BatchProgress, attempt_one, error_row, finished_names, read_rows
+from prover.batching import LATE_ANSWER_GRACE_S
 from prover.generators import AutomationOnly, Candidate, TacticGenerator
+from prover.sandbox import descendants
 from prover.search import SearchConfig
 from prover.types import BackendUnavailable, StatementError, Theorem
 
@@ -104,24 +105,6 @@ def _rss_mb(pid: int) -> float | None:
     return None
 
 
-def _descendants(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            tasks = os.listdir(f"/proc/{parent}/task")
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                children = [int(c) for c in Path(f"/proc/{parent}/task/{task}/children").read_text().split()]
-            except OSError:
-                continue
-            found += children
-            todo += children
-    return found
-
-
 def _cpu_seconds(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -134,7 +117,7 @@ def process_usage() -> dict:
     """This process's resident memory (MB) and CPU time (s), and its live children's (a prover's proof-assistant
     processes): what the docs' memory table and the benchmarks' CPU diagnostics read. Linux /proc; None elsewhere."""
     me = os.getpid()
-    children = _descendants(me)
+    children = descendants(me)
     return {"pid": me, "rss_mb": _rss_mb(me), "children_rss_mb": sum(_rss_mb(c) or 0 for c in children),
             "cpu_seconds": _cpu_seconds(me), "children_cpu_seconds": sum(_cpu_seconds(c) for c in children)}
 

@@ -200,6 +200,25 @@ def kill_all() -> None:
                 pass
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, theirs, ...), read from /proc: what a sandboxed process left running."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = [int(c) for c in Path(f"/proc/{parent}/task/{task}/children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
 def payload_pid(proc: subprocess.Popen) -> int:
     """The pid of the program a sandboxed Popen runs: bubblewrap's child where there is a bubblewrap (signals
     sent to bubblewrap itself are not passed on), else the process itself."""

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from prover import interrupts
+from prover.sandbox import descendants
 
 
 @pytest.fixture
@@ -52,25 +53,6 @@ def test_an_ignored_sigint_stays_ignored():
         signal.signal(signal.SIGINT, before)
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every live process below `pid` (read from /proc), so a test can see what a command left behind."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -94,7 +76,7 @@ def test_sigterm_and_sighup_on_check_take_coqc_down_too(tmp_path, signum):
         below: set[int] = set()
         while time.monotonic() < deadline and not any("coqc" in _cmdline(p) for p in below):
             time.sleep(0.2)
-            below = _descendants(proc.pid)
+            below = set(descendants(proc.pid))
         assert any("coqc" in _cmdline(p) for p in below), "coqc never started"
         os.kill(proc.pid, signum)
         proc.wait(timeout=30)
