@@ -5,7 +5,8 @@ import json
 import sys
 import traceback
 
-from benchmarks import BENCHMARKS, Skipped
+from benchmarks import Skipped
+from benchmarks.registry import BENCHMARKS
 
 
 def main(argv: list[str]) -> int:

@@ -67,7 +67,7 @@ def budget_overrun() -> tuple[float, str]:
     from benchmarks import Skipped
 
     try:
-        from prover.hf_generator import default_model_dir
+        from model_store import default_model_dir
 
         default_model_dir()  # converted before the clock matters (a first run converts the GGUF once)
     except Exception as error:  # noqa: BLE001 - no default model: nothing to measure

@@ -40,7 +40,8 @@ def coalescing_speedup() -> tuple[float, str]:
     from coq_env.backend import RocqBackend
     from coq_env.minif2f import load_split
     from prover.batching import GeneratorService
-    from prover.hf_generator import HFGenerator, default_model_dir
+    from model_store import default_model_dir
+    from prover.hf_generator import HFGenerator
     from prover.search import SearchConfig, best_first_search
 
     config = SearchConfig(max_expansions=MAX_EXPANSIONS, budget_seconds=3600.0, tactic_timeout=2.0, automation=True)

@@ -14,10 +14,11 @@ the theorem's root, BLOCK_DEPTH steps deep (a deep search path). The total-time 
 """
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
+
+import psutil
 
 from coq_env.backend import AUTOMATION_IMPORT, RocqBackend
 from coq_env.coqtop import Coqtop
@@ -40,11 +41,13 @@ CYCLE = ["intros n.", "assert (H : n = n) by reflexivity.", "clear H.", "revert 
 
 
 def _coqtop_cpu_seconds(pid: int | None) -> float:
-    """CPU time a process has used (Linux /proc); NaN where unavailable. Diagnostics only."""
+    """CPU time a process has used; NaN where unavailable. Diagnostics only."""
+    if pid is None:
+        return float("nan")
     try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
+        times = psutil.Process(pid).cpu_times()
+        return times.user + times.system
+    except psutil.Error:
         return float("nan")
 
 

@@ -42,7 +42,8 @@ def sampling_vs_generate() -> tuple[float, str]:
     from transformers import AutoModelForCausalLM
 
     from prover.generators import GenerationRequest
-    from prover.hf_generator import HFGenerator, default_model_dir
+    from model_store import default_model_dir
+    from prover.hf_generator import HFGenerator
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -51,12 +52,14 @@ def sampling_vs_generate() -> tuple[float, str]:
         raw = AutoModelForCausalLM.from_pretrained(default_model_dir(), dtype=generator.model.dtype).eval()
         states = _root_states(STATES)
         requests = [GenerationRequest(t, s, N) for t, s in states]
-        prompts = [generator._head_ids + generator._prompt_ids(t, s) for t, s in states]
+        lm = generator.lm
+        prompts = [lm.prompt_ids(generator.build_prompt(t, s)) for t, s in states]
         longest = max(map(len, prompts))
-        pad = generator._pad_token_id
+        pad = lm.pad_token_id
         input_ids = torch.tensor([[pad] * (longest - len(p)) + p for p in prompts])
         attention_mask = torch.tensor([[0] * (longest - len(p)) + [1] * len(p) for p in prompts])
-        stops = set(generator._stop_token_ids)
+        stop_ids = sorted(lm.stop_rules(generator.template.stop).token_ids)
+        stops = set(stop_ids)
 
         def ours() -> int:
             before = generator.generated_tokens
@@ -74,9 +77,9 @@ def sampling_vs_generate() -> tuple[float, str]:
                     top_k=0,
                     max_new_tokens=generator.max_new_tokens,
                     num_return_sequences=N,
-                    eos_token_id=generator._stop_token_ids,
+                    eos_token_id=stop_ids,
                     pad_token_id=pad,
-                    begin_suppress_tokens=generator._suppress_first.tolist(),
+                    begin_suppress_tokens=lm.blank_start.tolist(),
                 )
             count = 0
             for row in out[:, longest:].tolist():
@@ -99,7 +102,7 @@ def sampling_vs_generate() -> tuple[float, str]:
         f"{min(map(len, prompts))}-{longest} tokens; HFGenerator.generate_batch {rate['ours']:.1f} tok/s "
         f"({totals['ours'][0]} tokens in {totals['ours'][1]:.1f}s over 2 runs), raw model.generate "
         f"{rate['raw']:.1f} tok/s ({totals['raw'][0]} tokens in {totals['raw'][1]:.1f}s); shared-prefix attention "
-        f"{'on' if generator.shared_prefix else 'off'}",
+        f"{'on' if lm.shared_prefix else 'off'}",
         file=sys.stderr,
     )
     return rate["ours"] / rate["raw"], TARGET

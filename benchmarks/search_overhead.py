@@ -4,7 +4,7 @@ value = search tactic throughput / raw backend tactic throughput, target >= 0.8,
   search throughput = tactics_run / seconds of a `best_first_search` (replay generator: zero model
       cost; automation off; no final coqc check), so it pays for everything the search does besides
       running tactics: jumping between branches (BackTo + replaying the target's path), the queue,
-      the search graph, duplicate detection;
+      the search tree, duplicate detection;
   raw throughput = the same candidate tactics run by `RocqBackend.run_tactic` along linear paths (each
       success followed, so the backend never backs up or replays), timed per outcome kind (advanced or
       failed), then weighted by the search's own counts of each kind, since the two kinds cost coqtop
@@ -30,8 +30,9 @@ import sys
 import time
 
 from coq_env.backend import RocqBackend
-from prover.generators import ReplayGenerator
+from prover.testing import ReplayGenerator
 from prover.search import SearchConfig, Status, best_first_search
+from prover.search_tree import Outcome
 from prover.types import Advanced, Failed, Theorem
 
 TARGET = ">=0.8"
@@ -96,7 +97,7 @@ def _search_round(backend: RocqBackend) -> tuple[float, int, int]:
     result = best_first_search(THEOREM, backend, ReplayGenerator(CANDIDATES), CONFIG, verify=False)
     if result.status is not Status.FAILED or result.expansions != EXPANSIONS:  # the set-up is broken
         raise RuntimeError(f"search ended {result.status.value} after {result.expansions} expansions")
-    failed = sum(len(errors) for _, errors in result.tree.nodes(data="errors") if errors)
+    failed = sum(edge.outcome in (Outcome.FAILED, Outcome.TIMEOUT) for edge in result.tree.edges)
     return result.seconds, result.tactics_run - failed, failed
 
 

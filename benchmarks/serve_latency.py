@@ -45,7 +45,8 @@ def rocq_goals(count: int, offset: int = 0) -> list[str]:
 
 
 def default_generator():
-    from prover.hf_generator import HFGenerator, default_model_dir
+    from model_store import default_model_dir
+    from prover.hf_generator import HFGenerator
     from prover.models import ModelSettings
 
     settings = ModelSettings()

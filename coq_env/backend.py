@@ -7,12 +7,10 @@ import shutil
 
 from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable
 from coq_env.sentences import as_single_tactic, is_bullet, split_sentences
-from coq_env import verify as verification
+from coq_env.verify import AUTOMATION_IMPORT, RocqVerifier, render_proof
+from prover.backend import BackendBase, Timeouts, known_prefix
 from prover.types import Advanced, Failed, ProofState, Proved, StatementError, TacticPaths, TacticResult, TimedOut, Theorem, Verdict
 
-# Loaded after the benchmark's own imports, in search and in the checked file alike: miniF2F files
-# import only what their statement needs, and without these `lia`/`lra`/`nia` are unknown.
-AUTOMATION_IMPORT = "From Coq Require Import Lia Lra Psatz Field Ring."
 AUTOMATION_TACTICS = [
     "intros", "lia", "nia", "lra", "nra", "field", "ring", "reflexivity", "auto", "easy", "intuition",
     "split", "subst", "simpl",
@@ -77,12 +75,7 @@ def state_key(goals: str) -> str:
     return " | ".join([" ".join(" ".join(preamble).split()), *named, *sorted(anonymous), " ".join(rest.split())])
 
 
-def render_proof(theorem: Theorem, tactics: tuple[str, ...]) -> str:
-    body = "\n".join(f"  {t}" for t in tactics)
-    return f"{theorem.header}\n{AUTOMATION_IMPORT}\n\n{theorem.statement}\nProof.\n{body}\nQed.\n"
-
-
-class RocqBackend:
+class RocqBackend(BackendBase):
     """Drives coqtop; keeps one process per theorem header and replays tactic paths to jump between branches.
 
     coqtop forgets states past a `BackTo`, so each state is stored as its tactic path from the theorem,
@@ -91,21 +84,20 @@ class RocqBackend:
     """
 
     name = "rocq"
+    # `header` and `statement` also bound starting coqtop and its bookkeeping (BackTo, Show, Set Silent).
+    DEFAULT_TIMEOUTS = Timeouts(header=120.0, statement=120.0, replay_factor=2.0, interrupt_grace=5.0, verify=300.0)
 
     def __init__(
         self,
         limits: SandboxLimits = SandboxLimits(),
         automation: list[str] | None = None,
-        startup_timeout: float = 120.0,
-        interrupt_grace: float = 5.0,
-        check_timeout: float = 300.0,
+        timeouts: Timeouts | None = None,
     ):
         find_executable("coqtop"), find_executable("coqc")  # fail now, with the install hint, not mid-batch
         self.limits = limits
         self._automation = default_automation() if automation is None else list(automation)
-        self._startup_timeout = startup_timeout
-        self._grace = interrupt_grace
-        self._check_timeout = check_timeout
+        self.timeouts = (timeouts or Timeouts()).resolved(self.DEFAULT_TIMEOUTS)
+        self.verifier = RocqVerifier(limits=limits, timeout=self.timeouts.verify)
         self._coq: Coqtop | None = None
         self._header: str | None = None
         self._header_state = 0
@@ -153,31 +145,16 @@ class RocqBackend:
         return render_proof(theorem, tactics)
 
     def verify(self, theorem: Theorem, tactics: tuple[str, ...], timeout: float | None = None) -> Verdict:
-        return verification.check_proof_text(
-            render_proof(theorem, tactics),
-            expected=theorem,
-            extra_header=(AUTOMATION_IMPORT,),
-            limits=self.limits,
-            timeout=self._check_timeout if timeout is None else timeout,
-        )
+        return self.verifier.verify(theorem, tactics, timeout)
 
     def automation_tactics(self) -> list[str]:
         return list(self._automation)
-
-    def render_state(self, state: ProofState) -> str:
-        return state.goals
 
     def state_key(self, state: ProofState) -> str:
         return state_key(state.goals)
 
     def close(self) -> None:
         self._drop_process()
-
-    def __enter__(self) -> "RocqBackend":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # -- internals ------------------------------------------------------------------------------
     def _drop_process(self) -> None:
@@ -189,22 +166,22 @@ class RocqBackend:
         """Make coqtop hold the theorem's header, statement and `Proof.`; return the initial goals."""
         theorem = self._theorem
         if self._coq is not None and self._coq.alive() and self._header == theorem.header:
-            self._send(f"BackTo {self._header_state}.", self._startup_timeout)
+            self._send(f"BackTo {self._header_state}.", self.timeouts.statement)
         else:
             self._drop_process()
             self._coq = Coqtop(limits=self.limits)
             for sentence in [*split_sentences(theorem.header), AUTOMATION_IMPORT]:
-                reply = self._send(sentence, self._startup_timeout)
+                reply = self._send(sentence, self.timeouts.header)
                 if reply.error:
                     self._drop_process()
                     raise StatementError(f"header does not load: {reply.error}")
             self._header, self._header_state = theorem.header, self._coq.state_id
-        reply = self._send(" ".join(theorem.statement.split()), self._startup_timeout)
+        reply = self._send(" ".join(theorem.statement.split()), self.timeouts.statement)
         if reply.error:
             raise StatementError(f"statement rejected: {reply.error}")
-        self._send("Proof.", self._startup_timeout)
+        self._send("Proof.", self.timeouts.statement)
         self._root_state, self._doc, self._held, self._silent = self._coq.state_id, [], (), False
-        return clean_goals(reply.output or self._send("Show.", self._startup_timeout).output)
+        return clean_goals(reply.output or self._send("Show.", self.timeouts.statement).output)
 
     def _send(self, sentence: str, timeout: float):
         return self._coq.send(sentence, timeout)
@@ -236,13 +213,11 @@ class RocqBackend:
                 silent = command == "Set Silent."
             plan.append((command, replayed, silent))
 
-        replay_timeout = max(timeout, 1.0) * 2
+        replay_timeout = self.timeouts.replay_limit(timeout)
+        grace = self.timeouts.interrupt_grace
         if path != held:
-            common = len(held)
-            if path[:common] != held:  # not an extension of what coqtop holds: back up to the shared prefix
-                common = 0
-                while common < min(len(held), len(path)) and held[common] == path[common]:
-                    common += 1
+            common = known_prefix(path, lambda prefix: held[:len(prefix)] == prefix)
+            if common < len(held):  # not an extension of what coqtop holds: back up to the shared prefix
                 silent = self._doc[common - 1][2] if common else False  # BackTo restores the flag too
                 add(f"BackTo {self._doc[common - 1][1] if common else self._root_state}.")
                 del self._doc[common:]
@@ -262,7 +237,7 @@ class RocqBackend:
         self._coq.write(*(command for command, _, _ in plan), self._command(sentence, timeout))
         try:
             for command, replayed, silent_after in plan:
-                reply = self._coq.read(self._startup_timeout if replayed is None else replay_timeout + self._grace)
+                reply = self._coq.read(self.timeouts.statement if replayed is None else replay_timeout + grace)
                 if reply.error:
                     raise CoqtopDied(f"{command!r} failed while moving to a state: {reply.error}")
                 if replayed is not None:
@@ -271,9 +246,9 @@ class RocqBackend:
             raise CoqtopDied(f"no answer while moving to a state: {exc}") from exc
         self._silent = False
         try:
-            return self._coq.read(timeout + self._grace)
+            return self._coq.read(timeout + grace)
         except CoqtopTimeout:
-            reply = self._coq.interrupt(self._grace)
+            reply = self._coq.interrupt(grace)
             if reply is None:  # wedged: replace the process; the next step replays the path
                 self._drop_process()
             return reply
@@ -296,12 +271,12 @@ class RocqBackend:
         if not output:
             # coqtop skips printing goals it believes unchanged, and after a BackTo that belief can be
             # wrong: ask. (Show adds a state after the tactic's; BackTo the tactic's state stays valid.)
-            output = self._send("Show.", self._startup_timeout).output
+            output = self._send("Show.", self.timeouts.statement).output
         if "No more goals." in output:
             # Coq says "No more goals" inside an unclosed `{`; close the braces so the script is complete.
             unclosed = sum(s == "{" for s in new_path) - sum(s == "}" for s in new_path)
             for _ in range(unclosed):
-                self._push("}", self._send("}", self._startup_timeout).state_id)
+                self._push("}", self._send("}", self.timeouts.statement).state_id)
             return Proved(new_path + ("}",) * unclosed)
         goals = clean_goals(output)
         return Advanced(ProofState(handle=self._paths.handle(new_path), goals=goals, depth=len(new_path)))

@@ -3,19 +3,23 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import shutil
 import signal
 import subprocess
 import time
 from dataclasses import dataclass
 
-from prover.sandbox import ProcessLimits, Sandbox, kill_group, named_paths, payload_pid
+from prover.sandbox import OutputReader, ProcessLimits, Sandbox, kill_group, named_paths, payload_pid
 from prover.types import BackendUnavailable
 
 _PROMPT = re.compile(rb"<prompt>(\S+) < (\d+) \|(.*?)\| (\d+) < </prompt>")
 _INFOMSG = re.compile(r"</?infomsg>|</?warning>")
 _ERROR = re.compile(r"^Error:\s*(.*)", re.M | re.S)
+
+
+def _prompt_end(output: bytes) -> int | None:
+    m = _PROMPT.search(output)
+    return m.end() if m else None
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,6 @@ class Coqtop:
                  readable: tuple[str, ...] = ()):
         # The folders its load-path flags name (-Q, -R, -I) must be visible too, wherever they are.
         self._sandbox = Sandbox("coqtop-", readable=(*readable, *named_paths(args)))
-        self._buf = b""
         try:
             self.proc = self._sandbox.popen(
                 [find_executable("coqtop"), "-emacs", "-quiet", *args],
@@ -64,6 +67,7 @@ class Coqtop:
                 stderr=subprocess.STDOUT,
                 bufsize=0,
             )
+            self._out = OutputReader(self.proc.stdout)
             self.state_id = self._read_prompt(60.0).state_id
         except BaseException:
             if getattr(self, "proc", None) is not None:
@@ -101,31 +105,19 @@ class Coqtop:
         return reply
 
     def _drain(self) -> None:
-        while select.select([self.proc.stdout], [], [], 0.01)[0]:
-            chunk = os.read(self.proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            self._buf += chunk
-        while _PROMPT.search(self._buf):
-            m = _PROMPT.search(self._buf)
-            self.state_id = int(m.group(2))
-            self._buf = self._buf[m.end():]
+        self._out.drain(0.01)
+        while _prompt_end(self._out.buffer) is not None:
+            self.state_id = int(_PROMPT.search(self._out.read_until(_prompt_end, None)).group(2))
 
     def _read_prompt(self, timeout: float, before: int | None = None) -> Reply:
-        deadline = time.monotonic() + timeout
-        fd = self.proc.stdout.fileno()
-        while not (m := _PROMPT.search(self._buf)):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise CoqtopTimeout(f"no answer from coqtop in {timeout:.1f}s")
-            if select.select([fd], [], [], left)[0]:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    code = self.proc.wait()
-                    raise CoqtopDied(f"coqtop exited with code {code}")
-                self._buf += chunk
-        raw, self._buf = self._buf[:m.start()], self._buf[m.end():]
-        output = raw.decode(errors="replace")
+        try:
+            message = self._out.read_until(_prompt_end, time.monotonic() + timeout)
+        except TimeoutError:
+            raise CoqtopTimeout(f"no answer from coqtop in {timeout:.1f}s") from None
+        except EOFError:
+            raise CoqtopDied(f"coqtop exited with code {self.proc.wait()}") from None
+        m = _PROMPT.search(message)  # the message ends with its prompt
+        output = message[:m.start()].decode(errors="replace")
         if "<" in output:
             output = _INFOMSG.sub("", output)
         output = output.strip()

@@ -1,4 +1,5 @@
-"""miniF2F-rocq as shipped in the package: each .v file parsed into a Theorem (header + statement)."""
+"""miniF2F-rocq as shipped in the package: each .v file parsed into a Theorem (header + statement), with its
+problem's informal statement and proof (prover.informal) for Draft-Sketch-Prove."""
 from __future__ import annotations
 
 import re
@@ -6,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from coq_env.sentences import split_sentences, strip_comments
+from prover.informal import with_informal
 from prover.types import Theorem
 
 DATA = Path(__file__).parent / "data" / "minif2f-rocq"
@@ -31,7 +33,7 @@ def parse_theorem_file(text: str, name: str, **fields) -> Theorem:
 def load_split(split: str) -> tuple[Theorem, ...]:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
-    return tuple(
+    return with_informal(
         parse_theorem_file(path.read_text(), path.stem, split=split, benchmark="minif2f-rocq")
         for path in sorted((DATA / split).glob("*.v"))
     )

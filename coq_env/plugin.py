@@ -3,19 +3,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from coq_env.backend import AUTOMATION_IMPORT, RocqBackend
+from coq_env.backend import RocqBackend
+from coq_env.editor import EDITOR
 from coq_env.extract import extract_proofsteps, load_heldout_theorems
 from coq_env.hints import HintGenerator
 from coq_env.renaming import rename_step
 from coq_env.synthetic import KINDS, write_synthetic_proofsteps
 from coq_env.minif2f import load_split
-from coq_env.verify import check_proof_text
+from coq_env.sketch import SKETCH
+from coq_env.verify import RocqVerifier
+from prover.backend import check_file as check_with
+from prover.generators import goals_split_after
 from prover.plugins import BackendPlugin
 from prover.types import Theorem, Verdict
 
 
 def check_file(path: Path, expected: Theorem | None) -> Verdict:
-    return check_proof_text(Path(path).read_text(), expected=expected, extra_header=(AUTOMATION_IMPORT,))
+    return check_with(RocqVerifier(), path, expected)
 
 
 PLUGIN = BackendPlugin(
@@ -24,6 +28,12 @@ PLUGIN = BackendPlugin(
     benchmarks={"minif2f-rocq": load_split},
     check_file=check_file,
     file_suffix=".v",
+    default_prompt="rocq-proofstep",
+    first_goal=goals_split_after(r"^[ \t]*={4,}[ \t]*$"),  # coqtop's line of '=' ends a goal's hypotheses
+    forbidden_tactics=("admit", "Admitted", "give_up"),
+    executable="coqtop",
+    sketch=SKETCH,
+    editor=EDITOR,
     extract_proofsteps=extract_proofsteps,
     hint_generator=HintGenerator,
     rename_proofstep=rename_step,

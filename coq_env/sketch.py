@@ -18,6 +18,7 @@ from coq_env.sentences import (
     tactic_problem,
 )
 from prover.sketches import SketchRefused
+from prover.syntax import GapFocus, SketchSyntax
 from prover.types import Theorem
 
 GAP = "admit"
@@ -83,3 +84,29 @@ def render_sketch(steps: list[str], fills: dict[int, tuple[str, ...]]) -> str:
     for i, step in enumerate(steps):
         lines.append(f"{{ {' '.join(fills[i])} }}" if i in fills else step)
     return "\n".join(lines)
+
+
+_NAMED = re.compile(r"^\s*(?:Theorem|Lemma|Fact|Remark|Corollary|Proposition|Example)\s+([\w']+)")
+
+
+def statement_name(formal: str) -> str:
+    """The name a user's formal statement declares; ValueError unless it is one declaration ending with '.'."""
+    sentences = split_sentences(formal)
+    m = _NAMED.match(sentences[0]) if sentences else None
+    if len(sentences) != 1 or not m or not sentences[0].endswith("."):
+        raise ValueError("the formal statement must be one Rocq declaration ending with '.', "
+                         "e.g. 'Theorem t (x : R) : x = x.'")
+    return m.group(1)
+
+
+SKETCH = SketchSyntax(
+    gap_word=f"{GAP}.",
+    stops=("Qed.", "Admitted.", "Defined.", "\nInformal:", "(*### Problem"),
+    parse=parse,
+    statement_name=statement_name,
+    example_set=lambda name: "rocq",
+    proof_opening="Proof.\n",
+    proof_closing="\nQed.",
+    default_header="Require Import Reals Arith ZArith.\nOpen Scope R_scope.",
+    focus=GapFocus(open=FOCUS, close=UNFOCUS, closed=focus_closed, normalize=normalize_tactic),
+)

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
 from coq_env.hints import function_arguments, hint_tactics, mod_facts, mod_in_z, mod_terms, parse_context
+from prover.jsonl import atomic_file
 from prover.proofsteps import ProofStep
 from prover.types import Proved, Theorem
 
@@ -355,9 +355,8 @@ def write_synthetic_proofsteps(out: str | Path, kinds: list[str], count: int, se
         if kind not in GENERATORS:
             raise ValueError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
     summary: dict = {"out": str(out), "kinds": {}}
-    with (backend_factory or RocqBackend)() as backend, open(tmp, "w") as f:
+    with (backend_factory or RocqBackend)() as backend, atomic_file(out) as f:
         for kind in kinds:
             counts = {"theorems": 0, "proved": 0, "rows": 0, "rows_dropped_by_guard": 0}
             for theorem, steps in synthesize(backend, kind, count, seed):
@@ -377,7 +376,4 @@ def write_synthetic_proofsteps(out: str | Path, kinds: list[str], count: int, se
                     f.write(json.dumps(asdict(row) | {"backend": "rocq"}, ensure_ascii=False) + "\n")
                     counts["rows"] += 1
             summary["kinds"][kind] = counts
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, out)
     return summary

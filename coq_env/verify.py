@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +48,35 @@ _STATED = "LlemmaStated__"  # prefix of the definitions that record a sectioned 
 
 class CannotCheck(Exception):
     """The checker itself could not run (no coqc, unreadable file)."""
+
+
+# Loaded after the benchmark's own imports, in search and in the checked file alike: miniF2F files
+# import only what their statement needs, and without these `lia`/`lra`/`nia` are unknown.
+AUTOMATION_IMPORT = "From Coq Require Import Lia Lra Psatz Field Ring."
+DEFAULT_TIMEOUT = 300.0  # seconds for one whole check: coqc, then the assumptions' coqtop
+
+
+def render_proof(theorem: Theorem, tactics: tuple[str, ...]) -> str:
+    """The proof file the backend's search writes and this checker accepts: the benchmark's header, the automation
+    import, the statement, then the tactics between `Proof.` and `Qed.`."""
+    body = "\n".join(f"  {t}" for t in tactics)
+    return f"{theorem.header}\n{AUTOMATION_IMPORT}\n\n{theorem.statement}\nProof.\n{body}\nQed.\n"
+
+
+class RocqVerifier:
+    """The Rocq backend's Verifier (prover.backend): coqc and Print Assumptions in fresh sandboxed processes, for
+    the search's final check and `prover check` alike."""
+
+    def __init__(self, limits: SandboxLimits = SandboxLimits(), timeout: float = DEFAULT_TIMEOUT):
+        self.limits = limits
+        self.timeout = timeout
+
+    def verify(self, theorem: Theorem, tactics: tuple[str, ...], timeout: float | None = None) -> Verdict:
+        return self.check_text(render_proof(theorem, tactics), theorem, timeout)
+
+    def check_text(self, text: str, expected: Theorem | None = None, timeout: float | None = None) -> Verdict:
+        return check_proof_text(text, expected=expected, extra_header=(AUTOMATION_IMPORT,), limits=self.limits,
+                                timeout=self.timeout if timeout is None else timeout)
 
 
 def check_proof_text(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import textwrap
 from typing import Callable, Sequence
 
 from isabelle_env.bridge import (
@@ -22,6 +21,10 @@ from isabelle_env.bridge import (
     split_header,
     subgoal_count,
 )
+from isabelle_env.checker import IsabelleVerifier, render_proof
+from isabelle_env.verify import Checker
+from prover.backend import BackendBase, Timeouts, known_prefix
+from prover.errors import one_line
 from prover.types import (
     Advanced,
     BackendUnavailable,
@@ -86,15 +89,6 @@ def apply_form(tactic: str) -> str | None:
     return f"{m.group(1) or ''}apply {m.group(2)}"
 
 
-def render_proof(theorem: Theorem, tactics: Sequence[str]) -> str:
-    body = "\n".join(textwrap.indent(t, "  ") for t in tactics)
-    return f"{theorem.header.rstrip()}\n\n{theorem.statement.rstrip()}\n{body}\n\nend\n"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 class _ReplayFailed(Exception):
     pass
 
@@ -130,7 +124,8 @@ def make_bridge(
         return bridge, bridge.close
     if driver != "pisa":
         raise BackendUnavailable(f"unknown Isabelle driver {driver!r} (choose one of {', '.join(DRIVERS)})")
-    from isabelle_env.pisa_client import PisaLauncher, PisaPool
+    from isabelle_env.pisa_client import PisaPool
+    from isabelle_env.pisa_launcher import PisaLauncher
 
     if ports is None:
         env_ports = os.environ.get(ENV_PORTS, "")
@@ -150,10 +145,12 @@ def make_bridge(
     return client, lambda: pool.release(client)
 
 
-class IsabelleBackend:
+class IsabelleBackend(BackendBase):
     """Prover backend over an IsabelleBridge (default: a PISA server, see make_bridge for the settings)."""
 
     name = "isabelle"
+    # `replay`: a fixed limit, not a multiple of the tactic's; `verify`: the live checker's, per theory.
+    DEFAULT_TIMEOUTS = Timeouts(header=600.0, statement=60.0, replay=60.0, verify=600.0)
 
     def __init__(
         self,
@@ -164,11 +161,9 @@ class IsabelleBackend:
         sledgehammer: bool = True,
         sledgehammer_timeout: float = 60.0,
         sledgehammer_provers: str | None = None,
-        header_timeout: float = 600.0,
-        statement_timeout: float = 60.0,
-        replay_timeout: float = 60.0,
+        timeouts: Timeouts | None = None,
         working_dir: str | None = None,
-        checker: Callable[[str], tuple[bool, list[str]]] | None = None,
+        checker: Checker | None = None,
         **bridge_settings,
     ):
         """A bridge passed in is the backend's to close. `sledgehammer_timeout` is charged per call on top of
@@ -185,11 +180,9 @@ class IsabelleBackend:
         if sledgehammer:
             self._automation.append(SLEDGEHAMMER)
         self._hammer_timeout = sledgehammer_timeout
-        self._header_timeout = header_timeout
-        self._statement_timeout = statement_timeout
-        self._replay_timeout = replay_timeout
+        self.timeouts = (timeouts or Timeouts()).resolved(self.DEFAULT_TIMEOUTS)
         self._working_dir = working_dir
-        self._checker = checker
+        self.verifier = IsabelleVerifier(checker, timeout=self.timeouts.verify)
         self._theorem: Theorem | None = None
         self._header: TheoryHeader | None = None
         self._opened = 0
@@ -238,46 +231,16 @@ class IsabelleBackend:
     def render_proof(self, theorem: Theorem, tactics: tuple[str, ...]) -> str:
         return render_proof(theorem, tactics)
 
-    def verify(self, theorem: Theorem, tactics: tuple[str, ...]) -> Verdict:
-        try:
-            from isabelle_env.verify import check_theory_text
-        except ModuleNotFoundError as exc:
-            if exc.name != "isabelle_env.verify":
-                raise
-            return Verdict(False, "verification module missing")
-        if self._checker is None:
-            try:
-                self._checker = self._live_checker()
-            except BackendUnavailable as exc:
-                return Verdict(False, str(exc))
-        return check_theory_text(render_proof(theorem, tactics), expected=theorem, checker=self._checker)
-
-    @staticmethod
-    def _live_checker():
-        """The fresh-session checker `prover setup isabelle` arranges (None if that module is not there:
-        the verification then refuses to accept without a live check)."""
-        try:
-            from isabelle_env.plugin import live_checker
-        except ImportError:
-            return None
-        return live_checker()
+    def verify(self, theorem: Theorem, tactics: tuple[str, ...], timeout: float | None = None) -> Verdict:
+        return self.verifier.verify(theorem, tactics, timeout)
 
     def automation_tactics(self) -> list[str]:
         return list(self._automation)
-
-    def render_state(self, state: ProofState) -> str:
-        return state.goals
 
     def close(self) -> None:
         self._forget_states()
         give_back, self._give_back = self._give_back, lambda: None
         give_back()
-
-    def __enter__(self) -> "IsabelleBackend":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # -- internals ------------------------------------------------------------------------------------
     def _name(self, handle: int) -> str:
@@ -302,20 +265,20 @@ class IsabelleBackend:
         theorem, header, bridge = self._theorem, self._header, self._bridge
         theory = self._theory_name()
         result = bridge.initialise(
-            theory, header=header.text, working_dir=self._working_dir, timeout=self._header_timeout
+            theory, header=header.text, working_dir=self._working_dir, timeout=self.timeouts.header
         )
         if not result.ok:
             raise StatementError(f"header does not load: {result.error or 'timed out'}")
         if header.rest:  # definitions the statement relies on
-            result = bridge.step(theory, header.rest, f"{theory}_context", self._header_timeout)
+            result = bridge.step(theory, header.rest, f"{theory}_context", self.timeouts.header)
             if not result.ok:
                 raise StatementError(f"header does not load: {result.error or 'timed out'}")
             theory = f"{theory}_context"
-        result = bridge.step(theory, theorem.statement, self._name(0), self._statement_timeout)
+        result = bridge.step(theory, theorem.statement, self._name(0), self.timeouts.statement)
         if result.timed_out:
-            raise StatementError(f"the statement did not load within {self._statement_timeout:g}s")
+            raise StatementError(f"the statement did not load within {self.timeouts.statement:g}s")
         if result.error:
-            raise StatementError(f"statement rejected: {_one_line(result.error)}")
+            raise StatementError(f"statement rejected: {one_line(result.error)}")
         if result.proof_level == 0:
             raise StatementError("the statement opens no proof (does it carry its own?)")
         self._generation = bridge.generation
@@ -334,10 +297,10 @@ class IsabelleBackend:
                 self._state_theorem()
             except StatementError as exc:
                 raise _ReplayFailed(f"re-stating the theorem after a restart failed: {exc}") from exc
-        start = max(i for i in range(len(path) + 1) if self._paths.get(path[:i]) in self._live)
+        start = known_prefix(path, lambda prefix: self._paths.get(prefix) in self._live)  # the root is live by now
         for i in range(start, len(path)):
             source, target = self._paths.handle(path[:i]), self._paths.handle(path[: i + 1])
-            result = self._bridge.step(self._name(source), path[i], self._name(target), self._replay_timeout)
+            result = self._bridge.step(self._name(source), path[i], self._name(target), self.timeouts.replay)
             if not result.ok:
                 raise _ReplayFailed(f"replaying {path[i]!r} after a restart failed: {result.error or 'timed out'}")
             self._live.add(target)
@@ -352,7 +315,7 @@ class IsabelleBackend:
             self._live.discard(target)  # a command still running may register the name later
             return TimedOut(timeout)
         if result.error:
-            return Failed(_one_line(result.error))
+            return Failed(one_line(result.error))
         self._live.add(target)
         if result.finished:
             return Proved(path)

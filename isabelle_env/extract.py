@@ -3,7 +3,7 @@
     extract_proofsteps("Foo.thy", "out.jsonl")            # one theory
     extract_proofsteps("path/to/theories", "out.jsonl")   # every .thy below a folder
 
-Each theory is cut into Isar commands (outer syntax, isabelle_env.verify's lexer) and run command by command
+Each theory is cut into Isar commands (isabelle_env.outer_syntax) and run command by command
 through an IsabelleBridge (a PISA server by default, as `prover prove --backend isabelle` uses), each result a
 new named state. Every command run inside a proof gives a row: the state before it, as Isabelle printed it
 (what IsabelleBackend shows the model), and the command. A proof that fails, times out or uses what the search
@@ -21,16 +21,16 @@ from pathlib import Path
 
 from isabelle_env.backend import refusal
 from isabelle_env.bridge import IsabelleBridge, ServerDied
-from isabelle_env.verify import (
+from isabelle_env.outer_syntax import (
     PROOF_COMMANDS,
     STATEMENT_COMMANDS,
     THEORY_COMMANDS,
     LexError,
-    _declared_name,
     code_tokens,
+    declared_name,
     theory_shape,
 )
-from prover.proofsteps import ProofStep, split_of
+from prover.proofsteps import ExtractOptions, ProofStep, split_of
 from prover.train_data import write_rows
 
 BACKEND = "isabelle"
@@ -75,7 +75,7 @@ def theory_commands(text: str) -> tuple[str, list[Command]]:
     for i, start in enumerate(starts):
         first = body[start]
         end = body[starts[i + 1] - 1 if i + 1 < len(starts) else -1].end  # trailing comments left out
-        name = _declared_name(body, start) if first.text in STATEMENT_COMMANDS else None
+        name = declared_name(body, start) if first.text in STATEMENT_COMMANDS else None
         commands.append(Command(first.text, text[first.start:end].strip(), text.count("\n", 0, first.start) + 1,
                                 name))
     return shape.name, commands
@@ -205,29 +205,16 @@ def replay_theories(files: list[tuple[Path, str]], bridge: IsabelleBridge, *, va
             bar.close()
 
 
-def extract_proofsteps(
-    source: str | Path,
-    out: str | Path,
-    *,
-    workers: int | None = None,
-    valid_fraction: float = 0.02,
-    test_fraction: float = 0.02,
-    guard=None,
-    sentence_timeout: float = SENTENCE_TIMEOUT,
-    file_timeout: float = FILE_TIMEOUT,
-    limit: int | None = None,
-    fresh: bool = False,
-    progress: bool = False,
-    bridge: IsabelleBridge | None = None,
-) -> dict:
+def extract_proofsteps(source: str | Path, out: str | Path, options: ExtractOptions = ExtractOptions(), *,
+                       bridge: IsabelleBridge | None = None) -> dict:
     """Replay `source` (a .thy or a folder of them) and write its proofstep rows to `out`; returns the summary.
 
     `bridge`: the Isabelle to replay on (default: isabelle_env.backend.make_bridge's, from the settings `prover
-    setup isabelle` recorded); one is used, so `workers` has nothing to act on, and each run starts over
-    (`fresh`); both are accepted because `prover extract` passes every backend the same options."""
-    del workers, fresh
-    if valid_fraction < 0 or test_fraction < 0 or valid_fraction + test_fraction > 1:
-        raise ValueError("--valid-fraction and --test-fraction must be >= 0 and add up to at most 1")
+    setup isabelle` recorded); one is used, so `options.workers` has nothing to act on, and each run starts over
+    (`options.fresh` neither)."""
+    limit = options.limit
+    sentence_timeout = SENTENCE_TIMEOUT if options.sentence_timeout is None else options.sentence_timeout
+    file_timeout = FILE_TIMEOUT if options.file_timeout is None else options.file_timeout
     started = time.monotonic()
     files = theory_files(source)[:limit] if limit else theory_files(source)
     give_back = None
@@ -238,13 +225,13 @@ def extract_proofsteps(
     replays: list[TheoryReplay] = []
     try:
         def rows() -> Iterator[ProofStep]:
-            for replay in replay_theories(files, bridge, valid_fraction=valid_fraction, test_fraction=test_fraction,
-                                          sentence_timeout=sentence_timeout, file_timeout=file_timeout,
-                                          progress=progress):
+            for replay in replay_theories(files, bridge, valid_fraction=options.valid_fraction,
+                                          test_fraction=options.test_fraction, sentence_timeout=sentence_timeout,
+                                          file_timeout=file_timeout, progress=options.progress):
                 replays.append(replay)
                 yield from replay.rows
 
-        written = write_rows(out, rows(), guard)
+        written = write_rows(out, rows(), options.guard)
     finally:
         if give_back is not None:
             give_back()

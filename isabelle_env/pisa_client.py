@@ -11,49 +11,45 @@ file, which starts Isabelle) and the tagged command `<initialise>`, which names 
   ... normalhammer ...   as above, ISAR being Sledgehammer: the reply is "TACTIC <hammer> STATE"
   <get_proof_level> NAME, <is finished> NAME, <clone> OLD <clone> NEW, <delete> NAME, <list states>
 
-The messages are one string each (field 1); they are encoded here by hand, so the client needs grpcio but no
-protobuf runtime and no generated stubs. PISA's states outlive any one command, so the backend branches by
+The messages are one string each (field 1), encoded by hand (isabelle_env.pisa_wire), so the client needs grpcio
+but no protobuf runtime and no generated stubs. PISA's states outlive any one command, so the backend branches by
 applying tactics to any earlier name. A server that dies is restarted through a launcher, if one is
-configured (a process we started is ended by its process group id only); every name is then gone and
+configured (isabelle_env.pisa_launcher; a process we started is ended by its process group id only); every name is then gone and
 `generation` increases.
 """
 from __future__ import annotations
 
 import os
 import re
-import shlex
-import signal
-import subprocess
-import tempfile
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Iterator, Protocol, Sequence
+from typing import Iterator, Sequence
 
 from isabelle_env.bridge import BridgeError, ServerDied, StepResult, resolve_header
-from prover.sandbox import ProcessLimits, Sandbox, named_paths
+from isabelle_env.pisa_launcher import Launcher
+from isabelle_env.pisa_wire import (
+    APPLY,
+    CLONE,
+    DEFAULT_STATE,
+    DELETE,
+    HAMMER_TAG,
+    INITIALISE,
+    IS_FINISHED,
+    LIST,
+    MAX_MESSAGE_BYTES,
+    PROOF_LEVEL,
+    SERVICE,
+    classify_reply,
+    decode_text,
+    encode_text,
+)
 from prover.types import BackendUnavailable
 
-SERVICE = "server.Server"
-MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # as PISA's own client: states of long proofs are large
-APPLY = "<apply to top level state>"
-CLONE = "<clone>"
-DELETE = "<delete>"
-LIST = "<list states>"
-INITIALISE = "<initialise>"
-PROOF_LEVEL = "<get_proof_level>"
-IS_FINISHED = "<is finished>"
-HAMMER_TAG = "<hammer>"
-DEFAULT_STATE = "default"  # the state `<initialise>` creates: Isabelle's top level, before any theory
-DEFAULT_LAUNCH = 'sbt "runMain pisa.server.PisaOneStageServer{port}"'
 SETUP_HINT = (
     "run `prover setup isabelle`, or start PISA yourself "
     '(in Portal-to-ISAbelle: sbt "runMain pisa.server.PisaOneStageServer9000") '
     "and set LLEMMA_PROVER_PISA_PORTS=9000"
 )
-
-_ERROR_PREFIXES = ("Step error", "Unknown error", "Didn't find top level state", "error:")
-_TIMEOUT_TEXT = re.compile(r"timed out|timeout", re.I)
 
 
 def _import_grpc():
@@ -62,148 +58,6 @@ def _import_grpc():
     except ImportError as exc:
         raise BackendUnavailable("the PISA client needs grpcio: pip install 'llemma-prover[isabelle]'") from exc
     return grpc
-
-
-# -- the wire format of PISA's one-string messages ----------------------------------------------------------
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _read_varint(data: bytes, at: int) -> tuple[int, int]:
-    shift = value = 0
-    while True:
-        if at >= len(data):
-            raise BridgeError("truncated protobuf message from PISA")
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, at
-        shift += 7
-
-
-def encode_text(text: str) -> bytes:
-    """A message whose only field, number 1, is the string `text` (proto3 omits an empty string)."""
-    raw = text.encode("utf-8")
-    return b"\x0a" + _varint(len(raw)) + raw if raw else b""
-
-
-def decode_text(data: bytes) -> str:
-    """Field 1 of a message as a string; other fields are skipped, the last field 1 wins (proto3 rules)."""
-    at, text = 0, ""
-    while at < len(data):
-        key, at = _read_varint(data, at)
-        number, wire_type = key >> 3, key & 7
-        if wire_type == 0:
-            _, at = _read_varint(data, at)
-        elif wire_type == 1:
-            at += 8
-        elif wire_type == 5:
-            at += 4
-        elif wire_type == 2:
-            length, at = _read_varint(data, at)
-            if number == 1:
-                text = data[at:at + length].decode("utf-8", errors="replace")
-            at += length
-        else:
-            raise BridgeError(f"unsupported protobuf wire type {wire_type} from PISA")
-    if at > len(data):
-        raise BridgeError("truncated protobuf message from PISA")
-    return text
-
-
-def classify_reply(reply: str) -> tuple[str | None, bool]:
-    """(error text or None, whether the error is a timeout) for the reply to an apply command."""
-    text = reply.strip()
-    if not text.startswith(_ERROR_PREFIXES):
-        return None, False
-    return " ".join(text.split()), bool(_TIMEOUT_TEXT.search(text))
-
-
-# -- starting servers ---------------------------------------------------------------------------------------
-class Launcher(Protocol):
-    """Starts and stops PISA servers; PisaClient uses it to bring a dead server back."""
-
-    startup_timeout: float
-
-    def start(self, port: int) -> object: ...
-
-    def stop(self, handle: object) -> None: ...
-
-    def describe(self, handle: object) -> str:
-        """What the started server said (for error messages)."""
-        ...
-
-
-@dataclass
-class PisaLauncher:
-    """Runs a PISA server as a subprocess in its own process group, e.g. `sbt "runMain
-    pisa.server.PisaOneStageServer{port}"` in a Portal-to-ISAbelle checkout (`{port}` is filled in)."""
-
-    command: str = DEFAULT_LAUNCH
-    cwd: str | None = None
-    startup_timeout: float = 600.0  # sbt compiles on a first start
-    stop_grace: float = 5.0
-    env: dict[str, str] | None = None
-    log_dir: str = field(default_factory=tempfile.gettempdir)
-
-    def start(self, port: int) -> subprocess.Popen:
-        log_path = os.path.join(self.log_dir, f"pisa-{port}-{os.getpid()}.log")
-        argv = shlex.split(self.command.format(port=port))
-        # The sandbox (prover.sandbox), with the network the gRPC port needs: it may write only its checkout
-        # (sbt's build), Isabelle's and the JVM tools' user folders, and its private temp dir.
-        home = os.path.expanduser("~")
-        writable = [p for p in (self.cwd, *(os.path.join(home, d) for d in (".isabelle", ".sbt", ".ivy2", ".cache")))
-                    if p and os.path.isdir(p)]
-        sandbox = Sandbox("pisa-", readable=named_paths(argv), writable=writable, network=True)
-        with open(log_path, "ab") as log:  # a file, not a pipe: nobody reads it until something goes wrong
-            proc = sandbox.popen(  # its own process group: stopped as a group, by its id only
-                argv,
-                ProcessLimits(memory_mb=None, cpu_seconds=None),  # a JVM reserves far more address space than it uses
-                cwd=self.cwd,
-                env=None if self.env is None else {**os.environ, **self.env},
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        proc.log_path = log_path  # type: ignore[attr-defined]
-        proc.sandbox = sandbox  # type: ignore[attr-defined]
-        return proc
-
-    def stop(self, handle: object) -> None:
-        proc: subprocess.Popen = handle  # type: ignore[assignment]
-        if proc.poll() is None:
-            for sig, wait in ((signal.SIGTERM, self.stop_grace), (signal.SIGKILL, None)):
-                try:
-                    os.killpg(proc.pid, sig)  # the group sbt, java and Isabelle's poly run in
-                except ProcessLookupError:
-                    break
-                try:
-                    proc.wait(wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        else:  # the leader is gone; children it left in the group still hold memory
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        sandbox = getattr(proc, "sandbox", None)
-        if sandbox is not None:
-            sandbox.close()
-
-    def describe(self, handle: object) -> str:
-        path = getattr(handle, "log_path", None)
-        if not path or not os.path.exists(path):
-            return ""
-        with open(path, "rb") as f:
-            tail = f.read()[-2000:].decode(errors="replace")
-        return f"server log {path}: ...{tail}"
 
 
 class _Deadline(Exception):

@@ -5,16 +5,16 @@ benchmark and the static checks work on a machine without Isabelle.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from isabelle_env.checker import IsabelleVerifier
 from isabelle_env.minif2f import load_split
-from isabelle_env.verify import check_theory_text, server_checker, static_problem
+from isabelle_env.setup import setup_isabelle_command
+from isabelle_env.sketch import SKETCH
+from prover.backend import check_file as check_with
 from prover.plugins import BackendPlugin
+from prover.proofsteps import ExtractOptions
 from prover.types import BackendUnavailable, Theorem, Verdict
-
-NO_LIVE_CHECK = "statically clean, but cannot check live"
-CHECK_TIMEOUT = 600.0  # seconds for one theory: a heap load, then every proof in it
 
 
 def make_isabelle_backend(**kwargs):
@@ -27,53 +27,16 @@ def make_isabelle_backend(**kwargs):
     return IsabelleBackend(**kwargs)
 
 
-def extract_proofsteps(source, out, **options) -> dict:
+def extract_proofsteps(source, out, options: ExtractOptions) -> dict:
     """Proofstep rows from theories replayed through the bridge (isabelle_env.extract), imported on first use."""
     from isabelle_env.extract import extract_proofsteps as extract
 
-    return extract(source, out, **options)
-
-
-def live_checker(timeout: float = CHECK_TIMEOUT):
-    """A checker through the Isabelle server: the one `prover setup isabelle` recorded when it answers,
-    else the one `isabelle server -n NAME` finds or starts. BackendUnavailable when there is no Isabelle."""
-    from isabelle_env.server_client import IsabelleServerClient, IsabelleServerError, ServerAddress
-    from isabelle_env.setup import (CHECK_SESSION, DEFAULT_SERVER_NAME, ISABELLE_MISSING, SetupError, find_isabelle,
-                                    read_record, start_or_find_server)
-
-    record = read_record()
-    session = record.get("check_session", CHECK_SESSION)
-    if isinstance(record.get("server"), dict):
-        try:
-            address = ServerAddress.from_record(record["server"])
-            IsabelleServerClient.connect(address, timeout=10.0).close()
-            return server_checker(address, session=session, timeout=timeout)
-        except (KeyError, ValueError, IsabelleServerError):
-            pass  # stale record (the server was shut down): find or start one below
-    isabelle = find_isabelle()
-    if isabelle is None:
-        raise BackendUnavailable(f"{NO_LIVE_CHECK}: {ISABELLE_MISSING}")
-    name = (record.get("server") or {}).get("name") or DEFAULT_SERVER_NAME
-    try:
-        address, _ = start_or_find_server(isabelle, name, env=dict(os.environ))
-    except SetupError as exc:
-        raise BackendUnavailable(f"{NO_LIVE_CHECK}: {exc}") from None
-    return server_checker(address, session=session, timeout=timeout)
+    return extract(source, out, options)
 
 
 def check_file(path: Path, expected: Theorem | None) -> Verdict:
     """Static refusals always; a statically clean theory is accepted only by Isabelle, in a fresh session."""
-    from isabelle_env.server_client import IsabelleServerError
-
-    text = Path(path).read_text(encoding="utf-8")
-    problem = static_problem(text, expected)
-    if problem:
-        return Verdict(False, problem)
-    checker = live_checker()
-    try:
-        return check_theory_text(text, expected, checker=checker)
-    except IsabelleServerError as exc:
-        raise BackendUnavailable(f"{NO_LIVE_CHECK}: {exc}") from None
+    return check_with(IsabelleVerifier(), path, expected)
 
 
 PLUGIN = BackendPlugin(
@@ -82,5 +45,10 @@ PLUGIN = BackendPlugin(
     benchmarks={"minif2f-isabelle": load_split},
     check_file=check_file,
     file_suffix=".thy",
+    default_prompt="isabelle-proofstep",
+    forbidden_tactics=("sorry", "oops"),
+    executable="isabelle",
+    sketch=SKETCH,
+    setup_command=setup_isabelle_command,
     extract_proofsteps=extract_proofsteps,
 )

@@ -21,15 +21,20 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from prover.cache import cache_root
+import click
+
+from model_store import cache_root
+from prover.command import UserError
 
 DRIVERS = ("server", "pisa", "isarepl")
 HEAP_SESSIONS = ("HOL-Library", "HOL-Computational_Algebra", "HOL-Number_Theory")
@@ -340,3 +345,40 @@ class IsabelleSetup:
 def setup_isabelle(driver: str = "pisa", **kwargs) -> dict:
     """Find Isabelle, build the heaps, bring up the driver's server, record it; returns the record."""
     return IsabelleSetup(driver=driver, **kwargs).execute()
+
+
+# -- `prover setup isabelle` ------------------------------------------------------------------------------------------
+@click.command("isabelle")
+@click.option("--driver", type=click.Choice(["pisa", "isarepl", "server"]), default="pisa", show_default=True,
+              help="the search's bridge (PISA or Isa-REPL), or only the Isabelle server `check` uses")
+@click.option("--sessions", help="comma-separated heaps to build "
+                                 "(default: HOL-Library,HOL-Computational_Algebra,HOL-Number_Theory)")
+@click.option("--jobs", type=click.IntRange(min=1), help="parallel build jobs (isabelle build -j)")
+@click.option("--skip-build", is_flag=True, help="do not build heaps (they are built already)")
+@click.option("--server-name", default="llemma-prover", show_default=True, help="driver server: isabelle server -n NAME")
+@click.option("--pisa-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="driver pisa: a built Portal-to-ISAbelle checkout (default: $LLEMMA_PROVER_PISA_DIR)")
+@click.option("--pisa-port", type=click.IntRange(1, 65535), default=9000, show_default=True)
+@click.option("--isarepl-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="driver isarepl: an Isa-REPL checkout (default: $LLEMMA_PROVER_ISAREPL_DIR)")
+@click.option("--isarepl-port", type=click.IntRange(1, 65535), default=6666, show_default=True)
+@click.option("--quiet", is_flag=True, help="do not pass on the tools' own output")
+def setup_isabelle_command(driver, sessions, jobs, skip_build, server_name, pisa_dir, pisa_port, isarepl_dir,
+                           isarepl_port, quiet):
+    """Find Isabelle, build the heaps miniF2F needs, start the driver's server; recorded for `prove`/`check`."""
+    options = {"skip_build": skip_build, "server_name": server_name, "pisa_dir": pisa_dir, "pisa_port": pisa_port,
+               "isarepl_dir": isarepl_dir, "isarepl_port": isarepl_port}
+    if sessions:
+        options["sessions"] = tuple(s.strip() for s in sessions.split(",") if s.strip())
+    if jobs:
+        options["jobs"] = jobs
+    try:
+        record = setup_isabelle(driver, log=lambda line: click.echo(line, err=True), echo_output=not quiet, **options)
+    except SetupError as exc:
+        raise UserError(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: rerun the same command to finish the setup", err=True)
+        sys.exit(130)
+    click.echo(f"Isabelle ready: {record['version']}, driver {record['driver']}; recorded in {record_path()}")
+    for name, value in record.get("environment", {}).items():
+        click.echo(f"export {name}={shlex.quote(value)}")

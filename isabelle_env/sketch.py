@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from prover.sketches import SketchRefused, fill_gaps, split_at_gaps
+from prover.syntax import SketchSyntax, keyword_declaration_name
 
 GAP = "sledgehammer"
 _TOKEN = re.compile(r"(?<![\w.'])sledgehammer(?![\w'])")
@@ -48,3 +49,24 @@ def parse(text: str, statement: str = "") -> tuple[list[str], list[int]]:
 def fill(text: str, fills: list[str]) -> str:
     """The sketch with its gaps, in order, replaced by `fills` (e.g. "by auto")."""
     return fill_gaps(text, _blank(text), _TOKEN, fills)
+
+
+def example_set(name: str) -> str:
+    """The few-shot set a problem's prompt uses: number theory apart from the rest, as Draft-Sketch-Prove and Llemma."""
+    return "isabelle_numbertheory" if "numbertheory" in name.lower() else "isabelle_other"
+
+
+def statement_name(formal: str) -> str:
+    name = keyword_declaration_name(formal)
+    if name is None:
+        raise ValueError("the formal statement must start with 'theorem NAME' for isabelle")
+    return name
+
+
+SKETCH = SketchSyntax(
+    gap_word=GAP,
+    stops=("\nInformal:", "(*### Problem"),
+    parse=lambda text, theorem: parse(text, theorem.statement),
+    statement_name=statement_name,
+    example_set=example_set,
+)

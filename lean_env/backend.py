@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import re
-import textwrap
 from pathlib import Path
 from typing import Sequence
 
 from lean_env.messages import ReplCrashed, ReplError, ReplTimeout, TacticReply
-from lean_env.pool import DEFAULT_HEADER_TIMEOUT, DEFAULT_RECYCLE_AFTER, HeaderError, LeanPool, PooledRepl
-from lean_env.repl import SETUP_HINT, LeanRepl, ReplLimits, default_repl_command, find_project
+from lean_env.pool import DEFAULT_RECYCLE_AFTER, HeaderError, LeanPool, PooledRepl
+from lean_env.repl import DEFAULT_TIMEOUTS, SETUP_HINT, LeanRepl, ReplLimits, default_repl_command, find_project
+from lean_env.verify import LeanVerifier, render_proof, statement_without_proof
+from prover.backend import BackendBase, Timeouts, known_prefix
+from prover.errors import one_line
 from prover.types import (
     Advanced,
     BackendUnavailable,
@@ -28,8 +30,6 @@ from prover.types import (
 AUTOMATION_TACTICS = [
     "omega", "simp", "norm_num", "linarith", "nlinarith", "positivity", "decide", "aesop", "ring_nf", "field_simp",
 ]
-# Benchmarks store statements with whatever proof tail their format wants (":= by", ":= by sorry", nothing).
-_PROOF_TAIL = re.compile(r"\s*:=\s*(?:by\s*(?:sorry\s*)?)?$")
 # A tactic that closes goals by assumption instead of proof: refused before it reaches Lean.
 _ASSUMING = re.compile(r"(?<![\w.'])(sorry|admit)(?![\w'])")
 # Headers that fail this way mean the project lacks its libraries (setup), not that the theorem is unsupported.
@@ -38,17 +38,7 @@ _MISSING_LIBRARY = re.compile(r"unknown module prefix|object file .* does not ex
 
 def theorem_statement(theorem: Theorem) -> str:
     """The declaration without any proof tail, e.g. "theorem t (x : ℕ) : x = x"."""
-    return _PROOF_TAIL.sub("", theorem.statement.rstrip())
-
-
-def render_proof(theorem: Theorem, tactics: Sequence[str]) -> str:
-    header = theorem.header.strip()
-    body = "\n".join(textwrap.indent(t, "  ") for t in tactics)
-    return (f"{header}\n\n" if header else "") + f"{theorem_statement(theorem)} := by\n{body}\n"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return statement_without_proof(theorem.statement)
 
 
 def step_problem(reply: TacticReply) -> str | None:
@@ -59,7 +49,7 @@ def step_problem(reply: TacticReply) -> str | None:
     A REPL without proofStatus (before PR #63) is judged by goals, errors and sorries alone.
     """
     if reply.errors:
-        return " | ".join(_one_line(m.data) for m in reply.errors)
+        return " | ".join(one_line(m.data) for m in reply.errors)
     status = reply.proof_status or ""
     if status.startswith("Error"):
         return status
@@ -70,7 +60,7 @@ def step_problem(reply: TacticReply) -> str | None:
     return None
 
 
-class LeanBackend:
+class LeanBackend(BackendBase):
     """Drives the Lean REPL; native branching through proof-state ids, replay only after a process is lost.
 
     Every handle keeps its tactic path from the theorem's root. While the process lives, a handle's
@@ -89,25 +79,24 @@ class LeanBackend:
         limits: ReplLimits = ReplLimits(),
         max_processes: int = 1,
         recycle_after: int = DEFAULT_RECYCLE_AFTER,
-        header_timeout: float = DEFAULT_HEADER_TIMEOUT,
-        open_timeout: float = 120.0,
-        check_timeout: float = 600.0,
+        timeouts: Timeouts | None = None,
         automation: list[str] | None = None,
     ):
         """`project`: the Lake project (default: $LLEMMA_PROVER_LEAN_PROJECT, else what setup recorded).
-        `repl_command`: how to start a REPL (default: the project's, via lake); runs in `project`."""
+        `repl_command`: how to start a REPL (default: the project's, via lake); runs in `project`.
+        `timeouts`: unset ones from lean_env.repl.DEFAULT_TIMEOUTS (a pool passed in keeps its own header limit)."""
         if repl_command is None:
             project = Path(project) if project is not None else find_project()  # BackendUnavailable, with the hint
             repl_command = default_repl_command(project)
         self._project = None if project is None else Path(project)
         self._repl_command = list(repl_command)
         self._limits = limits
+        self.timeouts = (timeouts or Timeouts()).resolved(DEFAULT_TIMEOUTS)
         self._owns_pool = pool is None
         self._pool = pool if pool is not None else LeanPool(
-            self._new_repl, max_processes=max_processes, recycle_after=recycle_after, header_timeout=header_timeout
+            self._new_repl, max_processes=max_processes, recycle_after=recycle_after, timeouts=self.timeouts
         )
-        self._open_timeout = open_timeout
-        self._check_timeout = check_timeout
+        self.verifier = LeanVerifier(self._new_repl, timeout=self.timeouts.verify)
         self._automation = list(AUTOMATION_TACTICS if automation is None else automation)
         self._theorem: Theorem | None = None
         self._paths = TacticPaths()  # handles of the tactic paths since open()
@@ -167,7 +156,7 @@ class LeanBackend:
                 if message.startswith("Unknown proof state") and attempt == 1:
                     self._live.clear()  # the process forgot our ids (should not happen): re-open and replay
                     continue
-                return Failed(_one_line(message.removeprefix("Lean error:")))
+                return Failed(one_line(message.removeprefix("Lean error:")))
             return self._outcome(path, tactic, reply)
         return Failed("unreachable")  # pragma: no cover
 
@@ -175,40 +164,25 @@ class LeanBackend:
         return render_proof(theorem, tactics)
 
     def verify(self, theorem: Theorem, tactics: tuple[str, ...], timeout: float | None = None) -> Verdict:
-        from lean_env.verify import check_proof_text  # lazily: the verifier is its own module
-
-        def run_command(code: str):
-            with self._new_repl() as repl:  # a fresh process: nothing the search did can leak into the check
-                return repl.command(code, timeout=self._check_timeout if timeout is None else timeout)
-
-        return check_proof_text(render_proof(theorem, tactics), expected=theorem, run_command=run_command)
+        return self.verifier.verify(theorem, tactics, timeout)  # a fresh process: the search cannot leak into it
 
     def automation_tactics(self) -> list[str]:
         return list(self._automation)
 
-    def render_state(self, state: ProofState) -> str:
-        return state.goals
-
     def close(self) -> None:
         if self._owns_pool:
             self._pool.close()
-
-    def __enter__(self) -> "LeanBackend":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # -- internals ------------------------------------------------------------------------------
     def _open_root(self, pooled: PooledRepl) -> tuple[int, str]:
         """Elaborate the statement with `:= by sorry`; the sorry's proof state is the root."""
         code = f"{theorem_statement(self._theorem)} := by sorry"
         try:
-            reply = pooled.repl.command(code, env=pooled.base_env, timeout=self._open_timeout)
+            reply = pooled.repl.command(code, env=pooled.base_env, timeout=self.timeouts.statement)
         except ReplError as exc:
-            raise StatementError(f"statement rejected: {_one_line(str(exc))}") from exc
+            raise StatementError(f"statement rejected: {one_line(str(exc))}") from exc
         if reply.errors:
-            raise StatementError("statement rejected: " + " | ".join(_one_line(m.data) for m in reply.errors))
+            raise StatementError("statement rejected: " + " | ".join(one_line(m.data) for m in reply.errors))
         roots = [s for s in reply.sorries if s.proof_state is not None]
         if not roots:
             raise StatementError("the REPL gave no proof state for the statement's sorry")
@@ -239,14 +213,14 @@ class LeanBackend:
                 raise _Unreachable(f"cannot re-open the theorem: {exc}") from exc
             except ReplTimeout as exc:
                 raise ReplCrashed("re-opening the theorem timed out") from exc
-        known = max(k for k in range(len(path) + 1) if path[:k] in self._live)
+        known = known_prefix(path, self._live.__contains__)  # the root is always known by now
         proof_state = self._live[path[:known]]
-        replay_timeout = max(timeout, 1.0) * 2
+        replay_timeout = self.timeouts.replay_limit(timeout)
         for depth in range(known, len(path)):
             try:
                 reply = pooled.repl.tactic(path[depth], proof_state, timeout=replay_timeout)
             except ReplError as exc:
-                raise _Unreachable(f"replaying {path[depth]!r} failed: {_one_line(str(exc))}") from exc
+                raise _Unreachable(f"replaying {path[depth]!r} failed: {one_line(str(exc))}") from exc
             except ReplTimeout as exc:
                 raise ReplCrashed(f"replaying {path[depth]!r} timed out") from exc
             problem = step_problem(reply)

@@ -21,7 +21,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prover.proofsteps import ProofStep, split_of
+from prover.jsonl import read_rows
+from prover.proofsteps import ExtractOptions, ProofStep, split_of
 from prover.train_data import write_rows
 
 BACKEND = "lean"
@@ -91,8 +92,7 @@ def benchmark_files(source: Path) -> list[Path]:
 def _read_benchmark(path: Path) -> list[dict]:
     text = path.read_text(encoding="utf-8")
     try:
-        rows = json.loads(text) if text.lstrip().startswith("[") else [
-            json.loads(line) for line in text.splitlines() if line.strip()]
+        rows = json.loads(text) if text.lstrip().startswith("[") else read_rows(path, strict=True)
     except ValueError as exc:
         raise ValueError(f"{path}: not LeanDojo benchmark JSON ({exc})") from None
     if not all(isinstance(r, dict) for r in rows):
@@ -163,26 +163,11 @@ def is_benchmark_source(source: str) -> bool:
     return path.suffix in (".json", ".jsonl") or (path.is_dir() and any((path / f).is_file() for f in BENCHMARK_FILES))
 
 
-def extract_proofsteps(
-    source: str | Path,
-    out: str | Path,
-    *,
-    workers: int | None = None,
-    valid_fraction: float = 0.02,
-    test_fraction: float = 0.02,
-    guard=None,
-    sentence_timeout: float | None = None,
-    file_timeout: float | None = None,
-    limit: int | None = None,
-    fresh: bool = False,
-    progress: bool = False,
-) -> dict:
-    """Write the proofstep rows of `source` (see the module's doc) to `out`; returns the summary. `limit`: the
-    first N theorems. Nothing is replayed, so `workers`, the timeouts and `fresh` (each run starts over) have
-    nothing to act on; they are accepted because `prover extract` passes every backend the same options."""
-    del workers, sentence_timeout, file_timeout, fresh
-    if valid_fraction < 0 or test_fraction < 0 or valid_fraction + test_fraction > 1:
-        raise ValueError("--valid-fraction and --test-fraction must be >= 0 and add up to at most 1")
+def extract_proofsteps(source: str | Path, out: str | Path, options: ExtractOptions = ExtractOptions()) -> dict:
+    """Write the proofstep rows of `source` (see the module's doc) to `out`; returns the summary. `options.limit`:
+    the first N theorems. Nothing is replayed, so `workers`, the timeouts and `fresh` (each run starts over) have
+    nothing to act on."""
+    valid_fraction, test_fraction, limit = options.valid_fraction, options.test_fraction, options.limit
     started = time.monotonic()
     source = str(source)
     tally = Tally()
@@ -196,11 +181,11 @@ def extract_proofsteps(
             raise ValueError(f"{source}: not a LeanDojo benchmark file or folder, a traced repo, or URL@COMMIT")
         rows = traced_repo_rows(load_traced_repo(source), tally, valid_fraction, test_fraction, limit)
         kind = "leandojo-traced-repo"
-    if progress:
+    if options.progress:
         from tqdm import tqdm
 
         rows = tqdm(rows, unit="row", file=sys.stderr)
-    written = write_rows(out, rows, guard)
+    written = write_rows(out, rows, options.guard)
     return {
         "source": source,
         "kind": kind,

@@ -1,5 +1,4 @@
-"""LeanDojo as a backend (name "leandojo"): one `Dojo` per opened theorem, tactics through `run_tac`,
-and loaders for LeanDojo's benchmark format and Llemma's miniF2F pointer set.
+"""LeanDojo as a backend (name "leandojo"): one `Dojo` per opened theorem, tactics through `run_tac`.
 
 `lean-dojo` is optional (`pip install 'llemma-prover[lean]'`) and imported only when a backend is made.
 The mapping of its results onto ours, for both API generations:
@@ -13,11 +12,13 @@ replays the state's tactic path first.
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
+from lean_env.dojo_pointers import DojoPointer
+from lean_env.minif2f import load_llemma_pointers
+from prover.backend import BackendBase, Timeouts, known_prefix
+from prover.errors import one_line
 from prover.types import (
     Advanced,
     BackendUnavailable,
@@ -35,45 +36,6 @@ from prover.types import (
 INSTALL_HINT = "pip install 'llemma-prover[lean]'"
 # Tactics Mathlib has had since 2023 (Llemma's LeanDojo set pins Mathlib from August 2023).
 AUTOMATION_TACTICS = ["norm_num", "linarith", "nlinarith", "simp", "ring", "positivity"]
-
-
-@dataclass(frozen=True)
-class DojoPointer:
-    """Where LeanDojo finds a theorem: a git repository at a commit, a file in it, a fully qualified name."""
-
-    url: str
-    commit: str
-    file_path: str
-    full_name: str
-    statement: str = ""
-    split: str | None = None
-
-
-def _pointer(row: dict, split: str | None = None) -> DojoPointer:
-    missing = [k for k in ("url", "commit", "file_path", "full_name") if not row.get(k)]
-    if missing:
-        raise ValueError(f"LeanDojo theorem row lacks {', '.join(missing)}: {json.dumps(row)[:200]}")
-    return DojoPointer(
-        url=row["url"], commit=row["commit"], file_path=row["file_path"], full_name=row["full_name"],
-        statement=str(row.get("statement") or row.get("theorem_statement") or ""),
-        split=row.get("split", split),
-    )
-
-
-def load_leandojo_benchmark(path: str | Path, split: str | None = None) -> tuple[DojoPointer, ...]:
-    """Theorems of a LeanDojo benchmark file: a JSON list (LeanDojo Benchmark 4's `<strategy>/<split>.json`,
-    rows with url, commit, file_path, full_name, start, end, traced_tactics) or JSON lines of the same fields."""
-    text = Path(path).read_text(encoding="utf-8")
-    rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(l) for l in text.splitlines() if l.strip()]
-    return tuple(_pointer(row, split) for row in rows)
-
-
-def load_llemma_pointers(split: str) -> tuple[DojoPointer, ...]:
-    """Llemma's miniF2F (wellecks/llemma_formal2formal): pointers into rah4927/lean-dojo-mew."""
-    from lean_env.minif2f import DATA, LLEMMA_POINTERS, _check_split
-
-    _check_split(split)
-    return tuple(p for p in load_leandojo_benchmark(DATA / LLEMMA_POINTERS) if p.split == split)
 
 
 def lean_dojo_module():
@@ -96,30 +58,30 @@ def _classes(module, *names: str) -> tuple[type, ...]:
     return tuple(found)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-class LeanDojoBackend:
+class LeanDojoBackend(BackendBase):
     """The search's backend over LeanDojo. States are keyed by their tactic path from the theorem's root."""
 
     name = "leandojo"
+    # LeanDojo has one limit for every interaction, opening the theorem and each tactic alike: `statement`.
+    DEFAULT_TIMEOUTS = Timeouts(statement=600.0)
 
     def __init__(
         self,
         pointers: dict[str, DojoPointer] | Iterable[DojoPointer] | None = None,
         *,
-        timeout: int = 600,
+        timeouts: Timeouts | None = None,
         additional_imports: tuple[str, ...] = (),
         automation: list[str] | None = None,
     ):
         """`pointers`: full name -> where the theorem is (default: Llemma's miniF2F set, both splits).
-        `timeout`: LeanDojo's limit per interaction in seconds (its `Dojo(timeout=)`; `hard_timeout` in 1.x)."""
+        `timeouts.statement`: LeanDojo's limit per interaction in seconds (its `Dojo(timeout=)`; `hard_timeout` in
+        1.x)."""
         self._ld = lean_dojo_module()
         if pointers is None:
             pointers = [p for split in ("valid", "test") for p in load_llemma_pointers(split)]
         self._pointers = dict(pointers) if isinstance(pointers, dict) else {p.full_name: p for p in pointers}
-        self._timeout = timeout
+        self.timeouts = (timeouts or Timeouts()).resolved(self.DEFAULT_TIMEOUTS)
+        self._timeout = int(self.timeouts.statement)
         self._additional_imports = list(additional_imports)
         self._automation = list(AUTOMATION_TACTICS if automation is None else automation)
         ld = self._ld
@@ -165,14 +127,15 @@ class LeanDojoBackend:
         return self._run(path, before, tactic)
 
     def render_proof(self, theorem: Theorem, tactics: tuple[str, ...]) -> str:
-        from lean_env.backend import render_proof
+        from lean_env.verify import render_proof
 
         return render_proof(theorem, tactics)
 
-    def verify(self, theorem: Theorem, tactics: tuple[str, ...]) -> Verdict:
+    def verify(self, theorem: Theorem, tactics: tuple[str, ...], timeout: float | None = None) -> Verdict:
         """Static refusals on the rendered proof, then a check in a fresh Lean process: lean-dojo's
         `check_proof` (compiles the file with the proof in place, refusing sorry) where it has one, else a
-        replay in a new Dojo that must end in ProofFinished. LeanDojo reports no axioms, so none are listed."""
+        replay in a new Dojo that must end in ProofFinished. LeanDojo reports no axioms, so none are listed.
+        `timeout` is not applied: lean-dojo's check takes no limit, and a replay runs under the Dojo's own."""
         from lean_env.verify import static_problem
 
         problem = static_problem(self.render_proof(theorem, tactics), theorem)
@@ -185,24 +148,15 @@ class LeanDojoBackend:
             try:
                 ok = check_proof(self._dojo_theorem(pointer), proof)
             except Exception as exc:  # lean-dojo raises its own and subprocess errors here
-                return Verdict(False, f"checker failed: {_one_line(exc)}")
+                return Verdict(False, f"checker failed: {one_line(exc)}")
             return Verdict(True, "checked by LeanDojo") if ok else Verdict(False, "LeanDojo's check_proof refused the proof")
         return self._replay_verdict(theorem, tactics)
 
     def automation_tactics(self) -> list[str]:
         return list(self._automation)
 
-    def render_state(self, state: ProofState) -> str:
-        return state.goals
-
     def close(self) -> None:
         self._exit_dojo()
-
-    def __enter__(self) -> LeanDojoBackend:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # -- internals ------------------------------------------------------------------------------
     def _pointer_for(self, theorem: Theorem) -> DojoPointer:
@@ -231,7 +185,7 @@ class LeanDojoBackend:
         try:
             dojo, root = context.__enter__()
         except Exception as exc:  # DojoInitError, and the assertions/OSErrors lean-dojo raises on a missing trace
-            raise StatementError(f"LeanDojo cannot open {theorem.name}: {_one_line(exc) or type(exc).__name__}") from exc
+            raise StatementError(f"LeanDojo cannot open {theorem.name}: {one_line(exc) or type(exc).__name__}") from exc
         self._context, self._dojo = context, dojo
         return root
 
@@ -254,7 +208,7 @@ class LeanDojoBackend:
                 raise _Unreachable(f"cannot restart LeanDojo: {exc}") from exc
         if path in self._live:
             return self._live[path]
-        known = max(k for k in range(len(path) + 1) if path[:k] in self._live)
+        known = known_prefix(path, self._live.__contains__)  # the root is always known here
         state = self._live[path[:known]]
         for depth in range(known, len(path)):
             try:
@@ -281,7 +235,7 @@ class LeanDojoBackend:
         except self._timeout_errors:
             return TimedOut(float(self._timeout))
         except self._crash_errors as exc:
-            return Failed(f"LeanDojo crashed: {_one_line(exc) or type(exc).__name__}")
+            return Failed(f"LeanDojo crashed: {one_line(exc) or type(exc).__name__}")
         new_path = path + (tactic,)
         if isinstance(result, self._finished):
             return Proved(new_path)
@@ -293,7 +247,7 @@ class LeanDojoBackend:
         if isinstance(result, self._timeout_results):
             return TimedOut(float(self._timeout))
         if isinstance(result, self._error_results):
-            return Failed(_one_line(getattr(result, "error", result)))
+            return Failed(one_line(getattr(result, "error", result)))
         return Failed(f"unexpected LeanDojo result: {type(result).__name__}")
 
     def _replay_verdict(self, theorem: Theorem, tactics: tuple[str, ...]) -> Verdict:
@@ -301,19 +255,19 @@ class LeanDojoBackend:
         try:
             dojo, state = context.__enter__()
         except Exception as exc:
-            return Verdict(False, f"checker failed: {_one_line(exc)}")
+            return Verdict(False, f"checker failed: {one_line(exc)}")
         try:
             for i, tactic in enumerate(tactics):
                 try:
                     result = dojo.run_tac(state, tactic)
                 except Exception as exc:
-                    return Verdict(False, f"replaying {tactic!r} failed: {_one_line(exc) or type(exc).__name__}")
+                    return Verdict(False, f"replaying {tactic!r} failed: {one_line(exc) or type(exc).__name__}")
                 if isinstance(result, self._finished):
                     if i == len(tactics) - 1:
                         return Verdict(True, "replayed by LeanDojo in a fresh process")
                     return Verdict(False, "the proof finishes before its last tactic")
                 if not isinstance(result, self._state_type):
-                    return Verdict(False, f"replaying {tactic!r} failed: {_one_line(getattr(result, 'error', type(result).__name__))}")
+                    return Verdict(False, f"replaying {tactic!r} failed: {one_line(getattr(result, 'error', type(result).__name__))}")
                 state = result
             return Verdict(False, "the tactics leave goals open")
         finally:

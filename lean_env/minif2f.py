@@ -7,12 +7,14 @@ file is `header`, the statement, then ` := by` and the tactics.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from lean_env.dojo_pointers import DojoPointer, load_leandojo_benchmark
 from lean_env.verify import statement_without_proof
+from prover.informal import with_informal
+from prover.jsonl import read_rows
 from prover.types import Theorem
 
 DATA = Path(__file__).parent / "data" / "minif2f-lean4"
@@ -43,8 +45,7 @@ DEEPSEEK_FEW_SHOT = "minif2f_valid_few_shot_deepseek_prover_v1.5.jsonl"
 
 
 def _rows(file: str) -> list[dict]:
-    with open(DATA / file, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return read_rows(DATA / file, strict=True)
 
 
 def _check_split(split: str) -> None:
@@ -59,7 +60,7 @@ def load_split(split: str, variant: str = DEFAULT_VARIANT) -> tuple[Theorem, ...
     if variant not in VARIANTS:
         raise ValueError(f"unknown miniF2F variant {variant!r} (choose from {', '.join(VARIANTS)})")
     chosen = VARIANTS[variant]
-    return tuple(
+    return with_informal(
         Theorem(
             name=row["name"],
             statement=statement_without_proof(row["formal_statement"]),
@@ -78,13 +79,17 @@ def load_deepseek_split(split: str) -> tuple[Theorem, ...]:
     return load_split(split, "deepseek-v4.9")
 
 
+def load_llemma_pointers(split: str) -> tuple[DojoPointer, ...]:
+    """Llemma's miniF2F (wellecks/llemma_formal2formal): pointers into rah4927/lean-dojo-mew."""
+    _check_split(split)
+    return tuple(p for p in load_leandojo_benchmark(DATA / LLEMMA_POINTERS) if p.split == split)
+
+
 @cache
 def load_llemma_split(split: str) -> tuple[Theorem, ...]:
     """Llemma's exact miniF2F set: LeanDojo pointers into rah4927/lean-dojo-mew. The header lives in that
     repository's file, so `header` is empty: only the LeanDojo backend (which opens the file) can run these."""
-    from lean_env.leandojo import load_llemma_pointers
-
-    return tuple(
+    return with_informal(
         Theorem(name=p.full_name, statement=p.statement, header="", backend="lean", split=split,
                 benchmark="minif2f-lean4-llemma")
         for p in load_llemma_pointers(split)

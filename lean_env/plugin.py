@@ -1,19 +1,22 @@
 """Registers the Lean 4 backends with the prover core: `lean` (the REPL) and `leandojo` (LeanDojo).
 
-Nothing here starts Lean or imports the REPL driver until it is needed: listing backends and loading
-benchmarks must work on a machine without Lean.
+Nothing here starts Lean until it is needed: listing backends, loading benchmarks and the static checks must
+work on a machine without Lean.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from lean_env.minif2f import load_deepseek_split, load_llemma_split, load_split
-from lean_env.verify import RunCommand, check_proof_text, static_problem
+from lean_env.setup import setup_lean_command
+from lean_env.sketch import SKETCH
+from lean_env.verify import NO_LIVE_CHECK, LeanVerifier, static_problem
+from prover.backend import check_file as check_with
+from prover.generators import goals_split_after
 from prover.plugins import BackendPlugin
+from prover.syntax import EditorSyntax
+from prover.proofsteps import ExtractOptions
 from prover.types import BackendUnavailable, Theorem, Verdict
-
-CHECK_TIMEOUT = 600.0  # seconds for one whole-file check: a cold `import Mathlib` alone can take minutes
-NO_LIVE_CHECK = "statically clean, but cannot check live"
 
 
 def make_lean_backend(**kwargs):
@@ -31,40 +34,16 @@ def make_leandojo_backend(**kwargs):
     return LeanDojoBackend(**kwargs)
 
 
-def extract_proofsteps(source, out, **options) -> dict:
+def extract_proofsteps(source, out, options: ExtractOptions) -> dict:
     """Proofstep rows from LeanDojo-traced proofs (lean_env.extract), imported on first use."""
     from lean_env.extract import extract_proofsteps as extract
 
-    return extract(source, out, **options)
-
-
-def fresh_repl_runner(timeout: float = CHECK_TIMEOUT) -> RunCommand:
-    """A run_command that elaborates code in a new REPL process each time, in the set-up Lean project;
-    BackendUnavailable (saying what is missing) when there is no project or no Lean to run."""
-    try:
-        from lean_env.repl import LeanRepl, default_repl_command, find_project
-    except ImportError as exc:
-        raise BackendUnavailable(f"{NO_LIVE_CHECK}: the Lean REPL driver cannot be loaded ({exc})") from None
-    try:
-        project = find_project()
-        command = default_repl_command(project)  # finds lake, or says it is missing
-    except BackendUnavailable as exc:
-        raise BackendUnavailable(f"{NO_LIVE_CHECK}: {exc}") from None
-
-    def run_command(code: str):
-        with LeanRepl(project, command) as repl:
-            return repl.command(code, timeout=timeout)
-
-    return run_command
+    return extract(source, out, options)
 
 
 def check_file(path: Path, expected: Theorem | None) -> Verdict:
     """Static refusals always; a statically clean file is accepted only by Lean itself, in a fresh REPL."""
-    text = Path(path).read_text(encoding="utf-8")
-    problem = static_problem(text, expected)
-    if problem:
-        return Verdict(False, problem)
-    return check_proof_text(text, expected, run_command=fresh_repl_runner())
+    return check_with(LeanVerifier(), path, expected)
 
 
 def check_file_leandojo(path: Path, expected: Theorem | None) -> Verdict:
@@ -111,12 +90,22 @@ def _tactics_of(text: str, expected: Theorem) -> tuple[str, ...] | None:
     return tuple(tactics)
 
 
+FORBIDDEN_TACTICS = ("sorry", "admit")  # Mathlib's `admit` is `sorry` by another name
+FIRST_GOAL = goals_split_after(r"^[ \t]*⊢")  # a goal's conclusion line starts with ⊢
+
 PLUGIN = BackendPlugin(
     name="lean",
     make_backend=make_lean_backend,
     benchmarks={"minif2f-lean4": load_split, "minif2f-lean4-deepseek": load_deepseek_split},
     check_file=check_file,
     file_suffix=".lean",
+    default_prompt="llemma-fewshot-lean",
+    forbidden_tactics=FORBIDDEN_TACTICS,
+    first_goal=FIRST_GOAL,
+    executable="lean",
+    sketch=SKETCH,
+    editor=EditorSyntax(protocols=("leancopilot",)),  # suggestions for Lean editors are not checked here
+    setup_command=setup_lean_command,
     extract_proofsteps=extract_proofsteps,
 )
 
@@ -126,5 +115,9 @@ LEANDOJO_PLUGIN = BackendPlugin(
     benchmarks={"minif2f-lean4-llemma": load_llemma_split},
     check_file=check_file_leandojo,
     file_suffix=".lean",
+    default_prompt="llemma-fewshot-lean",
+    forbidden_tactics=FORBIDDEN_TACTICS,
+    first_goal=FIRST_GOAL,
+    executable="lean",
     extract_proofsteps=extract_proofsteps,
 )

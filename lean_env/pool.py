@@ -10,10 +10,11 @@ between theorems. Before it goes, its base env is pickled (`pickleTo`) and the n
 `unpickleEnvFrom`, falling back to elaborating the header if that fails. The REPL pickles only what a
 header adds to its imports, so for an imports-only header the import cost is paid again either way.
 
-One timeout policy: the REPL cannot interrupt a request, so any request past its limit kills the process
-(LeanRepl does that) and the next `get` for that header starts a new one; a crashed process is replaced
-the same way. Proof-state and env ids belong to one process: `PooledRepl.generation` tells a caller that
-the process it knew has been replaced.
+One timeout policy (prover.backend.Timeouts; lean_env.repl.DEFAULT_TIMEOUTS unless given): the REPL cannot
+interrupt a request, so any request past its limit kills the process (LeanRepl does that) and the next `get` for
+that header starts a new one; a crashed process is replaced the same way. The pool's own waits are the header's
+(`timeouts.header`): elaborating it, pickling and unpickling its env. Proof-state and env ids belong to one
+process: `PooledRepl.generation` tells a caller that the process it knew has been replaced.
 
 Not thread-safe: one caller at a time.
 """
@@ -29,10 +30,10 @@ from pathlib import Path
 from typing import Callable
 
 from lean_env.messages import ReplCrashed, ReplError, ReplTimeout
-from lean_env.repl import LeanRepl, scratch_root
+from lean_env.repl import DEFAULT_TIMEOUTS, LeanRepl, scratch_root
+from prover.backend import Timeouts
 
 DEFAULT_RECYCLE_AFTER = 500  # requests; community experience: REPLs die after "many hundreds" of proof states
-DEFAULT_HEADER_TIMEOUT = 600.0  # a cold `import Mathlib` reads ~5 GB of .olean files
 
 
 class HeaderError(Exception):
@@ -58,7 +59,7 @@ class LeanPool:
         *,
         max_processes: int = 1,
         recycle_after: int = DEFAULT_RECYCLE_AFTER,
-        header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+        timeouts: Timeouts | None = None,
         pickle_headers: bool = True,
         pickle_path: Callable[[str], str] | None = None,
     ):
@@ -69,7 +70,7 @@ class LeanPool:
         self._factory = repl_factory
         self.max_processes = max_processes
         self.recycle_after = recycle_after
-        self.header_timeout = header_timeout
+        self.timeouts = (timeouts or Timeouts()).resolved(DEFAULT_TIMEOUTS)
         self._pickle_headers = pickle_headers
         self._pickle_path = pickle_path
         self._pickle_dir: str | None = None
@@ -146,7 +147,7 @@ class LeanPool:
             pickled = self._pickled.get(header)
             if pickled is not None:
                 try:
-                    env = repl.unpickle_env(pickled, timeout=self.header_timeout).env
+                    env = repl.unpickle_env(pickled, timeout=self.timeouts.header).env
                     self.unpickled += 1
                     return PooledRepl(header, repl, env, next(self._generations))
                 except ReplError:
@@ -157,7 +158,7 @@ class LeanPool:
                     repl = self._factory()
                     self.starts += 1
             try:
-                reply = repl.command(header, timeout=self.header_timeout)
+                reply = repl.command(header, timeout=self.timeouts.header)
             except ReplError as exc:  # e.g. an import the project cannot resolve
                 raise HeaderError(f"header does not elaborate: {' '.join(str(exc).split())}") from exc
             if reply.errors:
@@ -178,7 +179,7 @@ class LeanPool:
                 self._pickle_dir = tempfile.mkdtemp(prefix="lean-pool-", dir=scratch_root())  # REPLs may write there
             path = str(Path(self._pickle_dir) / (hashlib.sha256(entry.header.encode()).hexdigest()[:16] + ".olean"))
         try:
-            entry.repl.pickle_env(entry.base_env, path, timeout=self.header_timeout)
+            entry.repl.pickle_env(entry.base_env, path, timeout=self.timeouts.header)
         except (ReplError, ReplCrashed, ReplTimeout):
             return  # the successor elaborates the header instead
         self._pickled[entry.header] = path

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -27,8 +25,9 @@ from pathlib import Path
 from typing import Sequence
 
 from lean_env.messages import CommandReply, ReplCrashed, ReplError, ReplTimeout, TacticReply
-from prover.cache import cache_root
-from prover.sandbox import ProcessLimits, Sandbox, named_paths
+from prover.backend import Timeouts
+from model_store import cache_root
+from prover.sandbox import OutputReader, ProcessLimits, Sandbox, kill_group, named_paths
 from prover.types import BackendUnavailable
 
 PROJECT_ENV_VAR = "LLEMMA_PROVER_LEAN_PROJECT"
@@ -36,6 +35,14 @@ SETUP_HINT = "run `prover setup lean` (or set LLEMMA_PROVER_LEAN_PROJECT to a La
 # Where `lake build` leaves the REPL binary: the project's own build, or the REPL as a Lake dependency.
 _REPL_BINARIES = ("repl/.lake/build/bin/repl", ".lake/build/bin/repl", ".lake/packages/REPL/.lake/build/bin/repl", ".lake/packages/repl/.lake/build/bin/repl")
 _STDERR_TAIL = 2000  # characters of the REPL's stderr quoted when it dies
+# The Lean backend's one timeout policy (prover.backend.Timeouts), for the pool, the backend and the verifier. The
+# REPL cannot interrupt a request, so every limit is also the process's: one past it is killed and replaced.
+DEFAULT_TIMEOUTS = Timeouts(
+    header=600.0,  # a cold `import Mathlib` reads ~5 GB of .olean files
+    statement=120.0,  # elaborating `statement := by sorry` on the header's env
+    replay_factor=2.0,
+    verify=600.0,  # one whole-file check in a fresh process: a cold `import Mathlib` alone can take minutes
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,12 @@ def default_repl_command(project: Path) -> list[str]:
     return [lake, "exe", "repl"]
 
 
+def _block_end(output: bytes) -> int | None:
+    """Where the first reply block (with the blank line after it) ends, once one is complete."""
+    end = output.find(b"\n\n")
+    return end + 2 if end >= 0 else None
+
+
 # -- the process -----------------------------------------------------------------------------------
 class LeanRepl:
     """A REPL process in its own session under resource limits. One request in flight at a time.
@@ -134,7 +147,6 @@ class LeanRepl:
         self.default_timeout = timeout
         self.commands = 0  # requests sent so far: REPLs die after many hundreds, the pool recycles on this
         self.replies = 0
-        self._buf = b""
         self._stderr = tempfile.TemporaryFile()  # a file, not a pipe: a chatty REPL can never block on it
         # The sandbox (prover.sandbox): the project and the files the command names are readable, and only its
         # private dir and the pickle folder are writable. The process group holds lake and the REPL it starts.
@@ -154,6 +166,7 @@ class LeanRepl:
             self._sandbox.close()
             self._stderr.close()
             raise BackendUnavailable(f"cannot start the Lean REPL ({' '.join(self.argv)}): {exc}; {SETUP_HINT}") from exc
+        self._out = OutputReader(self.proc.stdout)
 
     # -- requests ---------------------------------------------------------------------------------
     def command(self, code: str, env: int | None = None, timeout: float | None = None, **extra) -> CommandReply:
@@ -211,28 +224,22 @@ class LeanRepl:
     # -- reading --------------------------------------------------------------------------------
     def _read_reply(self, timeout: float | None) -> dict:
         deadline = None if timeout is None else time.monotonic() + timeout
-        fd = self.proc.stdout.fileno()
         while True:
-            end = self._buf.find(b"\n\n")
-            if end >= 0:
-                block, self._buf = self._buf[:end], self._buf[end + 2:]
-                if not block.strip():
-                    continue
-                if not self.replies and not block.lstrip().startswith(b"{") and b"\n{" not in block:
-                    continue  # chatter before the first reply (`lake exe` building, a wrapper's banner)
-                reply = self._parse(block)
-                self.replies += 1
-                return reply
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
+            try:
+                block = self._out.read_until(_block_end, deadline)[:-2]
+            except TimeoutError:
                 self._kill()
-                raise ReplTimeout(f"no answer from the Lean REPL in {timeout:.1f}s (process killed)")
-            if select.select([fd], [], [], left)[0]:
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    self._kill()
-                    raise ReplCrashed(f"the Lean REPL closed its output{self._exit_note()}")
-                self._buf += chunk
+                raise ReplTimeout(f"no answer from the Lean REPL in {timeout:.1f}s (process killed)") from None
+            except EOFError:
+                self._kill()
+                raise ReplCrashed(f"the Lean REPL closed its output{self._exit_note()}") from None
+            if not block.strip():
+                continue
+            if not self.replies and not block.lstrip().startswith(b"{") and b"\n{" not in block:
+                continue  # chatter before the first reply (`lake exe` building, a wrapper's banner)
+            reply = self._parse(block)
+            self.replies += 1
+            return reply
 
     def _parse(self, block: bytes) -> dict:
         text = block.decode("utf-8", errors="replace")
@@ -291,15 +298,7 @@ class LeanRepl:
         return note + (f"; stderr: {tail[-500:]}" if tail else "")
 
     def _kill(self) -> None:
-        # The whole group, even when the leader is gone: `lake env` runs the REPL as its child.
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        kill_group(self.proc)  # the whole group, even when the leader is gone: `lake env` runs the REPL as its child
 
     def close(self) -> None:
         self._kill()

@@ -15,13 +15,17 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import click
+
 from lean_env.minif2f import MATHLIB_GIT, VARIANTS
 from lean_env.repl import cache_root
+from prover.command import UserError
 
 ELAN_INIT_URL = "https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh"
 REPL_GIT = "https://github.com/leanprover-community/repl"
@@ -246,3 +250,26 @@ def setup_lean(toolchain: str = DEFAULT_TOOLCHAIN, directory: str | os.PathLike 
     target = Path(directory) if directory is not None else default_directory(pin)
     return LeanSetup(pin, target, run=run, which=which, log=log, echo_output=echo_output,
                      env=dict(os.environ) if env is None else dict(env)).execute()
+
+
+# -- `prover setup lean` ------------------------------------------------------------------------------------------
+@click.command("lean")
+@click.option("--toolchain", default="v4.24.0", show_default=True,
+              help="Lean release to pin (minif2f-lean4: v4.24.0, minif2f-lean4-deepseek: v4.9.0)")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="where to create the Lake project (default: in the cache, one per toolchain)")
+@click.option("--mathlib-rev", help="Mathlib git revision (default: the benchmark's pin for this toolchain)")
+@click.option("--mathlib-git", help="Mathlib repository (default: the benchmark's, usually leanprover-community/mathlib4)")
+@click.option("--repl-rev", help="leanprover-community/repl tag or branch (default: the toolchain's tag)")
+@click.option("--quiet", is_flag=True, help="do not pass on the tools' own output")
+def setup_lean_command(toolchain, directory, mathlib_rev, mathlib_git, repl_rev, quiet):
+    """A Lake project pinned to the benchmark's Lean and Mathlib, with the REPL built; recorded for `prove`."""
+    try:
+        record = setup_lean(toolchain, directory, mathlib_rev, mathlib_git=mathlib_git, repl_rev=repl_rev,
+                            log=lambda line: click.echo(line, err=True), echo_output=not quiet)
+    except SetupError as exc:
+        raise UserError(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: rerun the same command to finish the setup", err=True)
+        sys.exit(130)
+    click.echo(f"Lean project ready: {record['project']} ({record['toolchain']}); recorded in {record_path()}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 
 from prover.sketches import SketchRefused, fill_gaps, split_at_gaps
+from prover.syntax import SketchSyntax, keyword_declaration_name
+from prover.types import Theorem
 
 GAP = "sorry"
 _TOKEN = re.compile(r"(?<![\w.'])sorry(?![\w'])")
@@ -50,3 +52,29 @@ def parse(text: str, statement: str = "") -> tuple[list[str], list[int]]:
 def fill(text: str, fills: list[str]) -> str:
     """The sketch with its gaps, in order, replaced by `fills` (`(tac1; tac2)` style text)."""
     return fill_gaps(text, _blank_comments(text), _TOKEN, fills)
+
+
+def formal_statement(theorem: Theorem) -> str:
+    """The statement ending in `:= by`, where the tactics start (a benchmark's `:= by sorry` tail replaced)."""
+    statement = theorem.statement.strip()
+    if not statement.endswith(":= by"):
+        statement = re.sub(r"\s*:=\s*(by\s*(sorry)?)?\s*$", "", statement) + " := by"
+    return statement
+
+
+def statement_name(formal: str) -> str:
+    name = keyword_declaration_name(formal)
+    if name is None:
+        raise ValueError("the formal statement must start with 'theorem NAME' for lean")
+    return name
+
+
+SKETCH = SketchSyntax(
+    gap_word=GAP,
+    stops=("\nInformal:", "\ntheorem ", "/-### Problem"),
+    parse=lambda text, theorem: parse(text, formal_statement(theorem)),
+    statement_name=statement_name,
+    example_set=lambda name: "lean",
+    comment=("/-", "-/"),
+    formal_statement=formal_statement,
+)

@@ -17,15 +17,19 @@ reading `#print axioms` only from the lines this module appended (a file can pri
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Sequence
 
 from lean_env.messages import CommandReply, ReplCrashed, ReplError, ReplTimeout
+from lean_env.repl import DEFAULT_TIMEOUTS, LeanRepl, default_repl_command, find_project
+from prover.errors import one_line
 from prover.types import BackendUnavailable, Theorem, Verdict
 
 STANDARD_AXIOMS = ("propext", "Classical.choice", "Quot.sound")
 # What native evaluation (native_decide, decide +native, bv_decide) adds; trusted only when asked.
 NATIVE_AXIOMS = ("Lean.ofReduceBool", "Lean.ofReduceNat", "Lean.trustCompiler")
 NOT_CHECKED_LIVE = "statically clean, but not checked by Lean (no REPL to run it)"
+NO_LIVE_CHECK = "statically clean, but cannot check live"
 
 RunCommand = Callable[[str], CommandReply]
 
@@ -176,6 +180,14 @@ def statement_without_proof(statement: str) -> str:
     return _PROOF_TAIL.sub("", statement.rstrip())
 
 
+def render_proof(theorem: Theorem, tactics: Sequence[str]) -> str:
+    """The proof file the backend's search writes and this checker accepts: the header, the statement, `:= by`
+    and the tactics, indented."""
+    header = theorem.header.strip()
+    body = "\n".join(textwrap.indent(t, "  ") for t in tactics)
+    return (f"{header}\n\n" if header else "") + f"{statement_without_proof(theorem.statement)} := by\n{body}\n"
+
+
 # -- static checks -------------------------------------------------------------------------------------
 def _refusal(code: str, allow_native_decide: bool) -> str | None:
     """Why `code` (comments blanked) is refused whatever it proves, or None."""
@@ -288,11 +300,6 @@ def static_problem(text: str, expected: Theorem | None = None, *, allow_native_d
 
 
 # -- the live check ------------------------------------------------------------------------------------
-def _one_line(text: str, limit: int = 300) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 def _parse_axioms(data: str) -> tuple[str, tuple[str, ...]] | None:
     """(name, axioms) from a `#print axioms` message, or None if it is not one."""
     m = _AXIOMS_REPORT.match(data.strip())
@@ -311,15 +318,15 @@ def live_verdict(text: str, names: list[str], run_command: RunCommand, *, allow_
     try:
         reply = run_command(code)
     except ReplTimeout as exc:
-        return Verdict(False, f"Lean did not finish checking the file: {_one_line(str(exc))}")
+        return Verdict(False, f"Lean did not finish checking the file: {one_line(exc, 300)}")
     except (ReplError, ReplCrashed) as exc:
-        return Verdict(False, f"checker failed: {_one_line(str(exc))}")
+        return Verdict(False, f"checker failed: {one_line(exc, 300)}")
     errors = [m for m in reply.messages if m.is_error]
     if errors and _MISSING_LIBRARY.search(errors[0].data):
-        raise BackendUnavailable(f"the Lean project cannot import what the file imports: {_one_line(errors[0].data)}")
+        raise BackendUnavailable(f"the Lean project cannot import what the file imports: {one_line(errors[0].data, 300)}")
     if errors:
         where = f" (line {errors[0].pos.line})" if errors[0].pos else ""
-        return Verdict(False, f"Lean reports an error{where}: {_one_line(errors[0].data)}")
+        return Verdict(False, f"Lean reports an error{where}: {one_line(errors[0].data, 300)}")
     if reply.sorries or any(m.is_sorry_warning or (m.severity == "warning" and "declaration uses" in m.data
                                                     and "sorry" in m.data) for m in reply.messages):
         return Verdict(False, "Lean warns that a declaration uses sorry")
@@ -368,3 +375,48 @@ def check_proof_text(
         return Verdict(False, NOT_CHECKED_LIVE)
     names = [expected.name] if expected is not None else _declared_theorems(code_view(text)[0])
     return live_verdict(text, names, run_command, allow_native_decide=allow_native_decide)
+
+
+# -- the verifier -------------------------------------------------------------------------------------------
+def fresh_repl_runner(timeout: float | None = None, new_repl: Callable[[], LeanRepl] | None = None) -> RunCommand:
+    """A run_command that elaborates code in a new REPL process each time (`new_repl()`; default: one in the set-up
+    Lean project), within `timeout` seconds. BackendUnavailable (saying what is missing) when there is no project
+    or no Lean to run."""
+    timeout = DEFAULT_TIMEOUTS.verify if timeout is None else timeout
+    if new_repl is None:
+        try:
+            project = find_project()
+            command = default_repl_command(project)  # finds lake, or says it is missing
+        except BackendUnavailable as exc:
+            raise BackendUnavailable(f"{NO_LIVE_CHECK}: {exc}") from None
+
+        def new_repl() -> LeanRepl:
+            return LeanRepl(project, command)
+
+    def run_command(code: str) -> CommandReply:
+        with new_repl() as repl:  # a fresh process: nothing earlier can leak into the check
+            return repl.command(code, timeout=timeout)
+
+    return run_command
+
+
+class LeanVerifier:
+    """The Lean backend's Verifier (prover.backend): static refusals always; a statically clean file is accepted
+    only by Lean itself, with `#print axioms`, in a new REPL process per check (`new_repl`; default: the set-up
+    project's, see fresh_repl_runner)."""
+
+    def __init__(self, new_repl: Callable[[], LeanRepl] | None = None, timeout: float | None = None):
+        self._new_repl = new_repl
+        self.timeout = DEFAULT_TIMEOUTS.verify if timeout is None else timeout
+
+    def verify(self, theorem: Theorem, tactics: tuple[str, ...], timeout: float | None = None) -> Verdict:
+        return self.check_text(render_proof(theorem, tactics), theorem, timeout)
+
+    def check_text(self, text: str, expected: Theorem | None = None, timeout: float | None = None) -> Verdict:
+        limit = self.timeout if timeout is None else timeout
+
+        def run_command(code: str) -> CommandReply:
+            # Lean is looked for only once the text passes the static checks: those refuse even without Lean.
+            return fresh_repl_runner(limit, self._new_repl)(code)
+
+        return check_proof_text(text, expected, run_command=run_command)

@@ -8,15 +8,13 @@ cache under a name that includes the adapter's hash, so a new adapter never reus
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from pathlib import Path
 
-from prover.cache import cache_root
+from model_store import MODEL_INFO, cache_root, default_model_dir
 
 ADAPTER_ROOT = Path(__file__).parent / "adapters"
-MODEL_INFO = "llemma_prover.json"  # in a model or adapter folder: {"prompt": template name, ...}
 
 
 def shipped_adapter(backend: str) -> Path | None:
@@ -56,19 +54,7 @@ def merged_model_dir(base: Path, adapter: Path) -> Path:
 
 def default_model_for(backend: str) -> Path:
     """What `--model default` loads for a backend: the tuned merge where an adapter ships, else the base."""
-    from prover.hf_generator import default_model_dir
-
     base = default_model_dir()
     adapter = shipped_adapter(backend)
     return merged_model_dir(base, adapter) if adapter else base
 
-
-def model_prompt(folder: str | Path) -> str | None:
-    """The prompt template a model folder was trained with, if it says (llemma_prover.json)."""
-    info = Path(folder) / MODEL_INFO
-    if not info.is_file():
-        return None
-    try:
-        return json.loads(info.read_text()).get("prompt")
-    except (OSError, ValueError):
-        return None

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,15 +9,17 @@ from typing import Iterable, Iterator, NamedTuple
 
 from tqdm import tqdm
 
-from prover import interrupts
+from prover import interrupts, jsonl
 from prover.backend import Backend
+from prover.errors import first_line
 from prover.generators import TacticGenerator
+from prover.jsonl import append_row, write_atomic
 from prover.search import SearchConfig, Status, best_first_search
 from prover.types import BackendUnavailable, StatementError, Theorem
 
 RESULTS = "results.jsonl"
 CONFIG = "config.json"
-TREES = "trees"  # OUT/trees/NAME.json: each attempted theorem's search graph (networkx node-link JSON)
+TREES = "trees"  # OUT/trees/NAME.json: each attempted theorem's search tree (SearchTree.to_json)
 UNSUPPORTED = "unsupported"  # the proof assistant cannot state the theorem
 ERROR = "error"  # our side broke on this theorem
 
@@ -32,39 +32,13 @@ class RunConfigMismatch(RunFolderError):
     pass
 
 
-# Each line of a results file skipped as not a row, said once per process: prove reads the file more than once.
-_skipped_lines: set[tuple[str, int]] = set()
-
-
 def read_rows(path: Path, required: tuple[str, ...] = ("name", "status")) -> list[dict]:
     """Complete rows of a results file, every row (a retried theorem has several: `latest_rows` keeps its last).
 
     A torn last line (killed mid-write) is cut off so appends stay valid. Any other line that is not a JSON object
     with string `required` fields (garbage, another encoding) is skipped with a warning on stderr, not deleted:
     the rows around it still count. OSError if the file cannot be read at all."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    complete = data[: data.rfind(b"\n") + 1]
-    if len(complete) != len(data):
-        with open(path, "r+b") as f:
-            f.truncate(len(complete))
-    rows = []
-    for number, line in enumerate(complete.split(b"\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line.decode("utf-8"))
-            problem = None if isinstance(row, dict) else "not a JSON object"
-            problem = problem or next((f"no {key!r}" for key in required if not isinstance(row.get(key), str)), None)
-        except (UnicodeDecodeError, ValueError) as exc:
-            row, problem = None, f"not JSON: {str(exc).splitlines()[0]}"
-        if problem is None:
-            rows.append(row)
-        elif (str(path), number) not in _skipped_lines:
-            _skipped_lines.add((str(path), number))
-            print(f"warning: {path}:{number}: skipped, not a row ({problem})", file=sys.stderr)
-    return rows
+    return jsonl.read_rows(path, required, tail="cut") if path.exists() else []
 
 
 def latest_rows(rows: Iterable[dict]) -> list[dict]:
@@ -82,17 +56,6 @@ def finished_names(rows: Iterable[dict]) -> set[str]:
     return {row["name"] for row in latest_rows(rows) if row["status"] != ERROR}
 
 
-def append_row(path: Path, row: dict) -> None:
-    """One write of one whole line on an O_APPEND descriptor, then fsync: a row is there or it is not."""
-    line = (json.dumps(row, sort_keys=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def prepare_run_dir(out: Path, run_config: dict) -> None:
     """Create the run folder, or check a resumed one was started with the same settings. RunFolderError (one line)
     where the folder cannot be written or its config.json or results.jsonl cannot be read back."""
@@ -104,7 +67,7 @@ def prepare_run_dir(out: Path, run_config: dict) -> None:
             try:
                 old = json.loads(config_path.read_text(encoding="utf-8"))
             except (UnicodeDecodeError, ValueError) as exc:
-                raise RunFolderError(f"{config_path} is not a run's config (not JSON: {str(exc).splitlines()[0]}); "
+                raise RunFolderError(f"{config_path} is not a run's config (not JSON: {first_line(exc)}); "
                                      "use another --out") from None
             if not isinstance(old, dict):
                 raise RunFolderError(f"{config_path} is not a run's config (not a JSON object); use another --out")
@@ -114,9 +77,7 @@ def prepare_run_dir(out: Path, run_config: dict) -> None:
                     f"{out} was started with different {', '.join(changed)}; use another --out or the same settings"
                 )
         read_rows(out / RESULTS)  # now, not mid-batch: an unreadable results file, or the warnings for bad lines
-        tmp = config_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(run_config, indent=2, sort_keys=True))
-        os.replace(tmp, config_path)
+        write_atomic(config_path, json.dumps(run_config, indent=2, sort_keys=True))
     except OSError as exc:  # read-only, not a folder, a file in the way: say which path and why
         where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != out else ""
         raise RunFolderError(f"cannot use {out} as a run folder: {exc.strerror or exc}{where}") from None
@@ -154,7 +115,7 @@ def summarize(rows: Iterable[dict]) -> Summary:
 
 class Attempt(NamedTuple):
     """What one theorem leaves in a run folder: its results row, its proof file text if it was proved, and its
-    search graph (`SearchResult.tree_data`) if it was searched and trees are kept. Plain data, so a Ray actor
+    search tree (`SearchTree.to_json`) if it was searched and trees are kept. Plain data, so a Ray actor
     can return it."""
 
     row: dict
@@ -164,7 +125,7 @@ class Attempt(NamedTuple):
 
 def prove_one(theorem: Theorem, backend: Backend, generator: TacticGenerator, config: SearchConfig,
               trees: bool = True) -> Attempt:
-    """The results row for one theorem, the proof file text if it was proved, the search graph if `trees`."""
+    """The results row for one theorem, the proof file text if it was proved, the search tree if `trees`."""
     row = {"name": theorem.name, "split": theorem.split, "model": generator.name, "proof": None}
     t0 = time.monotonic()
     try:
@@ -186,7 +147,7 @@ def prove_one(theorem: Theorem, backend: Backend, generator: TacticGenerator, co
         if not result.verdict.accepted:
             row["reason"] = result.verdict.reason
     script = result.proof.script if result.status is Status.PROVED else None
-    return Attempt(row, script, result.tree_data() if trees else None)
+    return Attempt(row, script, result.tree.to_json() if trees else None)
 
 
 def error_row(theorem: Theorem, model: str, reason: str) -> dict:
@@ -209,14 +170,10 @@ def record_result(out: Path, row: dict, script: str | None, suffix: str, tree: d
     """The proof file and the search tree first (each atomically renamed into place), then the row: a row never
     names a missing proof or tree. A tree left without its row (killed in between) is overwritten on resume."""
     if script is not None:
-        tmp = out / "proofs" / f".{row['name']}{suffix}.tmp"
-        tmp.write_text(script)
-        os.replace(tmp, out / "proofs" / f"{row['name']}{suffix}")
+        write_atomic(out / "proofs" / f"{row['name']}{suffix}", script)
     if tree is not None:
         (out / TREES).mkdir(exist_ok=True)
-        tmp = out / TREES / f".{row['name']}.json.tmp"
-        tmp.write_text(json.dumps(tree, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, out / TREES / f"{row['name']}.json")
+        write_atomic(out / TREES / f"{row['name']}.json", json.dumps(tree, ensure_ascii=False, separators=(",", ":")))
     append_row(out / RESULTS, row)
 
 
@@ -254,7 +211,7 @@ def prove_batch(
     trees: bool = True,
 ) -> Iterator[dict]:
     """Prove each theorem not already finished in out/results.jsonl (one whose last row is `error` is tried again),
-    appending its row as soon as it is known (and, with `trees`, its search graph to out/trees/ just before)."""
+    appending its row as soon as it is known (and, with `trees`, its search tree to out/trees/ just before)."""
     results = out / RESULTS
     rows = read_rows(results)
     done = finished_names(rows)

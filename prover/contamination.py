@@ -18,13 +18,13 @@ not guarded; such formulas are textbook facts as much as benchmark problems.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prover.jsonl import write_atomic
 from prover.proofsteps import ProofStep
 
 DEFAULT_N = 10
@@ -92,10 +92,7 @@ class ContaminationReport:
                 "benchmark_theorems_matched": dict(self.by_theorem.most_common()), "examples": self.examples}
 
     def write(self, path: str | Path) -> None:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n")
 
 
 class NgramGuard:

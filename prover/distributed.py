@@ -28,10 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+import psutil
+
 from prover.batch import RESULTS, BatchProgress, attempt_one, error_row, finished_names, read_rows
 from prover.batching import LATE_ANSWER_GRACE_S
 from prover.generators import AutomationOnly, Candidate, TacticGenerator
-from prover.sandbox import descendants
+from prover.jsonl import write_atomic
 from prover.search import SearchConfig
 from prover.types import BackendUnavailable, StatementError, Theorem
 
@@ -87,39 +89,30 @@ def _write_unfinished(out: Path, seconds: dict[str, float]) -> None:
     merged = read_unfinished(out)
     for name, s in seconds.items():
         merged[name] = max(s, merged.get(name, 0.0))
-    tmp = out / f".{UNFINISHED}.tmp"
-    tmp.write_text(json.dumps({k: round(v, 3) for k, v in sorted(merged.items())}, indent=1))
-    os.replace(tmp, out / UNFINISHED)
+    write_atomic(out / UNFINISHED, json.dumps({k: round(v, 3) for k, v in sorted(merged.items())}, indent=1))
 
 
 # ---- actors (plain classes; wrapped by ray.remote when a job starts) -------------------------------------------
 
 
-def _rss_mb(pid: int) -> float | None:
+def _usage(process: psutil.Process) -> tuple[float, float]:
+    """(resident MB, CPU seconds) of one process; zeros for one that is gone or cannot be read."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0
+        with process.oneshot():
+            times = process.cpu_times()
+            return process.memory_info().rss / 2**20, times.user + times.system
+    except psutil.Error:
+        return 0.0, 0.0
 
 
 def process_usage() -> dict:
     """This process's resident memory (MB) and CPU time (s), and its live children's (a prover's proof-assistant
-    processes): what the docs' memory table and the benchmarks' CPU diagnostics read. Linux /proc; None elsewhere."""
-    me = os.getpid()
-    children = descendants(me)
-    return {"pid": me, "rss_mb": _rss_mb(me), "children_rss_mb": sum(_rss_mb(c) or 0 for c in children),
-            "cpu_seconds": _cpu_seconds(me), "children_cpu_seconds": sum(_cpu_seconds(c) for c in children)}
+    processes): what the docs' memory table and the benchmarks' CPU diagnostics read."""
+    me = psutil.Process()
+    rss_mb, cpu_seconds = _usage(me)
+    children = [_usage(child) for child in me.children(recursive=True)]
+    return {"pid": me.pid, "rss_mb": rss_mb, "children_rss_mb": sum(rss for rss, _ in children),
+            "cpu_seconds": cpu_seconds, "children_cpu_seconds": sum(cpu for _, cpu in children)}
 
 
 class ModelActorClient:

@@ -8,7 +8,15 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Protocol, runtime_checkable
 
+from prover.lm import expired
 from prover.types import Theorem
+
+__all__ = [
+    "AutomationOnly", "CHEAT_TACTICS", "Candidate", "GenerationRequest", "SCORINGS", "TacticGenerator",
+    "candidate_score", "clean_candidates", "expired", "forbidden_pattern", "generate_batch", "generate_within",
+    "goals_split_after",
+    "latest_deadline", "seconds_left", "takes_keyword",
+]
 
 
 @dataclass(frozen=True)
@@ -42,11 +50,6 @@ class GenerationRequest:
     state_text: str
     n: int
     deadline: float | None = None  # time.monotonic() after which the answer is no use; None: no limit
-
-
-def expired(deadline: float | None, now: float | None = None) -> bool:
-    """Whether `deadline` (time.monotonic(), None: never) has passed."""
-    return deadline is not None and (time.monotonic() if now is None else now) >= deadline
 
 
 def seconds_left(deadline: float | None, default: float) -> float:
@@ -111,49 +114,45 @@ def candidate_score(logprob: float, num_tokens: int, scoring: str = "mean") -> f
     raise ValueError(f"unknown scoring {scoring!r} (choose from {', '.join(SCORINGS)})")
 
 
-def cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
-    """The completion up to the first stop sequence, and whether one was found (else it ran out of tokens)."""
-    cuts = [i for i in (text.find(s) for s in stop) if i >= 0]
-    return (text[: min(cuts)], True) if cuts else (text, False)
+def forbidden_pattern(words: Iterable[str]) -> re.Pattern:
+    """A pattern for any of `words` as a whole word: `.match` finds one that starts a tactic, `.search` one
+    anywhere in it. No words: a pattern that matches nothing."""
+    words = sorted(set(words))
+    return re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\b") if words else re.compile(r"(?!)")
 
 
-# Tactics a model must never be allowed to propose: they close a goal without proving it.
-_FORBIDDEN = re.compile(r"^\s*(sorry|admit|Admitted|give_up|oops)\b")
+def goals_split_after(separator: str) -> Callable[[str], str]:
+    """A `first_goal` (BackendPlugin.first_goal) for a state layout where each goal's hypotheses end at a line
+    matching `separator` (a regex) and the goal at the next blank line: the text up to that blank line."""
+    pattern = re.compile(separator, re.MULTILINE)
+
+    def first_goal(goals: str) -> str:
+        found = pattern.search(goals)
+        if found is None:
+            return goals
+        end = goals.find("\n\n", found.end())
+        return goals if end < 0 else goals[:end]
+
+    return first_goal
 
 
-def clean_candidates(raw: Iterable[Candidate], n: int) -> list[Candidate]:
-    """Strip, drop empty/cheating ones, merge duplicates keeping the best score, best first."""
+# Tactics that close a goal without proving it in the languages the prover ships with: what a generator drops when
+# it is not told its backend's words (BackendPlugin.forbidden_tactics).
+CHEAT_TACTICS = ("sorry", "admit", "Admitted", "give_up", "oops")
+_CHEATS = forbidden_pattern(CHEAT_TACTICS)
+
+
+def clean_candidates(raw: Iterable[Candidate], n: int, forbidden: re.Pattern = _CHEATS) -> list[Candidate]:
+    """Strip, drop empty ones and those starting with a `forbidden` word, merge duplicates keeping the best
+    score, best first."""
     best: dict[str, Candidate] = {}
     for cand in raw:
         tactic = cand.tactic.strip()
-        if not tactic or _FORBIDDEN.match(tactic):
+        if not tactic or forbidden.match(tactic):
             continue
         if tactic not in best or cand.score > best[tactic].score:
             best[tactic] = Candidate(tactic, cand.score, cand.logprob, cand.num_tokens)
     return sorted(best.values(), key=lambda c: -c.score)[:n]
-
-
-def answer_requests(
-    generator, requests: list[GenerationRequest], compute: Callable[[list[GenerationRequest]], list[list[Candidate]]]
-) -> list[list[Candidate]]:
-    """The common frame of a batched `generate_batch`: `compute` gets only the requests that want candidates
-    (n > 0) and still have time (deadline not passed) and returns raw candidates for each; every request gets its
-    own cleaned, best-first list (empty for the others). The call's wall time and count go to
-    `generator.model_seconds` / `generator.calls`."""
-    now = time.monotonic()
-    live = [i for i, r in enumerate(requests) if r.n > 0 and not expired(r.deadline, now)]
-    results: list[list[Candidate]] = [[] for _ in requests]
-    if not live:
-        return results
-    started = time.perf_counter()
-    try:
-        raw = compute([requests[i] for i in live])
-        for i, candidates in zip(live, raw):
-            results[i] = clean_candidates(candidates, requests[i].n)
-        return results
-    finally:
-        generator.model_seconds += time.perf_counter() - started
-        generator.calls += 1
 
 
 class AutomationOnly:
@@ -163,17 +162,3 @@ class AutomationOnly:
 
     def generate(self, theorem: Theorem, state_text: str, n: int, deadline: float | None = None) -> list[Candidate]:
         return []
-
-
-class ReplayGenerator:
-    """Test/benchmark double: proposes fixed tactics (per theorem name, or for every theorem) at zero model cost."""
-
-    name = "replay"
-
-    def __init__(self, tactics: list[str] | dict[str, list[str]], score: float = -1.0):
-        self._tactics = tactics
-        self._score = score
-
-    def generate(self, theorem: Theorem, state_text: str, n: int, deadline: float | None = None) -> list[Candidate]:
-        tactics = self._tactics.get(theorem.name, []) if isinstance(self._tactics, dict) else self._tactics
-        return [Candidate(t, self._score - 1e-3 * i) for i, t in enumerate(tactics[:n])]

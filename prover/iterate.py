@@ -24,14 +24,9 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from prover.batch import (
-    RESULTS,
-    append_row,
-    prepare_run_dir,
-    prove_batch,
-    read_rows,
-    summarize,
-)
+from prover import jsonl
+from prover.batch import RESULTS, prepare_run_dir, prove_batch, read_rows, summarize
+from prover.jsonl import append_row, write_atomic
 from prover.proofsteps import read_proofsteps, write_proofsteps
 from prover.search import SearchConfig
 from prover.train_data import collect_proofsteps
@@ -91,11 +86,8 @@ def _last_metrics(train_dir: Path) -> dict:
     out = {}
     for name, keys in (("metrics.jsonl", ("loss",)), ("eval.jsonl", ("eval_loss",))):
         path = train_dir / name
-        if path.is_file():
-            lines = path.read_text().splitlines()
-            if lines:
-                row = json.loads(lines[-1])
-                out.update({k: row[k] for k in keys if k in row})
+        for row in jsonl.read_rows(path, tail="skip")[-1:] if path.is_file() else []:
+            out.update({k: row[k] for k in keys if k in row})
     return out
 
 
@@ -107,7 +99,7 @@ def iterate(settings: IterateSettings, out: Path, plugin, progress: bool = True,
     # A folder written before a setting existed holds that setting's default.
     if saved.is_file() and {**asdict(IterateSettings()), **json.loads(saved.read_text())} != asdict(settings):
         raise IterateError(f"{out} holds an iteration with other settings: use another --out")
-    saved.write_text(json.dumps(asdict(settings), indent=1))
+    write_atomic(saved, json.dumps(asdict(settings), indent=1))
     done = {row["round"]: row for row in read_rows(out / ROUNDS, required=())}  # round rows have no name
     theorems = plugin.benchmarks[settings.benchmark](settings.split)
     if settings.names:

@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 
 from prover.generators import AutomationOnly, SCORINGS, TacticGenerator
-from prover.prompts import DEFAULT_PROMPT, load_prompt
+from prover.prompts import default_prompt, load_prompt
 
 SCHEMES = ("hf", "vllm", "openai")
 
@@ -39,17 +39,19 @@ def load_generator(spec: str, backend: str = "rocq", settings: ModelSettings = M
     if scheme != "openai":
         target = str(_model_folder(target, backend))
     try:
-        from prover.adapters import model_prompt
+        from model_store import model_prompt
 
         prompt = settings.prompt or (model_prompt(target) if scheme != "openai" else None)
-        template = load_prompt(prompt or DEFAULT_PROMPT.get(backend, "rocq-proofstep"))
+        template = load_prompt(prompt or default_prompt(backend))
     except ValueError as exc:
         raise ModelSpecError(str(exc)) from None
-    common = dict(temperature=settings.temperature, prompt=template, scoring=settings.scoring)
+    common = dict(temperature=settings.temperature, prompt=template, scoring=settings.scoring,
+                  forbidden_tactics=forbidden_tactics())
     if scheme == "openai":
         from prover.openai_generator import OpenAIGenerator
 
         return OpenAIGenerator(target, served_name=settings.served_name, max_tokens=settings.max_tokens, **common)
+    common["first_goal"] = _first_goal(backend)
     if scheme == "vllm":
         try:
             import vllm  # noqa: F401  (only to give the install hint instead of an ImportError deep inside)
@@ -76,7 +78,7 @@ def load_generator(spec: str, backend: str = "rocq", settings: ModelSettings = M
 
 def check_model(spec: str, backend: str = "rocq", settings: ModelSettings = ModelSettings()) -> None:
     """Refuse a `--model` value (with its scoring and prompt) that cannot work, without loading any weights, so that
-    a command can refuse it before it writes anything. Raises ModelSpecError, or hf_generator's ModelLoadError for
+    a command can refuse it before it writes anything. Raises ModelSpecError, or model_store's ModelLoadError for
     a model folder or hub id that is not there. `default` and `base` are ours, built on first load: not checked."""
     if spec == "none":
         return
@@ -93,14 +95,33 @@ def check_model(spec: str, backend: str = "rocq", settings: ModelSettings = Mode
         if not target.startswith(("http://", "https://")):
             raise ModelSpecError(f"openai: needs a server URL, e.g. openai:http://127.0.0.1:8000 (got {spec!r})")
     elif target not in ("default", "base"):
-        from prover.hf_generator import _resolve_model
+        from model_store import resolve_model
 
-        _resolve_model(target)  # a folder with a config.json, or a hub id in the local cache
+        resolve_model(target)  # a folder with a config.json, or a hub id in the local cache
     if settings.prompt:
         try:
             load_prompt(settings.prompt)
         except ValueError as exc:
             raise ModelSpecError(str(exc)) from None
+
+
+def forbidden_tactics() -> tuple[str, ...]:
+    """Every installed backend's forbidden words (BackendPlugin.forbidden_tactics): a model trained on one language's
+    proofs proposes that language's cheats in another."""
+    from prover.generators import CHEAT_TACTICS
+    from prover.plugins import available_backends, cached_plugin
+
+    words = {w for name in available_backends() for w in cached_plugin(name).forbidden_tactics}
+    return tuple(sorted(words)) or CHEAT_TACTICS
+
+
+def _first_goal(backend: str):
+    from prover.plugins import UnknownBackend, cached_plugin
+
+    try:
+        return cached_plugin(backend).first_goal
+    except UnknownBackend:
+        return None
 
 
 def _scheme_and_target(spec: str) -> tuple[str, str]:
@@ -115,7 +136,7 @@ def _model_folder(target: str, backend: str):
 
         return default_model_for(backend)
     if target == "base":
-        from prover.hf_generator import default_model_dir
+        from model_store import default_model_dir
 
         return default_model_dir()
     return target

@@ -12,7 +12,7 @@ Servers differ; two flags say what this one can do:
 Every failure to get an answer becomes a `ModelServerError` whose message is one line naming the server.
 
 Deadlines: each HTTP attempt's time limit is the time left before the request's deadline (at most `timeout_s`;
-httpx and requests apply it to connecting and to each wait for data, which for a completions reply that comes
+httpx applies it to connecting and to each wait for data, which for a completions reply that comes
 whole is the wait for the answer), and no retry starts after it. A request whose deadline passes unanswered gets
 no candidates (not an error): the caller has stopped waiting for them.
 """
@@ -25,20 +25,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from prover.generators import (
-    Candidate,
-    GenerationRequest,
-    answer_requests,
-    candidate_score,
-    cut_at_stop,
-    expired,
-    latest_deadline,
-    seconds_left,
-)
-from prover.prompts import DEFAULT_PROMPT, PromptTemplate, load_prompt
-from prover.types import Theorem
+from prover.errors import one_line
+from prover.generators import CHEAT_TACTICS, candidate_score, latest_deadline, seconds_left
+from prover.lm import Completion, cut_at_stop, expired, per_prompt
+from prover.model_generator import ModelGenerator
+from prover.prompts import PromptTemplate, resolve_template
 
 # scorer(prompt, continuation) -> (summed log-probability, number of tokens) of `continuation` after `prompt`.
 Scorer = Callable[[str, str], "tuple[float, int]"]
@@ -46,20 +39,6 @@ Scorer = Callable[[str, str], "tuple[float, int]"]
 
 class ModelServerError(RuntimeError):
     """The model server could not be used; the message is one line a CLI or a results row can show."""
-
-
-def _one_line(text: Any, limit: int = 200) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def resolve_template(prompt: PromptTemplate | str | None, backend: str) -> PromptTemplate:
-    """The template itself, one by name or file, or (None) the default for the theorem's backend."""
-    if isinstance(prompt, PromptTemplate):
-        return prompt
-    if prompt is None:
-        return load_prompt(DEFAULT_PROMPT.get(backend, "rocq-proofstep"))
-    return load_prompt(prompt)
 
 
 def normalise_base_url(base_url: str) -> str:
@@ -72,7 +51,7 @@ def normalise_base_url(base_url: str) -> str:
     return url
 
 
-# --- transport: httpx where installed (connection pooling, thread-safe client), else requests --------------
+# --- transport: httpx (connection pooling, a thread-safe client) -----------------------------------------------
 
 
 class _Unreachable(Exception):
@@ -83,8 +62,8 @@ class _Timeout(Exception):
     """Connected (or tried to) but no complete answer within the time limit."""
 
 
-class _OutOfTime(Exception):
-    """The request's deadline passed before an answer came: its caller gets no candidates."""
+class OutOfTime(Exception):
+    """The request's deadline passed before an answer came: its caller gets no completions."""
 
 
 def _is_loopback(base_url: str) -> bool:
@@ -123,41 +102,6 @@ class _HttpxTransport:
         self._client.close()
 
 
-class _RequestsTransport:
-    def __init__(self, timeout_s: float, headers: dict[str, str], base_url: str):
-        import requests
-
-        self._requests = requests
-        self._timeout = timeout_s
-        self._headers = headers
-        self._trust_env = not _is_loopback(base_url)
-        self._local = threading.local()  # a requests.Session is not documented thread-safe: one per thread
-
-    def _session(self):
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._requests.Session()
-            session.trust_env = self._trust_env  # see _HttpxTransport
-            session.headers.update(self._headers)
-            self._local.session = session
-        return session
-
-    def request(self, method: str, url: str, body: dict | None, timeout: float | None = None) -> tuple[int, str]:
-        requests = self._requests
-        try:
-            reply = self._session().request(method, url, json=body, timeout=self._timeout if timeout is None else timeout)
-        except requests.Timeout as error:
-            raise _Timeout(str(error)) from error
-        except (requests.ConnectionError, OSError) as error:
-            raise _Unreachable(_connection_reason(error)) from error
-        return reply.status_code, reply.text
-
-    def close(self) -> None:
-        session = getattr(self._local, "session", None)
-        if session is not None:
-            session.close()
-
-
 def _connection_reason(error: BaseException) -> str:
     text = str(error)
     lowered = text.lower()
@@ -171,39 +115,22 @@ def _connection_reason(error: BaseException) -> str:
     ):
         if marker in lowered:
             return reason
-    return _one_line(text or type(error).__name__, 120)
+    return one_line(text or type(error).__name__, 120)
 
 
-def make_transport(timeout_s: float, headers: dict[str, str], base_url: str, library: str | None = None):
-    """httpx if installed (or if asked for by `library`), else requests."""
-    if library is None:
-        try:
-            import httpx  # noqa: F401
-
-            library = "httpx"
-        except ImportError:
-            library = "requests"
-    if library == "httpx":
-        return _HttpxTransport(timeout_s, headers, base_url)
-    if library == "requests":
-        return _RequestsTransport(timeout_s, headers, base_url)
-    raise ValueError(f"unknown HTTP library {library!r} (httpx or requests)")
+# --- the model client -------------------------------------------------------------------------------------
 
 
-# --- the generator -----------------------------------------------------------------------------------------
+class OpenAIModel:
+    """A model behind an OpenAI-compatible `/v1/completions` server (a LanguageModel)."""
 
-
-class OpenAIGenerator:
-    """Scored one-line tactics from an OpenAI-compatible `/v1/completions` server."""
+    tokenizer = None  # the server's tokens are not known here: prompts go as they are
+    context_length = None
 
     def __init__(
         self,
         base_url: str,
         served_name: str | None = None,
-        temperature: float = 1.0,
-        max_tokens: int = 48,
-        prompt: PromptTemplate | str | None = None,
-        scoring: str = "mean",
         timeout_s: float = 60.0,
         retries: int = 3,
         backoff_s: float = 0.5,
@@ -211,28 +138,20 @@ class OpenAIGenerator:
         echo_logprobs_ok: bool = True,
         api_key: str | None = None,
         scorer: Scorer | None = None,
-        seed: int | None = None,
         max_concurrency: int = 8,
-        http_library: str | None = None,
     ):
-        candidate_score(0.0, 1, scoring)  # rejects an unknown scoring now, not at the first call
+        """`served_name`: the model's name on the server (None: the first /v1/models lists). See the module's
+        doc for `supports_n`, `echo_logprobs_ok` and `scorer`."""
         self.base_url = normalise_base_url(base_url)
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self._prompt = prompt if prompt is None or isinstance(prompt, PromptTemplate) else load_prompt(prompt)
-        self.scoring = scoring
         self.timeout_s = timeout_s
         self.retries = max(0, retries)  # extra attempts after the first
         self.backoff_s = backoff_s
         self.supports_n = supports_n
         self.echo_logprobs_ok = echo_logprobs_ok
         self.scorer = scorer
-        self.seed = seed
         self.max_concurrency = max(1, max_concurrency)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._transport = make_transport(timeout_s, headers, self.base_url, http_library)
-        self.model_seconds = 0.0  # cumulative wall time waiting for the server (and the scorer)
-        self.calls = 0
+        self._transport = _HttpxTransport(timeout_s, headers, self.base_url)
         self.requests_sent = 0  # HTTP attempts, retries included
         self._count_lock = threading.Lock()  # fanned-out requests count from several threads
         self.generated_tokens = 0  # as the server's `usage.completion_tokens` reports them (for tokens/s)
@@ -242,17 +161,17 @@ class OpenAIGenerator:
     def close(self) -> None:
         self._transport.close()
 
-    def __enter__(self) -> "OpenAIGenerator":
-        return self
+    def cache_params(self) -> tuple:
+        return (self.base_url,)
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def share_prefix(self, text: str) -> None:
+        """Nothing to do: a server caches shared prompt prefixes itself, if it can."""
 
     # --- HTTP with retries ---
 
-    def _call(self, method: str, path: str, body: dict | None = None, deadline: float | None = None) -> Any:
+    def request(self, method: str, path: str, body: dict | None = None, deadline: float | None = None) -> Any:
         """The parsed JSON reply; retries connection errors, timeouts, 429 and 5xx with exponential backoff.
-        With a `deadline` (time.monotonic()), each attempt gets only the time left, and `_OutOfTime` is raised
+        With a `deadline` (time.monotonic()), each attempt gets only the time left, and `OutOfTime` is raised
         once it has passed."""
         url = self.base_url + path
         where = f"model server at {self.base_url}"
@@ -264,7 +183,7 @@ class OpenAIGenerator:
                 pause = self.backoff_s * (2 ** (attempt - 1)) * (1 + 0.1 * random.random())
                 time.sleep(seconds_left(deadline, pause))
             if expired(deadline):
-                raise _OutOfTime(problem)
+                raise OutOfTime(problem)
             limit = seconds_left(deadline, self.timeout_s)
             with self._count_lock:
                 self.requests_sent += 1
@@ -275,7 +194,7 @@ class OpenAIGenerator:
                 continue
             except _Timeout:
                 if expired(deadline):
-                    raise _OutOfTime(problem) from None
+                    raise OutOfTime(problem) from None
                 problem = f"{where} did not answer {path} within {limit:g}s"
                 continue
             if status == 429 or status >= 500:
@@ -288,13 +207,13 @@ class OpenAIGenerator:
                 return json.loads(text)
             except ValueError:
                 raise ModelServerError(
-                    f"{where} sent a malformed reply to {path}: not JSON: {_one_line(text, 80)!r}"
+                    f"{where} sent a malformed reply to {path}: not JSON: {one_line(text, 80)!r}"
                 ) from None
         suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
         raise ModelServerError(problem + suffix)
 
     def _first_served_model(self) -> str:
-        reply = self._call("GET", "/v1/models")
+        reply = self.request("GET", "/v1/models")
         try:
             models = [entry["id"] for entry in reply["data"]]
         except (TypeError, KeyError) as error:
@@ -305,67 +224,62 @@ class OpenAIGenerator:
             raise ModelServerError(f"model server at {self.base_url} serves no model (empty /v1/models)")
         return models[0]
 
-    # --- generation ---
+    # --- completions ---
 
-    def template_for(self, theorem: Theorem) -> PromptTemplate:
-        return resolve_template(self._prompt, theorem.backend)
-
-    def build_prompt(self, theorem: Theorem, state_text: str) -> str:
-        return self.template_for(theorem).render(state_text.strip("\n"), theorem.statement)
-
-    def generate(self, theorem: Theorem, state_text: str, n: int, deadline: float | None = None) -> list[Candidate]:
-        """Up to `n` distinct tactics for the state, best first (none if the server has not answered by `deadline`)."""
-        return self.generate_batch([GenerationRequest(theorem, state_text, n, deadline)])[0]
-
-    def generate_batch(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
-        """One list of candidates per request: one HTTP request in all where the server honours `n`."""
-        return answer_requests(self, requests, self._complete)
-
-    def _complete(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
-        prompts = [self.build_prompt(r.theorem, r.state_text) for r in requests]
-        stops = [self.template_for(r.theorem).stop for r in requests]
-        ns = [r.n for r in requests]
-        deadlines = [r.deadline for r in requests]
+    def complete(self, prompts, n, max_tokens, temperature, stop, deadline=None, *, top_p=1.0, seed=None,
+                 nonblank_start=False) -> list[list[Completion]]:
+        """See prover.lm.LanguageModel (`nonblank_start` is not honoured). One HTTP request in all where the server
+        honours `n` and the prompts share it; a prompt whose deadline passes unanswered gets no completions."""
+        ns, deadlines = per_prompt(n, len(prompts)), per_prompt(deadline, len(prompts))
+        now = time.monotonic()
+        live = [i for i in range(len(prompts)) if ns[i] > 0 and not expired(deadlines[i], now)]
+        results: list[list[Completion]] = [[] for _ in prompts]
+        if not live:
+            return results
+        stop = tuple(stop)
+        asks = [(prompts[i], ns[i], deadlines[i]) for i in live]
+        sampling = {"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p, "seed": seed}
         if self.supports_n:
-            choices = self._batched_choices(prompts, stops, ns, deadlines)
+            choices = self._batched_choices(asks, stop, sampling)
         else:
-            choices = self._fanned_out_choices(prompts, stops, ns, deadlines)
-        return [
-            [c for c in (self._candidate(prompt, stop, choice) for choice in prompt_choices) if c is not None]
-            for prompt, stop, prompt_choices in zip(prompts, stops, choices)
-        ]
+            choices = self._fanned_out_choices(asks, stop, sampling)
+        for i, prompt_choices in zip(live, choices):
+            results[i] = [self._completion(prompts[i], stop, choice) for choice in prompt_choices]
+        return results
 
-    def _body(self, prompt: str | list[str], stop: tuple[str, ...], n: int) -> dict:
+    def _body(self, prompt: str | list[str], stop: tuple[str, ...], n: int, sampling: dict) -> dict:
         body: dict[str, Any] = {
             "model": self.served_name,
             "prompt": prompt,
             "n": n,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "stop": list(stop),
+            "temperature": sampling["temperature"],
+            "max_tokens": sampling["max_tokens"],
+            "stop": list(stop)[:4],  # the OpenAI API takes at most 4; the text is cut at all of them here
         }
+        if sampling["top_p"] < 1.0:
+            body["top_p"] = sampling["top_p"]
         if self.echo_logprobs_ok:
             body["logprobs"] = 1  # the sampled token's log-probability (plus the top 1) at every position
-        if self.seed is not None:
-            body["seed"] = self.seed
+        if sampling["seed"] is not None:
+            body["seed"] = sampling["seed"]
         return body
 
-    def _batched_choices(self, prompts: list[str], stops: list[tuple[str, ...]], ns: list[int],
-                         deadlines: list[float | None]) -> list[list[dict]]:
-        # One request carries every prompt when they share n and stop; otherwise one request per group.
-        groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
-        for k, key in enumerate(zip(ns, stops)):
-            groups.setdefault(key, []).append(k)
-        out: list[list[dict]] = [[] for _ in prompts]
-        for (n, stop), members in groups.items():
-            batch = [prompts[k] for k in members]
+    def _batched_choices(self, asks: list[tuple[str, int, float | None]], stop: tuple[str, ...],
+                         sampling: dict) -> list[list[dict]]:
+        # One request carries every prompt when they share n; otherwise one request per n.
+        groups: dict[int, list[int]] = {}
+        for k, (_, n, _) in enumerate(asks):
+            groups.setdefault(n, []).append(k)
+        out: list[list[dict]] = [[] for _ in asks]
+        for n, members in groups.items():
+            batch = [asks[k][0] for k in members]
             # A shared HTTP request waits as long as its most patient member (None: the plain `timeout_s`).
-            deadline = latest_deadline(deadlines[k] for k in members)
+            deadline = latest_deadline(asks[k][2] for k in members)
             try:
-                reply = self._call("POST", "/v1/completions", self._body(batch if len(batch) > 1 else batch[0], stop, n),
-                                   deadline)
-            except _OutOfTime:
-                continue  # nobody waits for this group any more: no candidates
+                reply = self.request("POST", "/v1/completions",
+                                     self._body(batch if len(batch) > 1 else batch[0], stop, n, sampling), deadline)
+            except OutOfTime:
+                continue  # nobody waits for this group any more: no completions
             choices = self._choices(reply)
             # OpenAI's layout (and vLLM's): choice `index` = prompt_position * n + sample; map back by index.
             for position, choice in enumerate(choices):
@@ -378,22 +292,22 @@ class OpenAIGenerator:
                 out[members[index // n]].append(choice)
         return out
 
-    def _fanned_out_choices(self, prompts: list[str], stops: list[tuple[str, ...]], ns: list[int],
-                            deadlines: list[float | None]) -> list[list[dict]]:
+    def _fanned_out_choices(self, asks: list[tuple[str, int, float | None]], stop: tuple[str, ...],
+                            sampling: dict) -> list[list[dict]]:
         # The server ignores n: ask each prompt n times with n=1, a few requests in flight at once.
-        jobs = [(k, prompts[k], stops[k]) for k in range(len(prompts)) for _ in range(ns[k])]
+        jobs = [k for k, (_, n, _) in enumerate(asks) for _ in range(n)]
 
-        def ask(job):
-            k, prompt, stop = job
+        def ask(k: int):
+            prompt, _, deadline = asks[k]
             try:
-                return self._call("POST", "/v1/completions", self._body(prompt, stop, 1), deadlines[k])
-            except _OutOfTime:
+                return self.request("POST", "/v1/completions", self._body(prompt, stop, 1, sampling), deadline)
+            except OutOfTime:
                 return None  # this sample came too late: the others still count
 
         with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(jobs))) as pool:
             replies = list(pool.map(ask, jobs))
-        out: list[list[dict]] = [[] for _ in prompts]
-        for (k, _, _), reply in zip(jobs, replies):
+        out: list[list[dict]] = [[] for _ in asks]
+        for k, reply in zip(jobs, replies):
             if reply is not None:
                 out[k].extend(self._choices(reply)[:1])
         return out
@@ -409,23 +323,23 @@ class OpenAIGenerator:
             )
         return choices
 
-    def _candidate(self, prompt: str, stop: tuple[str, ...], choice: dict) -> Candidate | None:
+    def _completion(self, prompt: str, stop: tuple[str, ...], choice: dict) -> Completion:
         text = choice.get("text")
         if not isinstance(text, str):
             raise ModelServerError(
                 f"model server at {self.base_url} sent a malformed reply to /v1/completions: a choice has no 'text'"
             )
-        if choice.get("finish_reason") == "length":
-            return None  # ran out of tokens before the stop: an unfinished tactic would only waste a prover call
         # Servers do not include the stop sequence in `text` (vLLM does not); cut anyway for those that do.
-        tactic, _ = cut_at_stop(text, stop)
+        text, _ = cut_at_stop(text, stop)
+        if choice.get("finish_reason") == "length":
+            return Completion(text, 0.0, 0, stopped=False)  # unfinished: not worth scoring
         if self.echo_logprobs_ok:
             logprob, num_tokens = self._server_logprob(choice)
         elif self.scorer is not None:
-            logprob, num_tokens = self.scorer(prompt, tactic + (stop[0] if stop else ""))
+            logprob, num_tokens = self.scorer(prompt, text + (stop[0] if stop else ""))
         else:
             logprob, num_tokens = 0.0, 0
-        return Candidate(tactic, candidate_score(logprob, num_tokens, self.scoring), logprob, num_tokens)
+        return Completion(text, logprob, num_tokens)
 
     def _server_logprob(self, choice: dict) -> tuple[float, int]:
         logprobs = choice.get("logprobs")
@@ -437,7 +351,7 @@ class OpenAIGenerator:
             )
         # We count what the server returns. vLLM returns the tokens it sampled up to and including the one in
         # which the stop sequence appeared (so the stop token's log-probability is counted, as the HF
-        # generator counts its newline token) but never the stop text itself in `text`.
+        # engine counts its newline token) but never the stop text itself in `text`.
         values = [v for v in token_logprobs if isinstance(v, (int, float)) and math.isfinite(v)]
         if len(values) != len(token_logprobs):
             bad = next(v for v in token_logprobs if v not in values)
@@ -445,6 +359,39 @@ class OpenAIGenerator:
                 f"model server at {self.base_url} sent a non-numeric token log-probability: {bad!r}"
             )
         return float(sum(values)), len(values)
+
+
+class OpenAIGenerator(ModelGenerator):
+    """The tactic generator (ModelGenerator) on a model behind an OpenAI-compatible server (OpenAIModel)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        served_name: str | None = None,
+        temperature: float = 1.0,
+        max_tokens: int = 48,
+        prompt: PromptTemplate | str = "rocq-proofstep",
+        scoring: str = "mean",
+        timeout_s: float = 60.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        supports_n: bool = True,
+        echo_logprobs_ok: bool = True,
+        api_key: str | None = None,
+        scorer: Scorer | None = None,
+        seed: int | None = None,
+        max_concurrency: int = 8,
+        forbidden_tactics: Iterable[str] = CHEAT_TACTICS,
+    ):
+        """See OpenAIModel for the server's settings and ModelGenerator for the rest (no prompt fitting: the
+        server's tokens are not known here)."""
+        candidate_score(0.0, 1, scoring)  # rejects an unknown scoring or prompt now, not at the first call
+        resolve_template(prompt)
+        lm = OpenAIModel(base_url, served_name=served_name, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s,
+                         supports_n=supports_n, echo_logprobs_ok=echo_logprobs_ok, api_key=api_key, scorer=scorer,
+                         max_concurrency=max_concurrency)
+        super().__init__(lm, prompt, temperature=temperature, max_tokens=max_tokens, seed=seed, scoring=scoring,
+                         forbidden_tactics=forbidden_tactics)
 
 
 class TransformersScorer:
@@ -485,11 +432,11 @@ def _error_detail(text: str) -> str:
     try:
         body = json.loads(text)
     except ValueError:
-        return _one_line(text or "(empty body)", 160)
+        return one_line(text or "(empty body)", 160)
     if isinstance(body, dict):
         error = body.get("error", body.get("message", body.get("detail")))
         if isinstance(error, dict):
             error = error.get("message", error)
         if error is not None:
-            return _one_line(error, 160)
-    return _one_line(text, 160)
+            return one_line(error, 160)
+    return one_line(text, 160)

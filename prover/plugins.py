@@ -1,38 +1,108 @@
-"""Finding backends by name: each backend package registers a BackendPlugin under an entry point."""
+"""Finding backends by name: each backend package registers a BackendPlugin under an entry point.
+
+The plugin is the only door into a backend: the prover core (CLI, search, translate, serve, prompts) knows a
+backend by its name and by what its plugin says, never by importing it. Each field below is one capability;
+an optional one is None (or empty) where the backend does not have it, and the command that needs it says so.
+"""
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
-from prover.backend import Backend
+from prover.backend import Backend, Timeouts
+from prover.syntax import EditorSyntax, SketchSyntax
 from prover.types import Theorem, Verdict
 
+if TYPE_CHECKING:
+    import click
+
+    from prover.contamination import NgramGuard
+    from prover.generators import TacticGenerator
+    from prover.proofsteps import ExtractOptions, ProofStep
+
 ENTRY_POINT_GROUP = "llemma_prover.backends"
+# The backend a command uses when none is named (--backend): the one configuration default naming a backend.
+DEFAULT_BACKEND = "rocq"
+
+
+class MakeBackend(Protocol):
+    def __call__(self, timeouts: Timeouts | None = None, **options) -> Backend:
+        """A new backend (nothing started until its first `open`, where it can wait); BackendUnavailable (one line
+        saying what to install or set up) when the proof assistant is missing."""
+        ...
+
+
+class CheckFile(Protocol):
+    def __call__(self, path: Path, expected: Theorem | None) -> Verdict:
+        """`prover check`: the sound check of a proof file on its own, in a fresh process. With `expected` (a
+        benchmark theorem), the file must prove exactly that statement. BackendUnavailable when it cannot check."""
+        ...
+
+
+class ExtractProofsteps(Protocol):
+    def __call__(self, source: str, out: Path, options: ExtractOptions) -> dict:
+        """`prover extract`: replay real proof scripts (`source`: a file, a folder, or a name such as "stdlib") and
+        write (goal state, tactic) rows to `out`, held-out files' theorems beside them; a JSON-able summary."""
+        ...
+
+
+class HeldoutTheorems(Protocol):
+    def __call__(self, path: Path, split: str) -> tuple[Theorem, ...]:
+        """The held-out theorems `extract_proofsteps` wrote next to its rows at `path` (`iterate --corpus-theorems`)."""
+        ...
+
+
+class RenameProofstep(Protocol):
+    def __call__(self, step: ProofStep, rng: random.Random) -> ProofStep | None:
+        """The step with its hypotheses and variables renamed consistently, or None when it has none to rename
+        (`train-data --renamed-copies`)."""
+        ...
+
+
+class SynthesizeProofsteps(Protocol):
+    def __call__(self, out: Path, kinds: list[str], count: int, *, seed: int, guard: NgramGuard | None,
+                 include_automation: bool, progress: Callable[[object], None]) -> dict:
+        """`prover synth`: `count` synthetic theorems of each kind, proved by scripted steps in the live proof
+        assistant, written to `out` as proofstep rows; a JSON-able summary."""
+        ...
+
+
+def whole_state(goals: str) -> str:
+    """The default `first_goal`: a state layout the core cannot split is kept whole."""
+    return goals
 
 
 @dataclass(frozen=True)
 class BackendPlugin:
-    """What the CLI needs to know about one backend, without the prover core importing it."""
+    """Everything the prover core may know about one backend."""
 
-    name: str
-    make_backend: Callable[..., Backend]
-    benchmarks: dict[str, Callable[[str], tuple[Theorem, ...]]]  # benchmark name -> load(split)
-    check_file: Callable[[Path, Theorem | None], Verdict]  # sound check of a proof file on its own
-    file_suffix: str = ""
+    name: str  # the entry point's name, what --backend takes and Theorem.backend holds
+    make_backend: MakeBackend
+    benchmarks: dict[str, Callable[[str], tuple[Theorem, ...]]]  # benchmark name -> load(split); ValueError on a bad split
+    check_file: CheckFile
+    file_suffix: str = ""  # of a proof file (".v"): what `prove` writes to proofs/ and `check` reads
     splits: tuple[str, ...] = field(default=("valid", "test"))
-    # real proof scripts -> proofstep rows; None where the backend has no extractor
-    extract_proofsteps: Callable[..., Any] | None = None
-    # `--model hints`: a rule-based TacticGenerator (expert iteration's teacher); None where the backend has none
-    hint_generator: Callable[[], Any] | None = None
-    # (ProofStep, random.Random) -> the step with its hypotheses and variables renamed, or None (`--renamed-copies`)
-    rename_proofstep: Callable[..., Any] | None = None
-    # (path, split) -> the held-out theorems `extract_proofsteps` wrote next to its rows (`iterate --corpus-theorems`)
-    heldout_theorems: Callable[..., tuple[Theorem, ...]] | None = None
-    # synthetic theorems with scripted proofs -> proofstep rows (`prover synth`); None where the backend has none
-    synthesize_proofsteps: Callable[..., dict] | None = None
-    synthetic_kinds: tuple[str, ...] = ()
+    default_prompt: str = "proofstep"  # prompt name (prover.prompts) used when --prompt is not given
+    # words a proposed tactic must never contain: they close a goal without proving it (sorry, admit, ...)
+    forbidden_tactics: tuple[str, ...] = ()
+    # the first goal of a rendered state text, where the state holds several: what a prompt cut to its token
+    # budget keeps (tactics act on the first goal)
+    first_goal: Callable[[str], str] = whole_state
+    executable: str = ""  # the proof assistant's command on PATH when it is installed (for messages)
+    sketch: SketchSyntax | None = None  # `prover translate`; None: no sketches for this backend
+    editor: EditorSyntax | None = None  # `prover serve`'s checked suggestions and editor protocols
+    setup_command: click.Command | None = None  # registered by the CLI as `prover setup NAME`
+    extract_proofsteps: ExtractProofsteps | None = None
+    # `--model hints`: a rule-based TacticGenerator (expert iteration's teacher)
+    hint_generator: Callable[[], TacticGenerator] | None = None
+    rename_proofstep: RenameProofstep | None = None
+    heldout_theorems: HeldoutTheorems | None = None
+    synthesize_proofsteps: SynthesizeProofsteps | None = None
+    synthetic_kinds: tuple[str, ...] = ()  # what `prover synth --kinds` may name
 
 
 class UnknownBackend(LookupError):
@@ -49,3 +119,9 @@ def load_plugin(name: str) -> BackendPlugin:
         known = ", ".join(available_backends()) or "none installed"
         raise UnknownBackend(f"unknown backend {name!r} (available: {known})")
     return matches[0].load()
+
+
+@lru_cache(maxsize=None)
+def cached_plugin(name: str) -> BackendPlugin:
+    """load_plugin, remembered: for callers that ask per request or per state (reading entry points takes ms)."""
+    return load_plugin(name)

@@ -1,4 +1,5 @@
-"""Prompt templates per backend, selectable by name or loaded from a user's template file."""
+"""Prompt templates, selectable by name or loaded from a user's template file; each backend's plugin names its
+default."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,7 +59,17 @@ PROMPTS: dict[str, PromptTemplate] = {
         PromptTemplate("llemma-fewshot-lean", _fewshot_lean(), stop=("---",)),
     ]
 }
-DEFAULT_PROMPT = {"rocq": "rocq-proofstep", "lean": "llemma-fewshot-lean", "isabelle": "isabelle-proofstep"}
+
+
+def default_prompt(backend: str) -> str:
+    """The prompt name used for `backend` when none is given: its plugin's (an unknown backend's: the default
+    backend's, as for a theorem of no installed backend)."""
+    from prover.plugins import DEFAULT_BACKEND, UnknownBackend, cached_plugin
+
+    try:
+        return cached_plugin(backend).default_prompt
+    except UnknownBackend:
+        return cached_plugin(DEFAULT_BACKEND).default_prompt
 
 
 def load_prompt(spec: str) -> PromptTemplate:
@@ -72,3 +83,22 @@ def load_prompt(spec: str) -> PromptTemplate:
     if "{goals}" not in text:
         raise ValueError(f"prompt file {spec} has no {{goals}} slot")
     return PromptTemplate(path.stem, text)
+
+
+def resolve_template(prompt: str | PromptTemplate) -> PromptTemplate:
+    """A usable template from a PromptTemplate, a name in PROMPTS, a template text with {goals}, or a template
+    file; ValueError (naming the choices) for anything else, or a template without exactly one {goals} slot or
+    with an empty stop sequence."""
+    if isinstance(prompt, PromptTemplate):
+        template = prompt
+    elif prompt in PROMPTS:
+        template = PROMPTS[prompt]
+    elif "{goals}" in prompt:  # a template text given inline
+        template = PromptTemplate("custom", prompt)
+    else:
+        template = load_prompt(prompt)
+    if template.text.count("{goals}") != 1:
+        raise ValueError(f"prompt {template.name!r} needs exactly one {{goals}} slot")
+    if not template.stop or not all(template.stop):
+        raise ValueError(f"prompt {template.name!r} needs non-empty stop sequences")
+    return template

@@ -6,8 +6,10 @@ mount/user namespaces. Where it is missing or the kernel refuses namespaces, pro
 temp dir, one line on stderr says so (once per process), and `isolated()` reads False so callers refuse the
 vernacular that reaches the outside world instead.
 
-Backends build their commands through `Sandbox.command` and start them with `limits_preexec`; `payload_pid` finds
-the sandboxed program itself (bubblewrap's child) for signals that must reach it, such as an interrupt.
+Backends build their commands through `Sandbox.command` and start them with `limits_preexec` (or both at once with
+`Sandbox.popen`), stop them with `kill_group`, and read their answers with `OutputReader` (a pipe read until a
+whole message is in or a deadline passes); `payload_pid` finds the sandboxed program itself (bubblewrap's child)
+for signals that must reach it, such as an interrupt.
 """
 from __future__ import annotations
 
@@ -15,15 +17,18 @@ import errno
 import functools
 import os
 import resource
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterable, Sequence
+from typing import IO, Callable, Iterable, Sequence
+
+import psutil
 
 # Set to "off" to run proof assistants unconfined (debugging a sandbox problem); anything else means "use it".
 SANDBOX_ENV_VAR = "LLEMMA_PROVER_SANDBOX"
@@ -179,60 +184,85 @@ def _require_program(program: str, cwd: str | os.PathLike | None) -> None:
 _running: "weakref.WeakSet[subprocess.Popen]" = weakref.WeakSet()  # sandboxed processes this process started
 
 
-def kill_group(proc: subprocess.Popen) -> None:
-    """Kill the process and everything in its group (the sandbox and the program in it), and reap it."""
-    if proc.poll() is None:
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(proc.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_group(proc: subprocess.Popen, grace: float = 0.0) -> None:
+    """Kill the process and everything in its group (the sandbox, the program in it and what that started), and
+    reap it. With a `grace`, SIGTERM first and up to that many seconds to exit. The group is killed even when its
+    leader is gone: children it left there (`lake env`'s REPL, sbt's JVM) still hold memory."""
+    if grace > 0 and proc.poll() is None:
+        _signal_group(proc, signal.SIGTERM)
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
             pass
-    proc.wait()
+    _signal_group(proc, signal.SIGKILL)
+    try:
+        proc.wait(timeout=10)  # a process in uninterruptible sleep is left to the kernel
+    except subprocess.TimeoutExpired:
+        pass
     _running.discard(proc)
 
 
 def kill_all() -> None:
-    """Kill every sandboxed process still running (on SIGTERM/SIGHUP: none may outlive us)."""
+    """Kill every sandboxed process still running (on SIGTERM/SIGHUP: none may outlive us). Waits for none."""
     for proc in list(_running):
         if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _signal_group(proc, signal.SIGKILL)
 
 
 def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (children, theirs, ...), read from /proc: what a sandboxed process left running."""
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            tasks = os.listdir(f"/proc/{parent}/task")
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                children = [int(c) for c in Path(f"/proc/{parent}/task/{task}/children").read_text().split()]
-            except OSError:
-                continue
-            found += children
-            todo += children
-    return found
+    """Every process below `pid` (children, theirs, ...): what a sandboxed process left running."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
 
 
 def payload_pid(proc: subprocess.Popen) -> int:
     """The pid of the program a sandboxed Popen runs: bubblewrap's child where there is a bubblewrap (signals
     sent to bubblewrap itself are not passed on), else the process itself."""
-    if not _is_bwrap(proc.pid):
-        return proc.pid
     try:
-        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-    except OSError:
+        process = psutil.Process(proc.pid)
+        if process.name() != "bwrap":
+            return proc.pid
+        children = process.children()
+    except psutil.Error:
         return proc.pid
-    return int(children[0]) if children else proc.pid
+    return children[0].pid if children else proc.pid
 
 
-def _is_bwrap(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip() == "bwrap"
-    except OSError:
-        return False
+class OutputReader:
+    """A child's output pipe, read in chunks into `buffer` until a whole message is there or a deadline passes."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.fd = stream.fileno()
+        self.buffer = b""
+
+    def read_until(self, message_end: Callable[[bytes], int | None], deadline: float | None) -> bytes:
+        """The buffer up to the index `message_end(buffer)` gives once it gives one, taken off the buffer.
+        TimeoutError once `deadline` (a time.monotonic() value; None: no limit) passes, EOFError if the pipe closes."""
+        while (end := message_end(self.buffer)) is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError("no complete answer before the deadline")
+            if select.select([self.fd], [], [], left)[0]:
+                chunk = os.read(self.fd, 1 << 16)
+                if not chunk:
+                    raise EOFError("the process closed its output")
+                self.buffer += chunk
+        message, self.buffer = self.buffer[:end], self.buffer[end:]
+        return message
+
+    def drain(self, quiet: float) -> None:
+        """Buffer what arrives until the pipe has been quiet for `quiet` seconds (or closes)."""
+        while select.select([self.fd], [], [], quiet)[0]:
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                break
+            self.buffer += chunk

@@ -3,26 +3,14 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
 import time
 from dataclasses import dataclass, field
-from enum import Enum
-from pathlib import Path
-
-import networkx as nx
 
 from prover import interrupts
 from prover.backend import Backend
 from prover.generators import Candidate, TacticGenerator, generate_within, takes_keyword
-from prover.types import Failed, Proof, ProofState, Proved, TimedOut, Theorem, Verdict
-
-
-class Status(str, Enum):
-    PROVED = "proved"  # found and accepted by the fresh-process check
-    REJECTED = "rejected"  # found, but the check refused it: never reported as proved
-    FAILED = "failed"  # queue exhausted or expansion budget spent
-    TIMEOUT = "timeout"  # wall-clock budget spent
-    OPEN = "open"
+from prover.search_tree import Edge, Node, Outcome, SearchTree, Status
+from prover.types import Failed, Proof, Proved, TimedOut, Theorem, Verdict
 
 
 @dataclass(frozen=True)
@@ -45,68 +33,20 @@ class SearchConfig:
 
 
 @dataclass
-class Node:
-    """A proof state in the search graph, keyed by its normalised goals.
-
-    The graph itself is a networkx DiGraph: nodes carry goals, the state text the model was shown ("state",
-    only where it differs from the goals: see `node_state`), log-probability, depth, failed attempts ("errors")
-    and merged duplicates ("merged"); edges carry the tactic, its score, its outcome and whether it came from
-    the backend's automation list ("automation") rather than the generator.
-    """
-
-    key: str
-    state: ProofState
-    logprob: float  # cumulative over the tactics that first reached it
-    depth: int
-    status: Status = Status.OPEN
-    expanded: bool = False
-
-
-@dataclass
 class SearchResult:
     theorem: str
     status: Status
-    tactics: tuple[str, ...] | None = None
+    tactics: tuple[str, ...] | None = None  # the proof as the backend ran it (its normalised tactics)
     proof: Proof | None = None  # the tactics and the complete script that was checked
     verdict: Verdict | None = None
     expansions: int = 0
     tactics_run: int = 0
-    merged: int = 0  # tactics whose resulting state was already in the graph
+    merged: int = 0  # tactics whose resulting state was already in the tree
     seconds: float = 0.0
     model_seconds: float = 0.0
     env_seconds: float = 0.0
     verify_seconds: float = 0.0
-    tree: nx.DiGraph = field(default_factory=nx.DiGraph, repr=False)
-
-    def tree_data(self) -> dict:
-        """The search graph in networkx node-link form: plain JSON-serialisable data."""
-        return nx.node_link_data(self.tree, edges="edges")
-
-    def write_tree(self, path: str | Path) -> None:
-        """The search graph as JSON (networkx node-link form), for inspection."""
-        Path(path).write_text(json.dumps(self.tree_data(), indent=1))
-
-
-PROVED_KEY = "<proved>"
-
-
-def node_state(attrs: dict) -> str:
-    """A tree node's state text as the model was shown it (`Backend.render_state`). Stored as "state" only where
-    it differs from the goals; every backend so far renders the goals unchanged, and trees are large."""
-    return attrs.get("state", attrs["goals"])
-
-
-def _state_attrs(backend: Backend, state: ProofState) -> dict:
-    shown = backend.render_state(state)
-    return {"goals": state.goals} if shown == state.goals else {"goals": state.goals, "state": shown}
-
-
-def state_key(state: ProofState) -> str:
-    return " ".join(state.goals.split())
-
-
-def _key_function(backend: Backend):
-    return getattr(backend, "state_key", None) or state_key
+    tree: SearchTree = field(default_factory=SearchTree, repr=False)
 
 
 def verify_within(backend: Backend, theorem: Theorem, tactics: tuple[str, ...], timeout: float) -> Verdict:
@@ -117,62 +57,75 @@ def verify_within(backend: Backend, theorem: Theorem, tactics: tuple[str, ...], 
     return backend.verify(theorem, tactics)
 
 
-def best_first_search(
-    theorem: Theorem,
-    backend: Backend,
-    generator: TacticGenerator,
-    config: SearchConfig = SearchConfig(),
-    verify: bool = True,
-) -> SearchResult:
-    """Search for a proof of `theorem`; stop at the first one and check it from scratch.
-
-    Raises StatementError (from `backend.open`) if the statement itself is not accepted.
-    """
+def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGenerator,
+                      config: SearchConfig = SearchConfig(), verify: bool = True) -> SearchResult:
+    """Search for a proof of `theorem`; stop at the first one and check it from scratch. Raises StatementError (from
+    `backend.open`) if the statement itself is not accepted."""
     start = time.monotonic()
     deadline = start + config.budget_seconds
     result = SearchResult(theorem.name, Status.OPEN)
     tree = result.tree
-    key_of = _key_function(backend)
-    root_state = backend.open(theorem)
-    root = Node(key_of(root_state), root_state, 0.0, 0)
-    nodes = {root.key: root}
-    tree.add_node(root.key, **_state_attrs(backend, root_state), logprob=0.0, depth=0, status=Status.OPEN.value)
+
+    def new_node(state, key: str, logprob: float, depth: int) -> Node:
+        shown = backend.render_state(state)  # stored apart from the goals only where it differs: trees are large
+        node = Node(key, state.goals, None if shown == state.goals else shown, logprob, depth, proof_state=state)
+        heapq.heappush(queue, (-logprob, next(order), key))
+        return tree.add_node(node)
+
     order = itertools.count()  # FIFO among equal priorities
-    queue = [(-root.logprob, next(order), root.key)]
+    queue: list[tuple[float, int, str]] = []
+    root_state = backend.open(theorem)
+    new_node(root_state, backend.state_key(root_state), 0.0, 0)
 
     def run(node: Node, cand: Candidate, automation: bool) -> tuple[str, ...] | None:
-        """Run one candidate on `node`; the full tactic path if it closed the proof."""
+        """Run one candidate on `node`, recording it as an edge; the full tactic path if it closed the proof."""
         t0 = time.monotonic()
-        outcome = backend.run_tactic(node.state, cand.tactic, max(0.5, min(config.tactic_timeout, deadline - t0)))
-        result.env_seconds += time.monotonic() - t0
+        outcome = backend.run_tactic(node.proof_state, cand.tactic, max(0.5, min(config.tactic_timeout, deadline - t0)))
+        seconds = time.monotonic() - t0
+        result.env_seconds += seconds
         result.tactics_run += 1
+        edge = Edge(node.key, None, cand.tactic, cand.score, Outcome.ADVANCED, seconds=round(seconds, 6),
+                    automation=automation)
         if isinstance(outcome, Proved):
-            tree.add_node(PROVED_KEY, status=Status.PROVED.value)
-            tree.add_edge(node.key, PROVED_KEY, tactic=cand.tactic, score=cand.score, outcome="proved",
-                          automation=automation)
+            edge.outcome = Outcome.PROVED
+            tree.mark_proof(tree.add_edge(edge))
             return outcome.tactics
-        if isinstance(outcome, (Failed, TimedOut)):
-            kind = "failed" if isinstance(outcome, Failed) else "timeout"
-            detail = outcome.error if isinstance(outcome, Failed) else f"{outcome.seconds:g}s"
-            tree.nodes[node.key].setdefault("errors", []).append({"tactic": cand.tactic, "outcome": kind, "detail": detail})
-            return None
-        child_key = key_of(outcome.state)
-        if child_key in nodes:  # the same goals reached another way: merge, keeping the better rank
+        if isinstance(outcome, Failed):
+            edge.outcome, edge.error = Outcome.FAILED, outcome.error
+        elif isinstance(outcome, TimedOut):
+            edge.outcome, edge.error = Outcome.TIMEOUT, f"timed out after {outcome.seconds:g}s"
+        elif (key := backend.state_key(outcome.state)) in tree.nodes:
+            # The same goals reached another way: merge, keeping the better rank.
+            edge.outcome, edge.dst = Outcome.MERGED, key
             result.merged += 1
-            tree.nodes[node.key].setdefault("merged", []).append({"tactic": cand.tactic, "into": child_key})
-            known, logprob = nodes[child_key], node.logprob + cand.score
-            if not known.expanded and logprob > known.logprob:  # e.g. the model is surer of it than automation
+            known, logprob = tree.nodes[key], node.logprob + cand.score
+            if known.expanded is None and logprob > known.logprob:  # e.g. the model is surer of it than automation
                 known.logprob = logprob
-                tree.nodes[child_key]["logprob"] = logprob
-                heapq.heappush(queue, (-logprob, next(order), child_key))  # its old entry is skipped when popped
-            return None
-        child = Node(child_key, outcome.state, node.logprob + cand.score, node.depth + 1)
-        nodes[child_key] = child
-        tree.add_node(child_key, **_state_attrs(backend, outcome.state), logprob=child.logprob, depth=child.depth,
-                      status=Status.OPEN.value)
-        tree.add_edge(node.key, child_key, tactic=cand.tactic, score=cand.score, outcome="advanced",
-                      automation=automation)
-        heapq.heappush(queue, (-child.logprob, next(order), child_key))
+                heapq.heappush(queue, (-logprob, next(order), key))  # its old entry is skipped when popped
+        else:
+            edge.dst = new_node(outcome.state, key, node.logprob + cand.score, node.depth + 1).key
+        tree.add_edge(edge)
+        return None
+
+    def candidates(node: Node):
+        """(candidate, from automation) for `node`: the backend's automation tactics, then (asked only once those
+        are spent) the model's candidates; the model gets the time left and stops at the deadline."""
+        for tactic in backend.automation_tactics() if config.automation else []:
+            yield Candidate(tactic, config.automation_score), True
+        t0 = time.monotonic()
+        proposed = generate_within(generator, theorem, node.state_text, config.num_candidates, deadline)
+        result.model_seconds += time.monotonic() - t0
+        yield from ((cand, False) for cand in proposed)
+
+    def expand(node: Node) -> tuple[str, ...] | None:
+        """The proof if a tactic on `node` closed it. A node whose every candidate ran before the deadline is finished
+        in the tree (a dead end if none got anywhere)."""
+        for cand, automation in candidates(node):
+            if time.monotonic() >= deadline:
+                return None
+            if (proof := run(node, cand, automation)) is not None:
+                return proof
+        tree.finish_expansion(node.key)
         return None
 
     proof: tuple[str, ...] | None = None
@@ -185,27 +138,12 @@ def best_first_search(
             result.status = Status.TIMEOUT
             break
         priority, _, key = heapq.heappop(queue)
-        node = nodes[key]
-        if node.expanded or -priority != node.logprob:  # a stale entry: the node was re-ranked
+        node = tree.nodes[key]
+        if node.expanded is not None or -priority != node.logprob:  # a stale entry: the node was re-ranked
             continue
-        node.expanded = True
         result.expansions += 1
-        automation = backend.automation_tactics() if config.automation else []
-        for cand in (Candidate(t, config.automation_score) for t in automation):
-            if proof is not None or time.monotonic() >= deadline:
-                break
-            proof = run(node, cand, automation=True)
-        if proof is None and time.monotonic() < deadline:
-            t0 = time.monotonic()
-            # The model gets the time left: it stops at the deadline with the candidates complete by then.
-            candidates = generate_within(generator, theorem, backend.render_state(node.state), config.num_candidates,
-                                         deadline)
-            result.model_seconds += time.monotonic() - t0
-            for cand in candidates:
-                if proof is not None or time.monotonic() >= deadline:
-                    break
-                proof = run(node, cand, automation=False)
-        tree.nodes[node.key]["expanded"] = result.expansions  # 1 for the root: the order of expansion
+        node.expanded = result.expansions  # 1 for the root: the order of expansion
+        proof = expand(node)
     if proof is None:
         if result.status is Status.OPEN:
             result.status = Status.TIMEOUT if time.monotonic() >= deadline else Status.FAILED

@@ -10,16 +10,16 @@ Routes (every answer is JSON):
 * ``POST /generate`` — LeanCopilot's external-model API: ``{"name", "input", "prefix"}`` in,
   ``{"outputs": [{"output", "score"}]}`` out, score = exp(mean token log-probability) in (0, 1].
   ``POST /encode`` (premise retrieval) answers 501: this server has no encoder.
-* ``POST /suggest`` — ours: ``{"backend", "state", "prefix", "n", "check"}``. Where the backend can check (Rocq),
-  ``check`` carries the file up to the cursor (imports, a ``Theorem`` statement, the tactics so far): the server
-  replays it in coqtop to reach the state, runs each suggestion there, marks it ``proves-goal`` / ``valid`` and
-  drops the ``invalid`` ones, proving ones first.
+* ``POST /suggest`` — ours: ``{"backend", "state", "prefix", "n", "check"}``. Where the backend can check (its
+  plugin's editor syntax says how; Rocq's does), ``check`` carries the file up to the cursor (imports, a statement,
+  the tactics so far): the server replays it in the proof assistant to reach the state, runs each suggestion
+  there, marks it ``proves-goal`` / ``valid`` and drops the ``invalid`` ones, proving ones first.
 * ``GET /health``.
 
 The edges: a POST must be ``Content-Type: application/json`` (415), a browser ``Origin`` must be loopback or
 allowed by ``--allow-origin`` (403), and no CORS header is ever sent, so a web page cannot drive the server. A
-``check`` text may hold only the vernacular ``coq_env.sentences.vernacular_problem`` allows (nothing that reaches
-outside coqtop), and its coqtop work ends at the request's deadline. Bad input fails before batching, one request
+``check`` text may hold only what the backend's editor syntax allows (nothing that reaches outside the proof
+assistant), and its proof-assistant work ends at the request's deadline. Bad input fails before batching, one request
 at a time; an unexpected error is logged and answered as just "internal error".
 
 Concurrent requests go through one GeneratorService, so they are coalesced into the model's batched calls, and
@@ -41,23 +41,24 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, Callable
 
 from prover.batching import GeneratorService
 from prover.generators import Candidate, GenerationRequest, clean_candidates, generate_batch
+from prover.plugins import DEFAULT_BACKEND, available_backends, cached_plugin
 from prover.prompts import PromptTemplate
+from prover.syntax import CheckingBackend, DeadlinePassed, EditorSyntax, EditorTextError
 from prover.types import Advanced, Proved, StatementError, Theorem, TimedOut
 
 log = logging.getLogger(__name__)
 _PREFIX_MARK = "\x1f\x1fllemma-serve-prefix\x1f\x1f"  # joins a state and its prefix into one cache key
-BACKENDS = ("rocq", "lean", "isabelle")
-_CHEATS = re.compile(r"\b(sorry|admit|Admitted|give_up|oops)\b")  # anywhere in a suggestion, not only first
 MAX_N = 64
 
 
 @dataclass(frozen=True)
 class ServeConfig:
-    backend: str = "rocq"  # the default backend of requests (and the one the model's prompt was chosen for)
+    backend: str = DEFAULT_BACKEND  # the default backend of requests (and the one the model's prompt was chosen for)
     num_candidates: int = 8  # suggestions per request unless the request says n
     request_timeout: float = 60.0  # seconds for a whole request (model and checking)
     max_body_bytes: int = 1 << 20  # larger bodies get 413
@@ -74,6 +75,14 @@ class ServeConfig:
 
 class RequestError(Exception):
     """Something wrong with the request itself (HTTP 400)."""
+
+
+@lru_cache(maxsize=1)
+def _cheats() -> re.Pattern:
+    """Every installed backend's forbidden words, anywhere in a suggestion (not only first): a model trained on
+    one language's proofs proposes that language's cheats in another."""
+    words = sorted({w for name in available_backends() for w in cached_plugin(name).forbidden_tactics})
+    return re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\b") if words else re.compile(r"(?!)")
 
 
 # ---- the prefix -------------------------------------------------------------------------------------------------
@@ -103,7 +112,7 @@ def _extended(template: PromptTemplate, head: str) -> PromptTemplate:
 class PrefixingGenerator:
     """Wraps a TacticGenerator so that each request's prefix (encoded in its state text) starts its candidates.
 
-    Generators with a prompt template (HFGenerator's `template`, vLLM's and OpenAI's `template_for`) get the
+    Generators with a prompt template (a `template` attribute, as prover.model_generator.ModelGenerator's) get the
     prefix's head appended to the prompt for the call; the others are asked plainly and their candidates that do
     not start with the prefix dropped. Only the GeneratorService's worker thread calls `generate_batch`, so
     swapping the template for a call is safe.
@@ -141,119 +150,44 @@ class PrefixingGenerator:
 
     def _call(self, asks: list[GenerationRequest], head: str) -> list[list[Candidate]]:
         inner = self.inner
-        if not head:
+        template = getattr(inner, "template", None)
+        if not head or not isinstance(template, PromptTemplate):
+            return generate_batch(inner, asks)  # no prompt to extend: filtered by the whole prefix below
+        inner.template = _extended(template, head)  # the generator's public setting, for this call only
+        try:
             return generate_batch(inner, asks)
-        if hasattr(inner, "template_for") and hasattr(inner, "_prompt"):  # vLLM / OpenAI generators
-            saved = inner._prompt
-            inner._prompt = _extended(inner.template_for(asks[0].theorem), head)
-            try:
-                return generate_batch(inner, asks)
-            finally:
-                inner._prompt = saved
-        if isinstance(getattr(inner, "template", None), PromptTemplate):  # HFGenerator
-            saved, budgets = inner.template, getattr(inner, "_budget_cache", None)
-            inner.template = _extended(saved, head)
-            if budgets is not None:
-                inner._budget_cache = {}
-            try:
-                return generate_batch(inner, asks)
-            finally:
-                inner.template = saved
-                if budgets is not None:
-                    inner._budget_cache = budgets
-        return generate_batch(inner, asks)  # no prompt to extend: filtered by the whole prefix below
+        finally:
+            inner.template = template
 
     def _join(self, candidates: list[Candidate], prefix: str, head: str, n: int) -> list[Candidate]:
-        template_aware = bool(head) and (hasattr(self.inner, "template_for") or hasattr(self.inner, "template"))
+        template_aware = bool(head) and isinstance(getattr(self.inner, "template", None), PromptTemplate)
         joined = []
         for c in candidates:
             tactic = head + c.tactic.lstrip() if template_aware else c.tactic.strip()
-            if tactic.startswith(prefix) and not _CHEATS.search(tactic):
+            if tactic.startswith(prefix) and not _cheats().search(tactic):
                 joined.append(dataclasses.replace(c, tactic=tactic))
         return clean_candidates(joined, n)
 
 
-# ---- Rocq checking ---------------------------------------------------------------------------------------------
+# ---- checking against an editor's file ------------------------------------------------------------------------
 
-_STARTS_PROOF = re.compile(
-    r"^\s*(?:(?:Local|Global|Polymorphic|Program)\s+)*"
-    r"(Theorem|Lemma|Example|Corollary|Proposition|Fact|Remark|Goal)\b"
-)
-_PROOF = re.compile(r"^\s*Proof(\s+(with|using)\b.*)?\.$", re.S)
+class EditorChecker:
+    """One proof-assistant backend (the editor syntax's checking backend), used by one request at a time from
+    worker threads.
 
+    A request's deadline bounds its proof-assistant work: a header or tactic still running when it passes is stopped
+    and DeadlinePassed raised, so the caller lets the lock go at once and the next request finds the proof assistant
+    idle, or starts a fresh one."""
 
-def parse_rocq_check(text: str) -> tuple[Theorem, list[str], str]:
-    """(theorem, the tactics so far, an unterminated last sentence) from Rocq file text up to the cursor.
-
-    Every sentence coqtop will run must be one `vernacular_problem` allows: the file comes from whoever can reach
-    the server, so nothing in it may reach outside coqtop (`Redirect`, `Extraction`, `Cd`, `Load`, ...)."""
-    from coq_env.sentences import split_sentences, strip_comments, vernacular_problem
-
-    sentences = split_sentences(text)
-    partial = ""
-    if sentences and not sentences[-1].endswith(".") and not re.fullmatch(r"-+|\++|\*+|\{|\}", sentences[-1]):
-        partial = sentences.pop()
-    for number, sentence in enumerate(sentences, 1):
-        problem = vernacular_problem(sentence)
-        if problem:
-            raise RequestError(f"check: sentence {number} ({' '.join(sentence.split())[:60]!r}): {problem}")
-    starts = [i for i, s in enumerate(sentences) if _STARTS_PROOF.match(strip_comments(s))]
-    if not starts:
-        raise RequestError("check: no Theorem/Lemma/Example/Goal statement found before the cursor")
-    at = starts[-1]
-    name_match = re.match(r"\s*\S+\s+([A-Za-z_][\w']*)", strip_comments(sentences[at]))
-    name = name_match.group(1) if name_match and not sentences[at].lstrip().startswith("Goal") else "editor_goal"
-    theorem = Theorem(name=name, statement=sentences[at], header="\n".join(sentences[:at]), backend="rocq")
-    tactics = [s for s in sentences[at + 1:] if not _PROOF.match(strip_comments(s))]
-    return theorem, tactics, partial
-
-
-class CheckDeadline(Exception):
-    """The request's deadline passed while its check was running."""
-
-
-def _deadline_rocq_backend():
-    """A RocqBackend whose waits for coqtop (header, statement, `Show`) end at its `deadline` (time.monotonic()),
-    if one is set: a slow header then stops at the request's deadline, not at the backend's own header timeout."""
-    from coq_env.backend import RocqBackend
-    from coq_env.coqtop import CoqtopTimeout
-
-    class DeadlineRocqBackend(RocqBackend):
-        deadline: float | None = None
-
-        def _send(self, sentence: str, timeout: float):
-            if self.deadline is None:
-                return super()._send(sentence, timeout)
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                raise CheckDeadline()
-            try:
-                return super()._send(sentence, min(timeout, left))
-            except CoqtopTimeout:
-                if time.monotonic() < self.deadline:
-                    raise
-                self.close()  # coqtop is still busy with the sentence: the next open starts a fresh process
-                raise CheckDeadline() from None
-
-    return DeadlineRocqBackend()
-
-
-class RocqChecker:
-    """One coqtop (RocqBackend), used by one request at a time from worker threads.
-
-    A request's deadline bounds its coqtop work: a header or tactic still running when it passes is stopped (a
-    header's coqtop is closed) and CheckDeadline raised, so the caller lets the lock go at once and the next request
-    finds coqtop idle, or starts a fresh one."""
-
-    def __init__(self, tactic_timeout: float = 5.0, backend_factory=None):
+    def __init__(self, make_backend: Callable[[], CheckingBackend], tactic_timeout: float = 5.0):
         self.tactic_timeout = tactic_timeout
-        self._factory = backend_factory
-        self._backend = None
+        self._factory = make_backend
+        self._backend: CheckingBackend | None = None
         self.lock = threading.Lock()  # held by the caller around reach + classify
 
-    def _get(self):
+    def _get(self) -> CheckingBackend:
         if self._backend is None:
-            self._backend = (self._factory or _deadline_rocq_backend)()
+            self._backend = self._factory()
         return self._backend
 
     def _time_for_tactic(self, deadline: float | None) -> float:
@@ -261,7 +195,7 @@ class RocqChecker:
             return self.tactic_timeout
         left = deadline - time.monotonic()
         if left <= 0:
-            raise CheckDeadline()
+            raise DeadlinePassed()
         return min(self.tactic_timeout, left)
 
     def reach(self, theorem: Theorem, tactics: list[str], deadline: float | None = None):
@@ -280,7 +214,7 @@ class RocqChecker:
                 raise RequestError(f"check: the proof is already complete after {tactic!r}")
             elif isinstance(result, TimedOut):
                 if deadline is not None and time.monotonic() >= deadline:
-                    raise CheckDeadline()  # cut short by the request's deadline, not by its own timeout
+                    raise DeadlinePassed()  # cut short by the request's deadline, not by its own timeout
                 raise RequestError(f"check: {tactic!r} timed out after {result.seconds:g}s")
             else:
                 raise RequestError(f"check: {tactic!r} fails: {' '.join(result.error.split())[:500]}")
@@ -315,18 +249,44 @@ def exp_mean_logprob(c: Candidate) -> float:
 class SuggestionServer:
     """The HTTP application (an ASGI app at `.app`) over one generator."""
 
-    def __init__(self, generator, config: ServeConfig = ServeConfig(), rocq_checker: RocqChecker | None = None):
+    def __init__(self, generator, config: ServeConfig = ServeConfig()):
         self.config = config
         self.generator = generator
         self.service = GeneratorService(PrefixingGenerator(generator), max_batch=config.max_batch,
                                         max_wait_ms=config.max_wait_ms, cache_size=config.cache_size)
-        self.rocq = rocq_checker or RocqChecker(config.tactic_timeout)
+        self.backends = available_backends()
+        self._checkers: dict[str, EditorChecker] = {}  # backend name -> its checker, made on first use
+        self._checkers_lock = threading.Lock()
         self._installed: dict[str, bool] = {}
         self.app = self._build_app()
 
     def close(self) -> None:
         self.service.close()
-        self.rocq.close()
+        with self._checkers_lock:
+            checkers = list(self._checkers.values())
+        for checker in checkers:
+            checker.close()
+
+    def checker(self, backend: str) -> EditorChecker | None:
+        """The backend's checker (one per backend, made on first use), or None where its plugin cannot check."""
+        editor = _editor(backend)
+        if editor is None or not editor.checks:
+            return None
+        with self._checkers_lock:
+            if backend not in self._checkers:
+                self._checkers[backend] = EditorChecker(editor.checking_backend, self.config.tactic_timeout)
+            return self._checkers[backend]
+
+    def _checking_backends(self) -> list[str]:
+        return [name for name in self.backends if getattr(_editor(name), "checks", False)]
+
+    def _copilot_backend(self) -> str:
+        """The backend LeanCopilot's requests are for: the one whose editor syntax speaks its protocol."""
+        for name in self.backends:
+            editor = _editor(name)
+            if editor is not None and "leancopilot" in editor.protocols:
+                return name
+        return self.config.backend
 
     # -- the core ----------------------------------------------------------------------------------------------
 
@@ -340,8 +300,8 @@ class SuggestionServer:
 
     async def suggest(self, body: dict) -> dict:
         backend = _string(body, "backend", self.config.backend)
-        if backend not in BACKENDS:
-            raise RequestError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+        if backend not in self.backends:
+            raise RequestError(f"unknown backend {backend!r} (choose from {', '.join(self.backends)})")
         prefix = _string(body, "prefix", "")
         n = body.get("n", self.config.num_candidates)
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_N:
@@ -351,40 +311,46 @@ class SuggestionServer:
             raise RequestError("check must be a string (the file text up to the cursor)")
         if check:
             _valid_text(check, "check")
-        if check and backend == "rocq":
-            return await self._suggest_checked(check, prefix, n)
+        if check and self.checker(backend) is not None:
+            return await self._suggest_checked(backend, check, prefix, n)
         state = _string(body, "state", None)
         if state is None:
-            raise RequestError("state is required (or check, for backend rocq)")
+            raise RequestError(f"state is required (or check, for backend {' or '.join(self._checking_backends())})")
         self._limit(state, "state")
         found = await self.candidates(backend, state, prefix, n)
         reply: dict[str, Any] = {"suggestions": [_row(c, None) for c in found], "checked": False}
         if check:
-            reply["note"] = (f"suggestions for {backend} are not checked: this server checks only Rocq "
+            reply["note"] = (f"suggestions for {backend} are not checked: this server checks only "
+                             f"{', '.join(self._checking_backends())} "
                              f"({'installed' if self._backend_installed(backend) else 'not installed'} here)")
         return reply
 
-    async def _suggest_checked(self, check: str, prefix: str, n: int) -> dict:
+    async def _suggest_checked(self, backend: str, check: str, prefix: str, n: int) -> dict:
         deadline = self._request_deadline()
         self._limit(check, "check")
-        theorem, tactics, partial = parse_rocq_check(check)
-        if partial and not prefix:
-            prefix = self._valid_prefix(partial)  # the cursor is inside a sentence: what is typed of it is the prefix
-        # One thread does the whole check under the checker's lock (coqtop serves one request at a time). At the
-        # request's deadline the checker stops its coqtop work and the thread lets the lock go.
-        goals, marked = await _in_thread(self._check_rocq, theorem, tactics, prefix, n, deadline)
+        try:
+            file = _editor(backend).read(check)
+        except EditorTextError as exc:
+            raise RequestError(f"check: {exc}") from None
+        if file.partial and not prefix:
+            prefix = self._valid_prefix(file.partial)  # the cursor is inside a sentence: what is typed of it is the prefix
+        # One thread does the whole check under the checker's lock (the proof assistant serves one request at a
+        # time). At the request's deadline the checker stops its work and the thread lets the lock go.
+        goals, marked = await _in_thread(self._check, backend, file.theorem, file.tactics, prefix, n, deadline)
         order = {"proves-goal": 0, "valid": 1}
         kept = sorted([(c, s) for c, s in marked if s in order], key=lambda cs: order[cs[1]])  # stable: by score
         return {"suggestions": [_row(c, s) for c, s in kept], "checked": True, "state": goals,
                 "dropped": sum(1 for _, s in marked if s not in order)}
 
-    def _check_rocq(self, theorem: Theorem, tactics: list[str], prefix: str, n: int, deadline: float | None = None):
-        with self.rocq.lock:
-            state, goals = self.rocq.reach(theorem, tactics, deadline)
+    def _check(self, backend: str, theorem: Theorem, tactics: list[str], prefix: str, n: int,
+               deadline: float | None = None):
+        checker = self.checker(backend)
+        with checker.lock:
+            state, goals = checker.reach(theorem, tactics, deadline)
             statement = theorem.statement[:self.config.max_statement_chars]  # bounded: a prompt may have its slot
-            request = Theorem(name="editor", statement=statement, header="", backend="rocq")
+            request = Theorem(name="editor", statement=statement, header="", backend=backend)
             found = self.service.generate(request, encode_state(goals, prefix), n, deadline=deadline)
-            return goals, self.rocq.classify(state, found, deadline)
+            return goals, checker.classify(state, found, deadline)
 
     def _request_deadline(self) -> float:
         """When this request's answer is due (time.monotonic()), as `_handle` times it."""
@@ -394,7 +360,8 @@ class SuggestionServer:
         if backend not in self._installed:
             import shutil
 
-            self._installed[backend] = shutil.which({"rocq": "coqtop", "lean": "lean", "isabelle": "isabelle"}[backend]) is not None
+            executable = cached_plugin(backend).executable
+            self._installed[backend] = bool(executable) and shutil.which(executable) is not None
         return self._installed[backend]
 
     def _limit(self, text: str, field: str) -> None:
@@ -448,7 +415,7 @@ class SuggestionServer:
                 self._limit(state, "input")
                 prefix = _string(body, "prefix", "") or ""
                 _string(body, "name", "")
-                found = await self.candidates("lean", state, prefix, self.config.num_candidates)
+                found = await self.candidates(self._copilot_backend(), state, prefix, self.config.num_candidates)
                 return {"outputs": [{"output": c.tactic, "score": exp_mean_logprob(c)} for c in found]}
 
             return await self._handle(request, answer)
@@ -550,7 +517,7 @@ class SuggestionServer:
             result = await asyncio.wait_for(answer(body), self.config.request_timeout)
         except RequestError as exc:
             return failure(400, str(exc))
-        except (asyncio.TimeoutError, TimeoutError, CheckDeadline):
+        except (asyncio.TimeoutError, TimeoutError, DeadlinePassed):
             return failure(504, f"no answer within {self.config.request_timeout:g}s")
         except Exception:  # noqa: BLE001 - a model or checker failure is the request's answer, not a crash
             log.exception("internal error answering %s", request.url.path)
@@ -559,6 +526,10 @@ class SuggestionServer:
 
 
 _LOOPBACK_ORIGIN = re.compile(r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?/?", re.IGNORECASE)
+
+
+def _editor(backend: str) -> EditorSyntax | None:
+    return cached_plugin(backend).editor
 
 
 def _loopback_origin(origin: str) -> bool:

@@ -1,20 +1,21 @@
 """Proofstep rows from successful searches: the (state, tactic) steps along each proved theorem's proof.
 
 Reads run folders written by `prover prove`: results.jsonl says which theorems were proved and by which tactics,
-trees/NAME.json holds the states the model was shown on the way (prover.search's tree format). Used by
+trees/NAME.json holds the states the model was shown on the way, the proof's path marked (prover.search_tree). Used by
 `prover train-data` and, in-process, by the expert-iteration loop (`collect_proofsteps`).
 """
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from prover.batch import CONFIG, RESULTS, TREES
+from prover.jsonl import BadLine, read_rows
 from prover.proofsteps import ProofStep, deduplicate, write_proofsteps
-from prover.search import PROVED_KEY, Status, node_state
+from prover.search_tree import Edge, Node, SearchTree, Status
 
 DEFAULT_SPLITS = ("valid",)
 # miniF2F test is the benchmark's held-out split: training on it would void every later test result.
@@ -71,45 +72,24 @@ def read_run(run_dir: Path) -> tuple[dict, list[dict]]:
         raise RunFolderError(f"{run_dir} is not a run folder (cannot read {CONFIG}: {exc})") from None
     if not isinstance(config, dict) or not config.get("backend"):
         raise RunFolderError(f"{run_dir / CONFIG} names no backend")
-    data = results.read_bytes()
-    rows = []
-    for number, line in enumerate(data[: data.rfind(b"\n") + 1].decode("utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            raise RunFolderError(f"{results}:{number}: not a results row") from None
+    try:
+        rows = read_rows(results, strict=True, tail="skip")
+    except BadLine as exc:
+        raise RunFolderError(f"{exc.path}:{exc.number}: not a results row") from None
     return config, rows
 
 
-def _same_step(edge_tactic: str, proof_tactic: str) -> bool:
-    # The backend may normalise what it runs: Rocq adds the final '.' a candidate left out.
-    return " ".join(edge_tactic.split()).rstrip(".") == " ".join(proof_tactic.split()).rstrip(".")
-
-
-def proof_path(tree: dict, proof: Iterable[str]) -> list[tuple[dict, dict, str]]:
-    """(node, edge, tactic) for each step of `proof` from the tree's root to its proved node: the node the tactic
-    ran on, the edge it made, and the tactic as the backend ran it. Tactics the backend appended after the
-    proof was complete (closing braces, `done`) have no state of their own and are left out."""
-    nodes = {node["id"]: node for node in tree["nodes"]}
-    roots = [key for key, node in nodes.items() if node.get("depth") == 0]
-    if len(roots) != 1:
-        raise NotInTree("the tree has no single root")
-    edges: dict[str, list[dict]] = defaultdict(list)
-    for edge in tree["edges"]:
-        if edge.get("outcome") in ("advanced", "proved"):
-            edges[edge["source"]].append(edge)
-    key, steps = roots[0], []
-    for number, tactic in enumerate(proof, 1):
-        edge = next((e for e in edges[key] if _same_step(e["tactic"], tactic)), None)
-        if edge is None:
-            raise NotInTree(f"step {number} ({tactic!r}) is not an edge of the tree")
-        steps.append((nodes[key], edge, tactic))
-        key = edge["target"]
-        if key == PROVED_KEY:
-            return steps
-    raise NotInTree("the proof's tactics do not reach the proved node")
+def proof_path(tree: SearchTree, proof: Iterable[str]) -> list[tuple[Node, Edge, str]]:
+    """(node, edge, tactic) for each step of the proof the tree marks, root first: the node the tactic ran on, the
+    edge it made, and the tactic as the backend ran it (the row's `proof`, which may normalise what was proposed).
+    Tactics the backend appended after the proof was complete (closing braces, `done`) have no state of their own
+    and are left out."""
+    steps, proof = tree.proof_edges(), list(proof)
+    if not steps:
+        raise NotInTree("the tree marks no proof")
+    if len(steps) > len(proof):
+        raise NotInTree(f"the tree's proof has {len(steps)} steps, the row's {len(proof)}")
+    return [(tree.nodes[edge.src], edge, tactic) for edge, tactic in zip(steps, proof)]
 
 
 def collect(run_dirs: Iterable[str | Path], splits: Iterable[str] = DEFAULT_SPLITS,
@@ -129,7 +109,7 @@ def collect(run_dirs: Iterable[str | Path], splits: Iterable[str] = DEFAULT_SPLI
             name = row["name"]
             tree_path = run / TREES / f"{name}.json"
             try:
-                path = proof_path(json.loads(tree_path.read_text(encoding="utf-8")), row["proof"])
+                path = proof_path(SearchTree.read(tree_path), row["proof"])
             except FileNotFoundError:
                 why = "the run was made with --no-trees" if config.get("trees") is False else "its tree is missing"
                 found.skipped.append(Skipped(str(run), name, f"no {TREES}/{name}.json: {why}"))
@@ -138,10 +118,10 @@ def collect(run_dirs: Iterable[str | Path], splits: Iterable[str] = DEFAULT_SPLI
                 found.skipped.append(Skipped(str(run), name, f"{TREES}/{name}.json: {type(exc).__name__}: {exc}"))
                 continue
             for node, edge, tactic in path:
-                if edge.get("automation", False) and not include_automation:
+                if edge.automation and not include_automation:
                     found.automation_dropped += 1
                     continue
-                steps.append(ProofStep(state=node_state(node), tactic=tactic, theorem=name, source=str(run),
+                steps.append(ProofStep(state=node.state_text, tactic=tactic, theorem=name, source=str(run),
                                        split=row["split"], backend=config["backend"]))
     found.steps = len(steps)
     found.rows = list(deduplicate(steps))

@@ -1,10 +1,10 @@
 """Informal-to-formal translation, Draft-Sketch-Prove style (Jiang et al. 2023; Llemma §3.5).
 
 A few-shot prompt shows (informal statement, informal proof, formal statement) -> formal sketch, the informal
-steps as comments and the hard-to-write steps left as gaps (`admit.` in Rocq, `sorry` in Lean, `sledgehammer`
-in Isabelle). K sketches are sampled; each is run step by step from the theorem's root state; at each gap the
-backend's automation tactics are tried alone, then a small best-first search (prover.search) from the gap's
-state; the completed proof is checked as a whole in a fresh process (backend.verify). The first verified
+steps as comments and the hard-to-write steps left as gaps (the backend's gap word: `admit.` in Rocq, `sorry` in
+Lean, `sledgehammer` in Isabelle). K sketches are sampled; each is run step by step from the theorem's root state;
+at each gap the backend's automation tactics are tried alone, then a small best-first search (prover.search) from
+the gap's state; the completed proof is checked as a whole in a fresh process (backend.verify). The first verified
 sketch wins.
 
 A problem's budget (`TranslateConfig.budget_seconds`) bounds everything up to the final check, as the search's
@@ -13,26 +13,27 @@ their gaps (a gap's search gets at most the time left; every tactic at most the 
 a second). A sketch completed in time is then checked within `verify_timeout`. So a problem takes at most about
 budget_seconds + tactic_timeout + verify_timeout.
 
-Live driving is implemented for Rocq (see coq_env.sketch for how a gap maps to a focused goal). Lean and
-Isabelle sketches are parsed (lean_env.sketch, isabelle_env.sketch) and prompted for, but not driven here.
+Everything language-specific comes from the backend plugin's SketchSyntax (prover.syntax): the prompt's layout,
+how a sketch is parsed, and, where the backend can drive sketches live (its `focus`: Rocq's), how a gap maps to a
+focused goal. Other backends' sketches are parsed and prompted for, but not driven here (--sketch-only).
 A sketch whose own (non-gap) step fails is discarded, not repaired.
 """
 from __future__ import annotations
 
 import json
-import math
-import os
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Iterator, Protocol
 
-from prover.backend import Backend
-from prover.batch import RESULTS, append_row, read_rows
+from prover.backend import Backend, BackendBase, BackendWrapper
+from prover.batch import RESULTS, read_rows
+from prover.jsonl import append_row, write_atomic
 from prover.generators import AutomationOnly, TacticGenerator, expired, seconds_left, takes_keyword
+from prover.plugins import UnknownBackend, available_backends, cached_plugin
 from prover.search import SearchConfig, Status, best_first_search, verify_within
+from prover.syntax import GapFocus, SketchSyntax
 from prover.types import (
     Advanced,
     Failed,
@@ -44,16 +45,30 @@ from prover.types import (
     Verdict,
 )
 
-DRIVABLE = ("rocq",)
-GAP_WORD = {"rocq": "admit.", "lean": "sorry", "isabelle": "sledgehammer"}
-SKETCH_STOP = {"rocq": ("Qed.", "Admitted.", "Defined.", "\nInformal:", "(*### Problem"),
-               "lean": ("\nInformal:", "\ntheorem ", "/-### Problem"),
-               "isabelle": ("\nInformal:", "(*### Problem")}
 _MAX_INFORMAL_CHARS = 1500  # per informal text in a prompt: some informal proofs run to pages
 
 
 class TranslateError(ValueError):
     """A problem that cannot be translated as given (no informal proof, no formal statement); one line."""
+
+
+def sketch_syntax(backend: str) -> SketchSyntax:
+    """The backend's sketch syntax (its plugin's); TranslateError where it has none."""
+    try:
+        syntax = cached_plugin(backend).sketch
+    except UnknownBackend:
+        syntax = None
+    if syntax is None:
+        raise TranslateError(f"no sketch syntax for backend {backend!r}")
+    return syntax
+
+
+def sketch_stops(backend: str) -> tuple[str, ...]:
+    """Where a sampled sketch for the backend ends (at least where the next problem's informal text starts)."""
+    try:
+        return sketch_syntax(backend).stops
+    except TranslateError:
+        return ("\nInformal:",)
 
 
 @dataclass(frozen=True)
@@ -97,105 +112,40 @@ def _sketches_within(source: SketchSource, prompt: str, n: int, deadline: float 
     return source.sketches(prompt, n)
 
 
-class FixedSketches:
-    """Test double: returns given sketch texts (cycled), at no model cost; counts requests."""
-
-    name = "fixed-sketches"
-
-    def __init__(self, texts: list[str] | str):
-        self.texts = [texts] if isinstance(texts, str) else list(texts)
-        self.requests = 0
-        self._next = 0
-
-    def sketches(self, prompt: str, n: int, deadline: float | None = None) -> list[str]:
-        self.requests += 1
-        out = [self.texts[(self._next + i) % len(self.texts)] for i in range(n)]
-        self._next += n
-        return out
-
-
 class ModelSketches:
-    """Free-form sketch sampling from the model a tactic generator already loaded (HF, vLLM or OpenAI server)."""
+    """Free-form sketch sampling from the model a tactic generator already loaded (its LanguageModel, `.lm`)."""
 
     def __init__(self, generator, backend: str, max_tokens: int = 384, temperature: float = 0.8, seed: int | None = None):
         self.generator = generator
         self.name = getattr(generator, "name", "model")
-        self.stop = SKETCH_STOP.get(backend, ("\nInformal:",))
+        self.stop = sketch_stops(backend)
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.seed = seed
 
     def sketches(self, prompt: str, n: int, deadline: float | None = None) -> list[str]:
-        """Sampled sketches; at `deadline` (time.monotonic()) those complete by then: an OpenAI server's reply is
-        waited for until then, transformers stops sampling then; vLLM's offline engine has no time limit per call,
-        so it is not called once the deadline has passed."""
-        g = self.generator
+        """Sampled sketches, each cut before its stop; at `deadline` (time.monotonic()) those complete by then (an
+        OpenAI server's reply is waited for until then, transformers stops sampling then; vLLM's offline engine has
+        no time limit per call, so it is not called once the deadline has passed)."""
         if expired(deadline):
             return []
+        lm = getattr(self.generator, "lm", None)
+        if lm is None:
+            raise TranslateError(f"model {self.name} cannot sample free-form sketches")
         t0 = time.perf_counter()
         try:
-            if hasattr(g, "llm"):  # vLLM
-                params = g._vllm.SamplingParams(n=n, temperature=self.temperature, top_p=0.95, max_tokens=self.max_tokens,
-                                                stop=list(self.stop), seed=self.seed)
-                outputs = g.llm.generate([prompt], params, use_tqdm=False)
-                return [o.text for o in outputs[0].outputs]
-            if hasattr(g, "_call"):  # OpenAI-compatible server
-                body = {"model": g.served_name, "prompt": prompt, "n": n, "temperature": self.temperature,
-                        "max_tokens": self.max_tokens, "stop": list(self.stop)[:4]}
-                from prover.openai_generator import _OutOfTime
-
-                try:
-                    reply = g._call("POST", "/v1/completions", body, deadline)
-                except _OutOfTime:
-                    return []
-                return [c.get("text", "") for c in reply.get("choices", [])]
-            if hasattr(g, "model") and hasattr(g, "tokenizer"):  # in-process transformers
-                return self._hf(prompt, n, deadline)
+            completions = lm.complete([prompt], n, self.max_tokens, self.temperature, self.stop, deadline, top_p=0.95,
+                                      seed=self.seed)[0]
         finally:
-            if hasattr(g, "model_seconds"):
-                g.model_seconds += time.perf_counter() - t0
-        raise TranslateError(f"model {self.name} cannot sample free-form sketches")
-
-    def _hf(self, prompt: str, n: int, deadline: float | None = None) -> list[str]:
-        import torch
-
-        g = self.generator
-        with g._lock, torch.inference_mode():
-            left = seconds_left(deadline, math.inf)  # measured after the lock: another call may have used the time
-            if left <= 0:
-                return []
-            timing = {} if deadline is None else {"max_time": left}  # transformers stops sampling after that
-            ids = g.tokenizer(prompt, return_tensors="pt").to(g.device)
-            if self.seed is not None:
-                torch.manual_seed(self.seed)
-            pad = g.tokenizer.pad_token_id if g.tokenizer.pad_token_id is not None else g.tokenizer.eos_token_id
-            sampling = {"do_sample": True, "temperature": self.temperature, "top_p": 0.95} if self.temperature > 0 else \
-                {"do_sample": False}
-            out = g.model.generate(**ids, max_new_tokens=self.max_tokens, num_return_sequences=n, pad_token_id=pad,
-                                   stop_strings=list(self.stop), tokenizer=g.tokenizer, **sampling, **timing)
-        texts = g.tokenizer.batch_decode(out[:, ids["input_ids"].shape[1]:], skip_special_tokens=True)
-        if expired(deadline):  # stopped by the clock: a sketch that reached no stop may be cut mid-step
-            texts = [t for t in texts if any(s in t for s in self.stop)]
-        return [cut_sketch(t, self.stop) for t in texts]
-
-
-def cut_sketch(text: str, stop: tuple[str, ...]) -> str:
-    """The completion up to the first stop, keeping a proof terminator (`Qed.`) that stopped it."""
-    cuts = [(i, s) for s in stop for i in [text.find(s)] if i >= 0]
-    if not cuts:
-        return text
-    i, s = min(cuts)
-    return text[: i + len(s)] if s.rstrip().endswith(".") and not s.startswith("\n") else text[:i]
+            self.generator.model_seconds += time.perf_counter() - t0
+        # One the clock stopped (neither a stop nor its token limit) may end mid-step.
+        return [c.text for c in completions if c.stopped or not expired(deadline)]
 
 
 # -- prompts --------------------------------------------------------------------------------------------------
 def example_set(backend: str, name: str = "") -> str:
-    """Which shipped few-shot set a problem uses: Isabelle splits number theory from the rest (as DSP/Llemma)."""
-    if backend == "isabelle":
-        return "isabelle_numbertheory" if "numbertheory" in name.lower() else "isabelle_other"
-    if backend not in GAP_WORD:
-        raise TranslateError(f"no sketch examples for backend {backend!r}")
-    return backend
+    """Which shipped few-shot set (prover/sketch_examples) the problem `name` uses, as its backend says."""
+    return sketch_syntax(backend).example_set(name)
 
 
 def load_examples(set_name: str) -> list[dict]:
@@ -208,58 +158,35 @@ def _clip(text: str) -> str:
     return text if len(text) <= _MAX_INFORMAL_CHARS else text[:_MAX_INFORMAL_CHARS].rsplit(" ", 1)[0] + " ..."
 
 
-def _informal_block(backend: str, statement: str, proof: str) -> str:
-    open_, close = ("/-", "-/") if backend == "lean" else ("(*", "*)")
+def _informal_block(syntax: SketchSyntax, statement: str, proof: str) -> str:
+    open_, close = syntax.comment
     return f"Informal:\n{open_}### Problem\n\n{_clip(statement)}\n\n### Solution\n\n{_clip(proof)}{close}\n\n"
 
 
-def _proof_opening(backend: str) -> str:
-    return "Proof.\n" if backend == "rocq" else ""
-
-
-def _formal_statement(theorem: Theorem) -> str:
-    statement = theorem.statement.strip()
-    if theorem.backend == "lean" and not statement.endswith(":= by"):
-        statement = re.sub(r"\s*:=\s*(by\s*(sorry)?)?\s*$", "", statement) + " := by"
-    return statement
-
-
 def build_prompt(problem: Problem, examples: list[dict] | None = None) -> str:
-    """The few-shot prompt; the model continues right after the formal statement (and `Proof.` in Rocq)."""
-    backend = problem.theorem.backend
-    examples = load_examples(example_set(backend, problem.theorem.name)) if examples is None else examples
+    """The few-shot prompt; the model continues right after the formal statement (and the backend's proof opening,
+    e.g. `Proof.` in Rocq)."""
+    syntax = sketch_syntax(problem.theorem.backend)
+    examples = load_examples(syntax.example_set(problem.theorem.name)) if examples is None else examples
     examples = [ex for ex in examples if ex.get("name") != problem.theorem.name]  # never its own solution
-    gap = GAP_WORD[backend]
     parts = [f"Translate each informal proof into a formal proof sketch. Keep the informal steps as comments and "
-             f"leave each step that automation can finish as `{gap}`.\n\n"]
+             f"leave each step that automation can finish as `{syntax.gap_word}`.\n\n"]
     for ex in examples:
-        end = "\nQed." if backend == "rocq" else ""
-        parts.append(_informal_block(backend, ex["informal_statement"], ex["informal_proof"]) +
-                     f"Formal:\n{ex['formal_statement']}\n{_proof_opening(backend)}{ex['formal_proof']}{end}\n\n\n")
-    parts.append(_informal_block(backend, problem.informal_statement, problem.informal_proof) +
-                 f"Formal:\n{_formal_statement(problem.theorem)}\n{_proof_opening(backend)}")
+        parts.append(_informal_block(syntax, ex["informal_statement"], ex["informal_proof"]) +
+                     f"Formal:\n{ex['formal_statement']}\n{syntax.proof_opening}{ex['formal_proof']}"
+                     f"{syntax.proof_closing}\n\n\n")
+    parts.append(_informal_block(syntax, problem.informal_statement, problem.informal_proof) +
+                 f"Formal:\n{syntax.formal_statement(problem.theorem)}\n{syntax.proof_opening}")
     return "".join(parts)
 
 
 # -- parsing --------------------------------------------------------------------------------------------------
 def parse_sketch(text: str, theorem: Theorem) -> tuple[list[str], list[int]]:
     """(steps, gap indices) for a sketch of `theorem`; raises SketchRefused (a ValueError) if unusable."""
-    if theorem.backend == "rocq":
-        from coq_env.sketch import parse
-
-        return parse(text, theorem)
-    if theorem.backend == "lean":
-        from lean_env.sketch import parse
-
-        return parse(text, _formal_statement(theorem))
-    if theorem.backend == "isabelle":
-        from isabelle_env.sketch import parse
-
-        return parse(text, theorem.statement)
-    raise TranslateError(f"no sketch syntax for backend {theorem.backend!r}")
+    return sketch_syntax(theorem.backend).parse(text, theorem)
 
 
-# -- driving a sketch (Rocq) ----------------------------------------------------------------------------------
+# -- driving a sketch (backends with a GapFocus) ----------------------------------------------------------------------------------
 @dataclass
 class GapClosure:
     index: int  # the gap's step index in the sketch
@@ -289,23 +216,21 @@ class SketchOutcome:
         return row
 
 
-class _GapView:
+class _GapView(BackendWrapper):
     """The backend seen from one gap: `open` gives the focused goal's state; a tactic path that proves the focused
     goal is `Proved` (its tactics relative to the gap). Lets prover.search run unchanged on a gap."""
 
-    def __init__(self, backend: Backend, root: ProofState):
-        from coq_env.sketch import focus_closed, normalize_tactic
-
-        self._backend, self._root = backend, root
-        self._closed, self._normalize = focus_closed, normalize_tactic
+    def __init__(self, backend: Backend, root: ProofState, focus: GapFocus):
+        super().__init__(backend)
+        self._root = root
+        self._closed, self._normalize = focus.closed, focus.normalize
         self._rel: dict[int, tuple[str, ...]] = {root.handle: ()}
-        self.name = backend.name
 
     def open(self, theorem: Theorem) -> ProofState:
         return self._root
 
     def run_tactic(self, state: ProofState, tactic: str, timeout: float):
-        outcome = self._backend.run_tactic(state, tactic, timeout)
+        outcome = self.inner.run_tactic(state, tactic, timeout)
         rel = self._rel.get(state.handle, ()) + (self._normalize(tactic),)
         if isinstance(outcome, Proved):  # the whole theorem: drop the braces the backend closed after it
             return Proved(rel)
@@ -318,17 +243,14 @@ class _GapView:
     def render_proof(self, theorem: Theorem, tactics: tuple[str, ...]) -> str:
         return " ".join(tactics)
 
-    def verify(self, theorem: Theorem, tactics: tuple[str, ...]) -> Verdict:
+    def verify(self, theorem: Theorem, tactics: tuple[str, ...], timeout: float | None = None) -> Verdict:
         return Verdict(True, "a gap's tactics: checked with the whole proof")
 
-    def automation_tactics(self) -> list[str]:
-        return self._backend.automation_tactics()
-
-    def render_state(self, state: ProofState) -> str:
-        return self._backend.render_state(state)
+    # A gap's search merges states by their goals up to whitespace, as it always has, not by the backend's key.
+    state_key = BackendBase.state_key
 
     def close(self) -> None:
-        pass
+        pass  # the backend is the sketch's, which goes on after the gap
 
 
 def _tactic_time(config: TranslateConfig, deadline: float) -> float:
@@ -336,21 +258,27 @@ def _tactic_time(config: TranslateConfig, deadline: float) -> float:
     return max(0.5, seconds_left(deadline, config.tactic_timeout))
 
 
+def _focus(theorem: Theorem) -> GapFocus:
+    focus = sketch_syntax(theorem.backend).focus
+    if focus is None:
+        raise TranslateError(f"sketches for backend {theorem.backend!r} are not driven live")
+    return focus
+
+
 def close_gap(theorem: Theorem, backend: Backend, state: ProofState, index: int, generator: TacticGenerator,
               config: TranslateConfig, deadline: float) -> GapClosure | None:
     """Tactics that prove the first goal of `state` (the goal the gap's `admit` would have closed)."""
-    from coq_env.sketch import FOCUS
-
+    focus = _focus(theorem)
     t0 = time.monotonic()
-    focused = backend.run_tactic(state, FOCUS, _tactic_time(config, deadline))
+    focused = backend.run_tactic(state, focus.open, _tactic_time(config, deadline))
     if not isinstance(focused, Advanced):
         return None
-    view = _GapView(backend, focused.state)
+    view = _GapView(backend, focused.state, focus)
     for tactic in backend.automation_tactics():
         if time.monotonic() >= deadline:
             return None
         if isinstance(view.run_tactic(focused.state, tactic, _tactic_time(config, deadline)), Proved):
-            return GapClosure(index, "automation", (view._normalize(tactic),), round(time.monotonic() - t0, 3))
+            return GapClosure(index, "automation", (focus.normalize(tactic),), round(time.monotonic() - t0, 3))
     if not config.search_gaps or isinstance(generator, AutomationOnly):
         return None
     budget = min(config.gap_search.budget_seconds, deadline - time.monotonic())
@@ -366,8 +294,7 @@ def close_gap(theorem: Theorem, backend: Backend, state: ProofState, index: int,
 def run_sketch(text: str, theorem: Theorem, backend: Backend, generator: TacticGenerator, config: TranslateConfig,
                deadline: float) -> SketchOutcome:
     """Parse, drive and check one sketch."""
-    from coq_env.sketch import FOCUS, UNFOCUS
-
+    focus = _focus(theorem)
     t0 = time.monotonic()
     outcome = SketchOutcome(text=text, status="refused")
     try:
@@ -389,7 +316,7 @@ def run_sketch(text: str, theorem: Theorem, backend: Backend, generator: TacticG
                     outcome.status, outcome.reason = "gap_unclosed", f"gap {gaps.index(i) + 1} (step {i}) not closed"
                     return outcome
                 outcome.gaps.append(closure)
-                sequence = [FOCUS, *closure.tactics, UNFOCUS]
+                sequence = [focus.open, *closure.tactics, focus.close]
             else:
                 sequence = [step]
             for tactic in sequence:
@@ -429,9 +356,26 @@ def check_problem(problem: Problem) -> None:
         raise TranslateError(f"{problem.theorem.name}: no formal statement")
 
 
+def _drivable(backend: str) -> bool:
+    try:
+        syntax = cached_plugin(backend).sketch
+    except UnknownBackend:
+        return False
+    return syntax is not None and syntax.drivable
+
+
+def _loads_and_drives(backend: str) -> bool:
+    """For the message only: a backend package that fails to load (a broken install) drives nothing."""
+    try:
+        return _drivable(backend)
+    except Exception:  # noqa: BLE001 - naming the others must not hide the user's own mistake
+        return False
+
+
 def check_drivable(backend: str) -> None:
-    if backend not in DRIVABLE:
-        raise TranslateError(f"translation drives sketches live only on {', '.join(DRIVABLE)} in this version "
+    if not _drivable(backend):
+        drivable = ", ".join(name for name in available_backends() if _loads_and_drives(name))
+        raise TranslateError(f"translation drives sketches live only on {drivable} in this version "
                              f"(not {backend}); use --sketch-only to sample and parse sketches")
 
 
@@ -515,30 +459,15 @@ def translate_batch(problems: list[Problem | tuple[Theorem, str]], backend: Back
             row, script = {"name": theorem.name, "split": theorem.split, "model": source.name, "proof": None,
                            "status": "error", "reason": reason}, None
         if script is not None:
-            tmp = out / "proofs" / f".{row['name']}{suffix}.tmp"
-            tmp.write_text(script)
-            os.replace(tmp, out / "proofs" / f"{row['name']}{suffix}")
+            write_atomic(out / "proofs" / f"{row['name']}{suffix}", script)
         append_row(out / RESULTS, row)
         yield row
 
 
 def benchmark_problems(theorems: list[Theorem]) -> list[Problem | tuple[Theorem, str]]:
-    """Each benchmark theorem with its miniF2F informal statement and proof, or (theorem, why not)."""
-    from isabelle_env.minif2f import load_informal
-
-    out: list[Problem | tuple[Theorem, str]] = []
-    for theorem in theorems:
-        try:
-            informal = load_informal(theorem.name)
-        except KeyError as exc:
-            out.append((theorem, str(exc.args[0])))
-            continue
-        out.append(Problem(theorem, informal.statement, informal.proof))
-    return out
-
-
-_ROCQ_NAME = re.compile(r"^\s*(?:Theorem|Lemma|Fact|Remark|Corollary|Proposition|Example)\s+([\w']+)")
-DEFAULT_HEADER = {"rocq": "Require Import Reals Arith ZArith.\nOpen Scope R_scope."}
+    """Each benchmark theorem with the informal statement and proof its loader gave it, or (theorem, why not)."""
+    return [Problem(t, t.informal_statement, t.informal_proof) if t.informal_statement or t.informal_proof
+            else (t, f"no informal statement for {t.name!r} in its benchmark") for t in theorems]
 
 
 def single_problem(backend: str, informal_statement: str, informal_proof: str, formal_statement: str,
@@ -547,22 +476,13 @@ def single_problem(backend: str, informal_statement: str, informal_proof: str, f
     formal = formal_statement.strip()
     if not formal:
         raise TranslateError("no formal statement")
-    if backend == "rocq":
-        from coq_env.sentences import split_sentences
-
-        sentences = split_sentences(formal)
-        m = _ROCQ_NAME.match(sentences[0]) if sentences else None
-        if len(sentences) != 1 or not m or not sentences[0].endswith("."):
-            raise TranslateError("the formal statement must be one Rocq declaration ending with '.', "
-                                 "e.g. 'Theorem t (x : R) : x = x.'")
-        theorem_name = m.group(1)
-    else:
-        m = re.match(r"^\s*(?:theorem|lemma)\s+([^\s:(\[{]+)", formal)
-        if not m:
-            raise TranslateError(f"the formal statement must start with 'theorem NAME' for {backend}")
-        theorem_name = m.group(1)
+    syntax = sketch_syntax(backend)
+    try:
+        theorem_name = syntax.statement_name(formal)
+    except ValueError as exc:
+        raise TranslateError(str(exc)) from None
     theorem = Theorem(name=theorem_name, statement=formal, header=(header if header is not None else
-                      DEFAULT_HEADER.get(backend, "")).strip(), backend=backend)
+                      syntax.default_header).strip(), backend=backend)
     problem = Problem(theorem, informal_statement or "", informal_proof or "")
     check_problem(problem)
     return problem

@@ -12,9 +12,13 @@ class Theorem:
     name: str
     statement: str  # the declaration up to and including its final '.', e.g. "Theorem t (x : R) : x = x."
     header: str  # everything the statement needs before it: imports, definitions, scopes
-    backend: str  # "rocq", "lean", "isabelle"
+    backend: str  # the name of the backend's plugin
     split: str | None = None  # "valid" / "test" for benchmark theorems
     benchmark: str | None = None
+    # The problem in words, where its benchmark has it (filled by the loader, e.g. prover.informal for miniF2F):
+    # what Draft-Sketch-Prove translates. Not part of the theorem's identity, and left out of its repr (pages long).
+    informal_statement: str = field(default="", compare=False, repr=False)
+    informal_proof: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True)

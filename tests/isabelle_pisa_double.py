@@ -34,7 +34,7 @@ except ImportError:  # the scripted table below is also used without gRPC (tests
     grpc = None
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from isabelle_env.pisa_client import decode_text, encode_text  # noqa: E402
+from isabelle_env.pisa_wire import decode_text, encode_text  # noqa: E402
 
 APPLY = "<apply to top level state>"
 

@@ -8,15 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from prover.adapters import (
-    MODEL_INFO,
-    adapter_digest,
-    merged_model_dir,
-    model_prompt,
-    shipped_adapter,
-)
-from prover.hf_generator import HFGenerator, default_model_dir
+from model_store import MODEL_INFO, default_model_dir, model_prompt
+from prover.adapters import adapter_digest, merged_model_dir, shipped_adapter
+from prover.hf_generator import HFGenerator
 from prover.models import ModelSettings, load_generator
+from prover.testing import score_tactics
 from prover.types import Theorem
 
 THEOREM = Theorem(name="t", statement="Theorem t (x : R) : x + 0 = x.", header="Require Import Reals.", backend="rocq")
@@ -50,8 +46,8 @@ def test_a_merged_adapter_is_cached_by_hash_and_changes_the_scores(random_adapte
     assert model_prompt(merged) == "proofstep"
     tuned = HFGenerator(merged, dtype="float32", prompt="proofstep")
     plain = HFGenerator(base, dtype="float32", prompt="proofstep")
-    tuned_scores = [c.logprob for c in tuned.score(THEOREM, STATE, TACTICS)]
-    plain_scores = [c.logprob for c in plain.score(THEOREM, STATE, TACTICS)]
+    tuned_scores = [c.logprob for c in score_tactics(tuned, THEOREM, STATE, TACTICS)]
+    plain_scores = [c.logprob for c in score_tactics(plain, THEOREM, STATE, TACTICS)]
     assert max(abs(a - b) for a, b in zip(tuned_scores, plain_scores)) > 1e-2
 
 
@@ -81,6 +77,6 @@ def test_the_shipped_rocq_adapter_is_small_and_default_loads_it():
     generator = load_generator("default", "rocq", ModelSettings(dtype="float32"))
     assert generator.template.name == "proofstep"
     base = load_generator("base", "rocq", ModelSettings(dtype="float32", prompt="proofstep"))
-    tuned = [c.logprob for c in generator.score(THEOREM, STATE, TACTICS)]
-    plain = [c.logprob for c in base.score(THEOREM, STATE, TACTICS)]
+    tuned = [c.logprob for c in score_tactics(generator, THEOREM, STATE, TACTICS)]
+    plain = [c.logprob for c in score_tactics(base, THEOREM, STATE, TACTICS)]
     assert max(abs(a - b) for a, b in zip(tuned, plain)) > 1e-2

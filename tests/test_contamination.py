@@ -66,6 +66,7 @@ def test_filter_drops_overlapping_rows_keeps_clean_ones_and_reports(guard, tmp_p
     assert first["ngram"] == "ln a / ln 8 + ln b * b"
 
 
+@pytest.mark.rocq
 def test_extract_drops_a_leaked_row_and_writes_the_report(tmp_path):
     src = tmp_path / "src"
     src.mkdir()

@@ -12,11 +12,13 @@ import tempfile
 import time
 import uuid
 
+import psutil
 import pytest
 
-from prover.batch import append_row, prepare_run_dir, read_rows
+from prover.batch import prepare_run_dir, read_rows
+from prover.jsonl import append_row
 from prover.distributed import ClusterSettings, ProverCluster, order_theorems
-from prover.generators import ReplayGenerator
+from prover.testing import ReplayGenerator
 from prover.search import SearchConfig
 from prover.types import Theorem
 
@@ -85,6 +87,7 @@ def test_a_model_actor_answers_by_the_time_a_prover_has_left():
         actor.service.close(timeout=0)
 
 
+@pytest.mark.rocq
 def test_an_in_process_run_never_imports_ray(tmp_path):
     out = tmp_path / "run"
     code = ("import sys\nfrom prover.cli import main\ntry:\n    main(sys.argv[1:], standalone_mode=False)\n"
@@ -111,6 +114,7 @@ def test_longest_first_starts_theorems_known_to_be_long_then_the_longest_stateme
 # ---- local Ray started by the job (the CLI) -----------------------------------------------------------------------
 
 
+@pytest.mark.rocq
 @needs_ray
 def test_two_workers_prove_what_in_process_proves_and_finish_a_partial_run(tmp_path):
     alone = tmp_path / "alone"
@@ -164,14 +168,12 @@ def _free_ports(count):
 
 
 def _group_alive(pgid):
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
+    for process in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(process.pid) == pgid and process.info["status"] != psutil.STATUS_ZOMBIE:
                 return True
+        except OSError:
+            continue
     return False
 
 
@@ -211,6 +213,7 @@ def head_node():
         shutil.rmtree(temp, ignore_errors=True)
 
 
+@pytest.mark.rocq
 @needs_ray
 def test_a_job_on_a_ray_start_cluster_survives_ctrl_c_and_resumes(tmp_path, head_node):
     address, env = head_node
@@ -249,6 +252,7 @@ def ray_session():
             os.environ[key] = value
 
 
+@pytest.mark.rocq
 @needs_ray
 def test_a_killed_prover_actor_loses_no_theorem(ray_session, tmp_path, valid):
     out = tmp_path / "run"
@@ -278,6 +282,7 @@ def test_a_killed_prover_actor_loses_no_theorem(ray_session, tmp_path, valid):
     assert len(killed) == 3 and not pids_after & set(killed)  # restarted provers are new processes
 
 
+@pytest.mark.rocq
 @needs_ray
 def test_a_model_actor_serves_the_provers_in_batches_and_is_restarted_after_a_crash(ray_session, tmp_path, valid):
     replay = functools.partial(ReplayGenerator, {"mathd_algebra_104": ["lra."],

@@ -4,6 +4,7 @@ import signal
 import sys
 import time
 
+import psutil
 import pytest
 
 from prover import interrupts
@@ -55,12 +56,12 @@ def test_an_ignored_sigint_stays_ignored():
 
 def _alive(pid: int) -> bool:
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
 
 
+@pytest.mark.rocq
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_on_check_take_coqc_down_too(tmp_path, signum):
     import subprocess
@@ -90,7 +91,6 @@ def test_sigterm_and_sighup_on_check_take_coqc_down_too(tmp_path, signum):
 
 def _cmdline(pid: int) -> str:
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
         return ""

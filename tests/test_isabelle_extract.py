@@ -16,7 +16,7 @@ pytest.importorskip("grpc")
 from isabelle_env.backend import IsabelleBackend
 from isabelle_env.extract import extract_proofsteps, theory_commands
 from isabelle_env.pisa_client import PisaClient, PisaPool
-from prover.proofsteps import read_proofsteps
+from prover.proofsteps import ExtractOptions, read_proofsteps
 from prover.types import Advanced, Proved, Theorem
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -104,7 +104,8 @@ def test_a_theory_is_cut_into_isar_commands():
 def test_rows_are_the_states_before_each_proof_command(double, client, tmp_path):
     thy = tmp_path / "toy_double.thy"
     thy.write_text(THEORY)
-    summary = extract_proofsteps(thy, tmp_path / "out.jsonl", bridge=client, valid_fraction=0, test_fraction=0)
+    summary = extract_proofsteps(thy, tmp_path / "out.jsonl", ExtractOptions(valid_fraction=0, test_fraction=0),
+                                 bridge=client)
     rows = read_proofsteps(tmp_path / "out.jsonl")
     assert [(r.state, r.tactic, r.theorem) for r in rows] == [
         (S0, "apply (induct n)", "toy_double.toy_double"),
@@ -147,7 +148,7 @@ def test_a_folder_of_theories_and_what_is_not_a_theory(double, client, tmp_path)
     (folder / "sub").mkdir(parents=True)
     (folder / "sub" / "toy_double.thy").write_text(THEORY)
     (folder / "Notes.thy").write_text("just some text\n")
-    summary = extract_proofsteps(folder, tmp_path / "out.jsonl", bridge=client, limit=5)
+    summary = extract_proofsteps(folder, tmp_path / "out.jsonl", ExtractOptions(limit=5), bridge=client)
     assert summary["theories"] == 2 and summary["theories_replayed_fully"] == 1
     assert summary["theories_skipped"]["Notes.thy"].startswith("failed: not a theory")
     assert {r.source for r in read_proofsteps(tmp_path / "out.jsonl")} == {"sub/toy_double.thy"}

@@ -10,7 +10,8 @@ import pytest
 from isabelle_env.backend import IsabelleBackend
 from isabelle_env.bridge import ServerDied, split_header
 from isabelle_env.isarepl_driver import TOPLEVEL, IsaReplBridge
-from prover.generators import ReplayGenerator
+from prover.backend import Timeouts
+from prover.testing import ReplayGenerator
 from prover.search import SearchConfig, Status, best_first_search
 from prover.types import Advanced, BackendUnavailable, Proved, Theorem, TimedOut
 
@@ -122,7 +123,7 @@ def test_earlier_clients_tuple_replies(monkeypatch):
 
 
 def test_backend_and_search_over_isarepl(repl):
-    with IsabelleBackend(IsaReplBridge(grace=0.5), statement_timeout=5.0, sledgehammer_timeout=5.0) as backend:
+    with IsabelleBackend(IsaReplBridge(grace=0.5), timeouts=Timeouts(statement=5.0), sledgehammer_timeout=5.0) as backend:
         result = best_first_search(
             TOY, backend, ReplayGenerator(["apply (induct n)", "apply simp"]),
             SearchConfig(max_expansions=10, budget_seconds=60, tactic_timeout=2.0), verify=False,
@@ -132,7 +133,7 @@ def test_backend_and_search_over_isarepl(repl):
 
 
 def test_backend_replays_after_a_lost_connection(repl):
-    with IsabelleBackend(IsaReplBridge(grace=0.5), statement_timeout=5.0) as backend:
+    with IsabelleBackend(IsaReplBridge(grace=0.5), timeouts=Timeouts(statement=5.0)) as backend:
         root = backend.open(TOY)
         induct = backend.run_tactic(root, "apply (induct n)", 5.0)
         assert backend.run_tactic(induct.state, "apply hang", 1.0) == TimedOut(1.0)

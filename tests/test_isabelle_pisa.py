@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -22,10 +21,13 @@ pytest.importorskip("grpc")
 
 from isabelle_env.backend import AUTOMATION_TACTICS, SLEDGEHAMMER, IsabelleBackend, apply_form, render_proof
 from isabelle_env.bridge import ServerDied, split_header, subgoal_count, theory_header
-from isabelle_env.pisa_client import PisaClient, PisaLauncher, PisaPool, decode_text, encode_text
-from prover.generators import ReplayGenerator
+from isabelle_env.pisa_client import PisaClient, PisaPool
+from isabelle_env.pisa_launcher import PisaLauncher
+from isabelle_env.pisa_wire import decode_text, encode_text
+from prover.backend import Timeouts
+from prover.testing import ReplayGenerator
 from prover.search import SearchConfig, Status, best_first_search
-from prover.types import Advanced, BackendUnavailable, Failed, Proved, StatementError, Theorem, TimedOut, Verdict
+from prover.types import Advanced, BackendUnavailable, Failed, Proved, StatementError, Theorem, TimedOut
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from isabelle_pisa_double import (  # noqa: E402
@@ -91,7 +93,7 @@ def client(double):
 
 @pytest.fixture
 def backend(client):
-    with IsabelleBackend(client, sledgehammer_timeout=2.0, statement_timeout=5.0) as b:
+    with IsabelleBackend(client, sledgehammer_timeout=2.0, timeouts=Timeouts(statement=5.0)) as b:
         yield b
 
 
@@ -314,35 +316,26 @@ def test_render_and_automation(backend):
     assert AUTOMATION_TACTICS[0] == "by auto" and AUTOMATION_TACTICS[-1] == "by (auto simp: field_simps)"
 
 
-def test_verify_delegates_to_the_verification_module(client, monkeypatch):
-    calls = []
-    fake = types.ModuleType("isabelle_env.verify")  # TEST DOUBLE of the verification module
+def test_verify_checks_the_rendered_theory_with_the_backends_checker(client):
+    seen = []
 
-    def check_theory_text(text, expected=None, *, checker=None):
-        calls.append((text, expected, checker))
-        return Verdict(True, "double")
+    def checker(text):  # TEST DOUBLE of a fresh-session checker: refuses with an error at line 1
+        seen.append(text)
+        return False, [{"kind": "error", "message": "double refuses", "pos": {"line": 1}}]
 
-    def checker(text):  # TEST DOUBLE of a fresh-session checker
-        return True, []
-
-    fake.check_theory_text = check_theory_text
-    monkeypatch.setitem(sys.modules, "isabelle_env.verify", fake)
     backend = IsabelleBackend(client, checker=checker)
-    assert backend.verify(TOY, ("by auto",)) == Verdict(True, "double")
-    assert calls == [(render_proof(TOY, ("by auto",)), TOY, checker)]
-    monkeypatch.setitem(sys.modules, "isabelle_env.verify", None)  # as if the module did not exist
-    assert backend.verify(TOY, ("by auto",)) == Verdict(False, "verification module missing")
+    verdict = backend.verify(TOY, ("by auto",))
+    assert not verdict.accepted and "double refuses" in verdict.reason
+    rendered = render_proof(TOY, ("by auto",))
+    assert len(seen) == 1 and seen[0].startswith(rendered[:rendered.rindex("end")].rstrip())  # plus the oracle probe
+    assert backend.verify(TOY, ("sorry",)).reason.startswith("the proof uses `sorry`") and len(seen) == 1
 
 
 def test_verify_without_a_live_checker_rejects(client, monkeypatch):
-    fake = types.ModuleType("isabelle_env.verify")
-    fake.check_theory_text = lambda text, expected=None, *, checker=None: Verdict(True, "must not be reached")
-    monkeypatch.setitem(sys.modules, "isabelle_env.verify", fake)
-
-    def no_isabelle():
+    def no_isabelle(timeout):
         raise BackendUnavailable("statically clean, but cannot check live: no Isabelle")
 
-    monkeypatch.setattr(IsabelleBackend, "_live_checker", staticmethod(no_isabelle))
+    monkeypatch.setattr("isabelle_env.checker.live_checker", no_isabelle)
     verdict = IsabelleBackend(client).verify(TOY, ("by auto",))
     assert not verdict.accepted and "cannot check live" in verdict.reason
 
@@ -369,7 +362,7 @@ def test_server_death_without_launcher_is_a_clear_error(backend, double):
 def test_server_stopped_mid_run_is_restarted_and_states_replayed():
     launcher = DoubleLauncher(toy_script())
     with PisaClient(free_port(), **FAST, launcher=launcher) as client:
-        with IsabelleBackend(client, statement_timeout=5.0) as backend:
+        with IsabelleBackend(client, timeouts=Timeouts(statement=5.0)) as backend:
             root = backend.open(TOY)
             induct = backend.run_tactic(root, "apply (induct n)", 5.0)
             launcher.started[0].stop()  # the server goes away between two tactics
@@ -388,7 +381,7 @@ def test_server_dying_during_a_call_is_restarted():
     script.die_on = "apply simp"
     launcher = DoubleLauncher(script)
     with PisaClient(free_port(), **FAST, launcher=launcher) as client:
-        with IsabelleBackend(client, statement_timeout=5.0) as backend:
+        with IsabelleBackend(client, timeouts=Timeouts(statement=5.0)) as backend:
             root = backend.open(TOY)
             induct = backend.run_tactic(root, "apply (induct n)", 5.0)
             step = backend.run_tactic(induct.state, "apply simp", 5.0)
@@ -400,7 +393,7 @@ def test_wedged_server_is_replaced_after_a_timeout():
     launcher = DoubleLauncher(toy_script())
     options = {**FAST, "probe_timeout": 0.3}
     with PisaClient(free_port(), **options, launcher=launcher) as client:
-        with IsabelleBackend(client, statement_timeout=5.0) as backend:
+        with IsabelleBackend(client, timeouts=Timeouts(statement=5.0)) as backend:
             root = backend.open(TOY)
             launcher.started[0].wedge()
             assert backend.run_tactic(root, "apply (induct n)", 0.2) == TimedOut(0.2)
@@ -415,7 +408,7 @@ def test_launcher_restarts_a_killed_server_process(tmp_path):
                             log_dir=str(tmp_path))
     with PisaClient(port, **FAST, launcher=launcher) as client:
         first = client.process
-        with IsabelleBackend(client, statement_timeout=5.0) as backend:
+        with IsabelleBackend(client, timeouts=Timeouts(statement=5.0)) as backend:
             root = backend.open(TOY)
             os.killpg(first.pid, signal.SIGKILL)  # the server crashes
             first.wait()
@@ -449,9 +442,9 @@ def test_backend_from_environment(double, monkeypatch):
     monkeypatch.setenv("LLEMMA_PROVER_PISA_PORTS", str(double.port))
     monkeypatch.setenv("LLEMMA_PROVER_PISA_HOST", "127.0.0.1")
     monkeypatch.setenv("LLEMMA_PROVER_ISABELLE_HOME", HOME)
-    with IsabelleBackend(statement_timeout=5.0) as backend:
+    with IsabelleBackend(timeouts=Timeouts(statement=5.0)) as backend:
         assert backend.open(TOY).goals == S0
-    with IsabelleBackend(statement_timeout=5.0) as backend:  # the port was given back on close
+    with IsabelleBackend(timeouts=Timeouts(statement=5.0)) as backend:  # the port was given back on close
         assert backend.open(TOY).goals == S0
 
 

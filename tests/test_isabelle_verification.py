@@ -11,14 +11,9 @@ from isabelle_server_double import SessionServerDouble
 
 from isabelle_env.minif2f import load_split
 from isabelle_env.server_client import IsabelleServerClient, TheoryMessage
-from isabelle_env.verify import (
-    NOT_CHECKED_LIVE,
-    check_theory_text,
-    server_checker,
-    static_problem,
-    tokenize,
-    with_oracle_probes,
-)
+from isabelle_env.checker import server_checker
+from isabelle_env.outer_syntax import tokenize
+from isabelle_env.verify import NOT_CHECKED_LIVE, check_theory_text, static_problem, with_oracle_probes
 
 VALID = {t.name: t for t in load_split("valid")}
 PLAIN = VALID["amc12a_2009_p2"]  # theorem amc12a_2009_p2: "(1 + (1 / (1 + (1 / (1 + 1))))) = (5::real) / 3"

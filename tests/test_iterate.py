@@ -12,7 +12,9 @@ from click.testing import CliRunner
 
 from coq_env.extract import extract_proofsteps
 from prover.cli import main
-from prover.proofsteps import ProofStep, read_proofsteps, write_proofsteps
+from prover.proofsteps import ExtractOptions, ProofStep, read_proofsteps, write_proofsteps
+
+pytestmark = pytest.mark.rocq  # every round proves on live Rocq
 
 PROVED = ["aime_1984_p15", "mathd_algebra_104"]  # automation proves these in a second or two
 TINY_FINETUNE = {
@@ -35,8 +37,8 @@ def setup(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "Held.v").write_text("Lemma corpus_conj (n : nat) : n + 0 = n /\\ 0 + n = n.\n"
                                              "Proof. split. - symmetry. apply plus_n_O. - reflexivity. Qed.\n")
-    summary = extract_proofsteps(tmp_path / "src", tmp_path / "held.jsonl", workers=1, valid_fraction=1.0,
-                                 test_fraction=0.0)
+    summary = extract_proofsteps(tmp_path / "src", tmp_path / "held.jsonl",
+                                 ExtractOptions(workers=1, valid_fraction=1.0, test_fraction=0.0))
     assert summary["heldout_theorems"]["valid"] == 1
     args = ["iterate", "--backend", "rocq", "--rounds", "1", "--names", ",".join(PROVED), "--model", "none",
             "--corpus-theorems", str(tmp_path / "held.jsonl.theorems.jsonl"),

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from lean_env.leandojo import load_llemma_pointers
+from lean_env.minif2f import load_llemma_pointers
 from lean_env.minif2f import (
     DATA,
     SPLITS,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lean_env.extract import NO_GOALS, Tally, extract_proofsteps, traced_repo_rows
-from prover.proofsteps import read_proofsteps
+from prover.proofsteps import ExtractOptions, read_proofsteps
 
 TRANSCRIPTS = Path(__file__).parent / "data" / "lean-repl-transcripts"
 REPL_URL = "https://github.com/leanprover-community/repl"
@@ -84,11 +84,11 @@ def test_benchmark_folder_rows_are_the_traced_states_and_tactics(benchmark_folde
 def test_a_single_file_in_json_lines_takes_each_rows_split_or_its_files(tmp_path):
     lines = tmp_path / "pointers.jsonl"
     lines.write_text("\n".join(json.dumps(r) for r in [{**COMPLEX_AND, "split": "test"}, HAVE_EXACT, COMPLEX_AND]))
-    summary = extract_proofsteps(lines, tmp_path / "out.jsonl", valid_fraction=0, test_fraction=0)
+    summary = extract_proofsteps(lines, tmp_path / "out.jsonl", ExtractOptions(valid_fraction=0, test_fraction=0))
     rows = read_proofsteps(tmp_path / "out.jsonl")
     assert {r.theorem: r.split for r in rows} == {"complex_and": "test", "f": "train"}
     assert summary["rows_before_dedupe"] == 10 and summary["rows_written"] == 6  # the repeated theorem is dropped
-    assert extract_proofsteps(lines, tmp_path / "one.jsonl", limit=1)["rows_written"] == 4
+    assert extract_proofsteps(lines, tmp_path / "one.jsonl", ExtractOptions(limit=1))["rows_written"] == 4
 
 
 def test_bad_sources_are_value_errors_with_the_reason(tmp_path):

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from lean_env.leandojo import DojoPointer, LeanDojoBackend, load_leandojo_benchmark
+from lean_env.dojo_pointers import DojoPointer, load_leandojo_benchmark
+from lean_env.leandojo import LeanDojoBackend
+from prover.backend import Timeouts
 from prover.types import (
     Advanced,
     BackendUnavailable,
@@ -163,7 +165,7 @@ def test_without_lean_dojo_the_backend_is_unavailable_with_the_install_line(monk
 
 def test_open_builds_the_theorem_from_its_pointer_with_a_per_interaction_timeout(install):
     ld = install(lean_dojo_test_double(script=SCRIPT))
-    _, root = opened(timeout=120)
+    _, root = opened(timeouts=Timeouts(statement=120))
     dojo = ld.dojos[-1]
     assert dojo.entry == ld.Theorem(ld.LeanGitRepo(POINTER.url, POINTER.commit), dojo.entry.file_path, POINTER.full_name)
     assert str(dojo.entry.file_path) == "MiniF2F/Validation.lean"
@@ -199,7 +201,7 @@ def test_sorry_is_refused_before_it_reaches_lean(install):
 
 def test_a_tactic_timeout_is_timed_out_and_the_next_tactic_replays_in_a_new_dojo(install):
     ld = install(lean_dojo_test_double(script={**SCRIPT, ("⊢ 4 = 4", "nlinarith"): ("raise", "DojoTacticTimeoutError")}))
-    backend, root = opened(timeout=7)
+    backend, root = opened(timeouts=Timeouts(statement=7))
     step = backend.run_tactic(root, "intro", timeout=5)
     assert backend.run_tactic(step.state, "nlinarith", timeout=5) == TimedOut(7.0)
     assert ld.dojos[0].exited  # the hung process is let go
@@ -232,7 +234,7 @@ def test_a_theorem_without_a_pointer_is_a_statement_error(install):
 def test_the_1x_api_maps_the_same_way(install):
     script = {**SCRIPT, (ROOT, "nlinarith"): ("timeout_result",)}
     ld = install(lean_dojo_test_double(v1=True, script=script))
-    backend, root = opened(timeout=30)
+    backend, root = opened(timeouts=Timeouts(statement=30))
     assert ld.dojos[-1].kwargs == {"hard_timeout": 30}
     assert backend.run_tactic(root, "simp", timeout=5) == Failed("simp made no progress")
     assert backend.run_tactic(root, "nlinarith", timeout=5) == TimedOut(30.0)

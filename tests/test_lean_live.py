@@ -82,7 +82,6 @@ def test_a_timeout_kills_the_process_and_the_search_goes_on(backend):
 
 
 def test_verify_accepts_a_found_proof(backend):
-    pytest.importorskip("lean_env.verify")
     root = backend.open(ADD_COMM)
     proved = backend.run_tactic(root, "omega", 30)
     assert isinstance(proved, Proved)

@@ -545,8 +545,7 @@ def test_verify_checks_the_rendered_proof_in_a_fresh_process(monkeypatch):
         from prover.types import Verdict
         return Verdict(True, "stub")
 
-    import types
-    monkeypatch.setitem(sys.modules, "lean_env.verify", types.SimpleNamespace(check_proof_text=check_proof_text))
+    monkeypatch.setattr("lean_env.verify.check_proof_text", check_proof_text)
     with backend_for("readme") as backend:
         t = theorem("def f (x : Unit) : Nat")
         backend.open(t)

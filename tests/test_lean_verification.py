@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lean_env.backend import LeanBackend
 from lean_env.messages import CommandReply, ReplCrashed, ReplTimeout
 from lean_env.minif2f import load_deepseek_few_shot, load_split
 from lean_env.verify import (
@@ -125,10 +126,10 @@ def test_the_67_deepseek_few_shot_proofs_are_statically_clean():
         assert static_problem(text, theorem) is None, theorem.name
 
 
-def test_a_proof_rendered_by_the_lean_backend_is_statically_clean():
-    backend = pytest.importorskip("lean_env.backend")
-    text = backend.render_proof(T, ("norm_num [abs_of_nonneg]", "simp"))
-    assert static_problem(text, T) is None
+def test_a_proof_rendered_by_the_lean_backend_is_statically_clean(tmp_path):
+    with LeanBackend(tmp_path, repl_command=["false"]) as backend:  # rendering a proof starts no REPL
+        text = backend.render_proof(T, ("norm_num [abs_of_nonneg]", "simp"))
+    assert "norm_num [abs_of_nonneg]" in text and static_problem(text, T) is None
 
 
 HONEST = [
@@ -320,7 +321,7 @@ def test_recorded_repl_replies_refuse_as_lean_meant(transcript, index, word):
 def _live_runner():
     if shutil.which("lake") is None and not Path("~/.elan/bin/lake").expanduser().is_file():
         pytest.skip("no lake/lean on this machine: run `prover setup lean` for the live check")
-    from lean_env.plugin import fresh_repl_runner
+    from lean_env.verify import fresh_repl_runner
 
     try:
         return fresh_repl_runner()

@@ -13,12 +13,14 @@ from prover.types import Advanced, Failed, Proved, StatementError, TimedOut
 LOOP = "let rec f n := f (S n) in f O"
 
 
+@pytest.mark.rocq
 def test_open_gives_the_statement_goal(backend, valid):
     state = backend.open(valid["mathd_numbertheory_32"])
     assert "sum_list (divisors 36) = 91" in state.goals
     assert state.depth == 0
 
 
+@pytest.mark.rocq
 def test_a_closing_tactic_proves_and_returns_the_tactic_path(backend, valid):
     state = backend.open(valid["mathd_numbertheory_32"])
     step = backend.run_tactic(state, "compute", 5)
@@ -27,12 +29,14 @@ def test_a_closing_tactic_proves_and_returns_the_tactic_path(backend, valid):
     assert done == Proved(("compute.", "reflexivity."))
 
 
+@pytest.mark.rocq
 def test_a_failing_tactic_reports_coqs_error(backend, valid):
     state = backend.open(valid["mathd_numbertheory_32"])
     result = backend.run_tactic(state, "apply no_such_lemma", 5)
     assert isinstance(result, Failed) and "no_such_lemma" in result.error
 
 
+@pytest.mark.rocq
 @pytest.mark.parametrize("tactic", ["Qed.", "lia. Qed.", "admit.", "Admitted.", "Abort.", "Axiom x : False.", "now admit", "give_up."])
 def test_input_that_ends_aborts_or_declares_is_refused(backend, valid, tactic):
     state = backend.open(valid["mathd_numbertheory_32"])
@@ -41,6 +45,7 @@ def test_input_that_ends_aborts_or_declares_is_refused(backend, valid, tactic):
     assert isinstance(backend.run_tactic(state, "reflexivity", 5), Proved)
 
 
+@pytest.mark.rocq
 def test_a_qualified_tactic_name_is_a_tactic_not_a_command(backend, valid):
     # `Nat.` / `Z.` start with a capital like commands do, but a qualified name is never a command
     state = backend.open(valid["mathd_numbertheory_458"])
@@ -51,12 +56,14 @@ def test_a_qualified_tactic_name_is_a_tactic_not_a_command(backend, valid):
     assert isinstance(unknown, Failed) and "was not found" in unknown.error
 
 
+@pytest.mark.rocq
 def test_a_looping_tactic_times_out_and_the_state_stays_usable(backend, valid):
     state = backend.open(valid["mathd_numbertheory_32"])
     assert isinstance(backend.run_tactic(state, LOOP, 1), TimedOut)
     assert isinstance(backend.run_tactic(state, "reflexivity", 5), Proved)
 
 
+@pytest.mark.rocq
 def test_any_earlier_state_can_be_resumed_in_any_order(backend, valid):
     state = backend.open(valid["mathd_algebra_10"])
     unfolded = backend.run_tactic(state, "unfold Rabs", 5).state
@@ -68,6 +75,7 @@ def test_any_earlier_state_can_be_resumed_in_any_order(backend, valid):
     assert backend.run_tactic(first_case.state, "lra", 5) == Proved(("unfold Rabs.", "destruct (Rcase_abs _).", "lra.", "lra."))
 
 
+@pytest.mark.rocq
 def test_a_killed_coqtop_is_restarted_and_the_path_replayed(backend, valid):
     state = backend.open(valid["mathd_algebra_10"])
     unfolded = backend.run_tactic(state, "unfold Rabs", 5).state
@@ -77,6 +85,7 @@ def test_a_killed_coqtop_is_restarted_and_the_path_replayed(backend, valid):
     assert backend.restarts == 1
 
 
+@pytest.mark.rocq
 def test_a_coqtop_killed_while_the_header_loads_is_replaced_and_open_still_gives_the_goal(backend, valid):
     theorem = valid["mathd_numbertheory_32"]
     # A header with a 3-second sentence: the kill below lands while it is loading.
@@ -101,6 +110,7 @@ def test_a_coqtop_killed_while_the_header_loads_is_replaced_and_open_still_gives
     assert isinstance(backend.run_tactic(backend.run_tactic(state, "compute", 5).state, "reflexivity", 5), Proved)
 
 
+@pytest.mark.rocq
 def test_a_header_whose_coqtop_dies_every_time_fails_after_the_retries(backend, valid, monkeypatch):
     from coq_env import backend as rocq
     from coq_env.coqtop import CoqtopDied
@@ -119,23 +129,27 @@ def test_a_header_whose_coqtop_dies_every_time_fails_after_the_retries(backend, 
     assert len(started) == 1 + rocq.OPEN_RETRIES and backend._coq is None  # nothing left running
 
 
+@pytest.mark.rocq
 def test_braces_left_open_are_closed_when_the_goals_run_out(backend, valid):
     state = backend.open(valid["mathd_numbertheory_32"])
     braced = backend.run_tactic(state, "{", 5).state
     assert backend.run_tactic(braced, "reflexivity", 5) == Proved(("{", "reflexivity.", "}"))
 
 
+@pytest.mark.rocq
 def test_a_statement_coq_816_cannot_check_is_a_statement_error(backend, valid):
     with pytest.raises(StatementError):
         backend.open(valid["amc12a_2009_p15"])  # Coquelicot complex numbers: fails on Coq 8.16
 
 
+@pytest.mark.rocq
 def test_the_automation_libraries_are_loaded_before_the_theorem(backend, valid):
     # mathd_algebra_104 imports only Reals; lra must still be known
     state = backend.open(valid["mathd_algebra_104"])
     assert isinstance(backend.run_tactic(state, "lra", 5), Proved)
 
 
+@pytest.mark.rocq
 def test_a_reals_proof_verifies_with_only_standard_library_axioms(backend, valid):
     verdict = backend.verify(valid["mathd_algebra_104"], ("lra.",))
     assert verdict.accepted, verdict.reason
@@ -143,6 +157,7 @@ def test_a_reals_proof_verifies_with_only_standard_library_axioms(backend, valid
 
 
 
+@pytest.mark.rocq
 def test_states_that_differ_in_unused_hypothesis_names_or_repeated_facts_share_a_key(backend, valid):
     state = backend.open(valid["aime_1984_p15"])  # forall x y z w : R, four equations -> the sum is 36
     by_intros, by_names, renamed = (backend.run_tactic(state, t, 5).state
@@ -155,6 +170,7 @@ def test_states_that_differ_in_unused_hypothesis_names_or_repeated_facts_share_a
     assert backend.state_key(fact) != backend.state_key(by_intros)
 
 
+@pytest.mark.rocq
 @pytest.mark.skipif(shutil.which("csdp") is None, reason="no csdp (Debian coinor-csdp): psatz cannot run here")
 def test_psatz_is_automation_where_csdp_is_installed_and_its_proofs_check(backend, valid):
     assert {"psatz R 2", "psatz R 3"} <= set(backend.automation_tactics())

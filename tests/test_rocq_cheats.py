@@ -30,6 +30,7 @@ def named_cause(path):
     return re.search(r'naming "(.+?)"\.', path.read_text()).group(1)
 
 
+@pytest.mark.rocq
 @pytest.mark.parametrize("path", CHEATS, ids=[p.stem for p in CHEATS])
 def test_a_cheating_file_is_refused_with_a_one_line_reason_naming_the_cheat(path):
     verdict = check(path)
@@ -38,6 +39,7 @@ def test_a_cheating_file_is_refused_with_a_one_line_reason_naming_the_cheat(path
     assert named_cause(path) in verdict.reason, verdict.reason
 
 
+@pytest.mark.rocq
 @pytest.mark.parametrize("path", HONEST, ids=[p.stem for p in HONEST])
 def test_an_honest_file_is_accepted(path):
     verdict = check(path)
@@ -48,11 +50,13 @@ def test_the_nine_files_of_issue_19_are_among_the_cheats():
     assert sum("Issue 19" in p.read_text().splitlines()[0] for p in CHEATS) == 9
 
 
+@pytest.mark.rocq
 def test_a_section_theorem_is_refused_with_the_type_it_really_proves():
     verdict = check(DATA / "cheats" / "section-hypothesis-false.v")
     assert "'False -> 1 = 2'" in verdict.reason and "outside the section" in verdict.reason
 
 
+@pytest.mark.rocq
 def test_cli_refuses_a_section_hypothesis_cheat_with_exit_1_and_one_line():
     cheat = DATA / "cheats" / "section-hypothesis-false.v"
     done = subprocess.run([sys.executable, "-m", "prover.cli", "check", str(cheat)],

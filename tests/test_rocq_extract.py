@@ -11,17 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from coq_env.backend import RocqBackend
-from coq_env.extract import (
-    ExtractError,
-    extract_proofsteps,
-    load_heldout_theorems,
-    replay_file,
-    replay_sentences,
-    source_files,
-    split_of,
-)
+from coq_env.extract import extract_proofsteps, load_heldout_theorems
+from coq_env.replay import replay_file
+from coq_env.sources import ExtractError, replay_sentences, source_files
 from prover.cli import main
-from prover.proofsteps import read_proofsteps
+from prover.proofsteps import ExtractOptions, read_proofsteps, split_of
 from prover.types import Advanced, Proved, StatementError, Theorem
 
 PROVER = [sys.executable, "-m", "prover.cli"]
@@ -126,6 +120,7 @@ def compare_states(backend, header, lemma) -> int:
     return compared
 
 
+@pytest.mark.rocq
 def test_lemmas_bullets_braces_and_failures_in_a_small_file(tiny_folder):
     [tiny] = [f for f in source_files(tiny_folder) if f.relpath == "Tiny.v"]
     replay = replay_file(tiny)
@@ -160,17 +155,19 @@ def test_sentences_split_sentences_reads_as_one_are_sent_apart():
                                       "[G]: {", "idtac.", "}", "Check 1:{x}.", 'Notation "a... b".']
 
 
+@pytest.mark.rocq
 def test_replies_out_of_step_are_noticed_before_a_lemma_is_kept(tmp_path, monkeypatch):
     (tmp_path / "A.v").write_text("")
     two_in_one = ["Lemma a : True /\\ True.", "Proof.", "split.", "exact I. exact I.", "Qed.", "Lemma b : True.",
                   "Proof.", "exact I.", "Qed."]
-    monkeypatch.setattr("coq_env.extract.replay_sentences", lambda text: two_in_one)
+    monkeypatch.setattr("coq_env.replay.replay_sentences", lambda text: two_in_one)
     replay = replay_file(source_files(tmp_path / "A.v")[0])
     assert (replay.status, replay.reason) == ("error", "replies out of step")
     assert [(lemma.name, lemma.status) for lemma in replay.lemmas] == [("a", "failed")]
     assert replay.rows("train")[0] == []
 
 
+@pytest.mark.rocq
 def test_an_error_outside_a_proof_stops_the_file_and_keeps_what_came_before(tiny_folder):
     [broken] = [f for f in source_files(tiny_folder) if f.relpath == "sub/Broken.v"]
     replay = replay_file(broken)
@@ -179,6 +176,7 @@ def test_an_error_outside_a_proof_stops_the_file_and_keeps_what_came_before(tiny
     assert [r.tactic for r in replay.rows("train")[0]] == ["reflexivity."]
 
 
+@pytest.mark.rocq
 def test_a_project_folder_replays_with_its_coqproject_load_path(tmp_path):
     theories = tmp_path / "proj" / "theories"
     theories.mkdir(parents=True)
@@ -193,6 +191,7 @@ def test_a_project_folder_replays_with_its_coqproject_load_path(tmp_path):
     assert replay.status == "ok" and [r.tactic for r in replay.rows("train")[0]] == ["reflexivity."]
 
 
+@pytest.mark.rocq
 def test_a_sentence_past_its_timeout_stops_the_file(tmp_path):
     (tmp_path / "Slow.v").write_text("Lemma quick : True. Proof. exact I. Qed.\n"
                                      "Lemma slow : True. Proof. do 100000000 idtac. exact I. Qed.\n")
@@ -203,6 +202,7 @@ def test_a_sentence_past_its_timeout_stops_the_file(tmp_path):
     assert len(replay.rows("train")[0]) == 1
 
 
+@pytest.mark.rocq
 def test_stdlib_rows_have_the_states_the_backend_shows_for_the_same_proof():
     [bool_v] = [f for f in source_files("stdlib") if f.relpath == "Bool/Bool.v"]
     assert bool_v.label == "stdlib:Bool/Bool.v" and ("-top", "Coq.Bool.Bool") == bool_v.args[-2:]
@@ -225,6 +225,7 @@ def test_stdlib_rows_have_the_states_the_backend_shows_for_the_same_proof():
     assert compared >= 40
 
 
+@pytest.mark.rocq
 def test_the_split_is_a_stable_hash_of_the_file_path():
     paths = [f.relpath for f in source_files("stdlib")]
     splits = Counter(split_of(p) for p in paths)
@@ -234,9 +235,10 @@ def test_the_split_is_a_stable_hash_of_the_file_path():
     assert split_of("Arith/PeanoNat.v", 0.0, 0.0) == "train"
 
 
+@pytest.mark.rocq
 def test_extraction_dedupes_logs_each_file_and_resumes(tiny_folder, tmp_path):
     out = tmp_path / "out" / "rows.jsonl"
-    summary = extract_proofsteps(tiny_folder, out, workers=2, valid_fraction=0.5, test_fraction=0.25)
+    summary = extract_proofsteps(tiny_folder, out, ExtractOptions(workers=2, valid_fraction=0.5, test_fraction=0.25))
     rows = read_proofsteps(out)
     assert summary["source_files"] == 3 and summary["files_replayed_fully"] == 2 and summary["files_skipped"] == 1
     assert summary["skip_reasons"] == {"error at Definition": 1}
@@ -252,7 +254,7 @@ def test_extraction_dedupes_logs_each_file_and_resumes(tiny_folder, tmp_path):
     assert sorted(r["file"] for r in log) == ["Tiny.v", "sub/Broken.v", "sub/Copy.v"]
     assert {r["file"]: r["status"] for r in log}["sub/Broken.v"] == "error"
 
-    again = extract_proofsteps(tiny_folder, out, workers=1, valid_fraction=0.5, test_fraction=0.25)
+    again = extract_proofsteps(tiny_folder, out, ExtractOptions(workers=1, valid_fraction=0.5, test_fraction=0.25))
     assert again["files_resumed"] == 3 and again["rows_written"] == summary["rows_written"]
     assert read_proofsteps(out) == rows
 
@@ -260,17 +262,18 @@ def test_extraction_dedupes_logs_each_file_and_resumes(tiny_folder, tmp_path):
     log_path, partial_path = tmp_path / "out" / "rows.jsonl.files.jsonl", tmp_path / "out" / "rows.jsonl.partial"
     log_path.write_text("".join(json.dumps(r) + "\n" for r in log if r["file"] != "Tiny.v") + '{"source": "Tin')
     partial_path.write_text(partial_path.read_text() + '{"state": "cut')
-    resumed = extract_proofsteps(tiny_folder, out, workers=1, valid_fraction=0.5, test_fraction=0.25)
+    resumed = extract_proofsteps(tiny_folder, out, ExtractOptions(workers=1, valid_fraction=0.5, test_fraction=0.25))
     assert resumed["files_resumed"] == 2 and resumed["rows_before_dedupe"] == summary["rows_before_dedupe"]
     assert read_proofsteps(out) == rows
 
 
+@pytest.mark.rocq
 def test_held_out_files_give_theorems_that_open_and_check_with_their_own_proofs(tiny_folder, tmp_path):
     (tiny_folder / "Sections.v").write_text(
         "Section S.\nVariable k : nat.\nLemma inside : k = k.\nProof. reflexivity. Qed.\nEnd S.\n"
         "Lemma uses_inside : 2 = 2.\nProof. exact (inside 2). Qed.\n")
     out = tmp_path / "rows.jsonl"
-    summary = extract_proofsteps(tiny_folder, out, workers=1, valid_fraction=1.0, test_fraction=0.0)
+    summary = extract_proofsteps(tiny_folder, out, ExtractOptions(workers=1, valid_fraction=1.0, test_fraction=0.0))
     held = summary["heldout_theorems"]
     assert held["valid"] == 6 and held["test"] == 0
     theorems = {t.name: t for t in load_heldout_theorems(out.with_name("rows.jsonl.theorems.jsonl"))}
@@ -290,6 +293,7 @@ def test_held_out_files_give_theorems_that_open_and_check_with_their_own_proofs(
         load_heldout_theorems(tmp_path / "missing.jsonl")
 
 
+@pytest.mark.rocq
 def test_interrupting_the_command_keeps_finished_files_and_a_rerun_finishes(tiny_folder, tmp_path):
     (tiny_folder / "sub" / "Copy.v").unlink()
     (tiny_folder / "sub" / "Broken.v").unlink()
@@ -350,15 +354,16 @@ def test_a_backend_without_an_extractor_is_one_clear_line(tmp_path, monkeypatch)
     from prover.plugins import load_plugin
 
     bare = dataclasses.replace(load_plugin("rocq"), name="bare", extract_proofsteps=None)
-    monkeypatch.setattr("prover.cli.load_plugin", lambda name: bare)
+    monkeypatch.setattr("prover.commands.common.load_plugin", lambda name: bare)
     result = CliRunner().invoke(main, ["extract", "--backend", "bare", "--source", "stdlib", "--out",
                                        str(tmp_path / "rows.jsonl")])
     assert result.exit_code == 2 and result.stderr == "error: backend bare has no proof extractor\n"
 
 
+@pytest.mark.rocq
 def test_a_log_from_another_source_is_not_mixed_in(tiny_folder, tmp_path):
     out = tmp_path / "rows.jsonl"
     (tmp_path / "rows.jsonl.files.jsonl").write_text(json.dumps({"source": "stdlib:Arith/PeanoNat.v"}) + "\n")
     with pytest.raises(ExtractError, match="another source"):
-        extract_proofsteps(tiny_folder, out, workers=1)
-    assert extract_proofsteps(tiny_folder, out, workers=1, fresh=True)["files_resumed"] == 0
+        extract_proofsteps(tiny_folder, out, ExtractOptions(workers=1))
+    assert extract_proofsteps(tiny_folder, out, ExtractOptions(workers=1, fresh=True))["files_resumed"] == 0

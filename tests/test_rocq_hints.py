@@ -3,6 +3,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from coq_env.hints import HintGenerator, abs_arguments, hint_tactics, mod_terms, parse_context
 from prover.generators import AutomationOnly
 from prover.search import SearchConfig, Status, best_first_search
@@ -57,6 +59,7 @@ def test_mod_terms_are_read_as_coq_parses_them_and_give_their_division_facts():
         assert expected in tactics
 
 
+@pytest.mark.rocq
 def test_mod_facts_let_lia_prove_what_it_cannot_alone(backend, valid):
     state = backend.run_tactic(backend.open(valid["mathd_numbertheory_458"]), "intros.", 5).state
     assert isinstance(backend.run_tactic(state, "lia.", 5), Failed)
@@ -83,6 +86,7 @@ def test_round_two_templates_conditional_rewrites_divisions_roots_and_weighted_s
     assert "rewrite <- h0 in *." not in tactics and len(tactics) == len(set(tactics))
 
 
+@pytest.mark.rocq
 def test_denominators_and_absolute_values_get_the_steps_that_open_them_to_lra(backend, valid):
     # `field_simplify_eq in h` clears the denominators (their `<> 0` come first, as goals lra closes); `unfold
     # Rabs in *` turns each Rabs into a match on `Rcase_abs e`, which `destruct (Rcase_abs e)` splits
@@ -103,6 +107,7 @@ def test_denominators_and_absolute_values_get_the_steps_that_open_them_to_lra(ba
     assert isinstance(backend.run_tactic(unfolded, "lra.", 5), Proved)
 
 
+@pytest.mark.rocq
 def test_hints_prove_a_theorem_the_automation_alone_does_not(backend, valid):
     theorem = valid["mathd_algebra_43"]  # a linear function given by a hypothesis: needs `rewrite h0 in *`
     assert best_first_search(theorem, backend, AutomationOnly(), CONFIG).status is not Status.PROVED
@@ -111,6 +116,7 @@ def test_hints_prove_a_theorem_the_automation_alone_does_not(backend, valid):
     assert any(t.startswith("rewrite ") for t in result.tactics)
 
 
+@pytest.mark.rocq
 def test_the_cli_runs_the_hint_generator_as_model_hints(tmp_path):
     out = tmp_path / "run"
     done = subprocess.run([sys.executable, "-m", "prover.cli", "prove", "--backend", "rocq", "--split", "valid",

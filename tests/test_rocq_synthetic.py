@@ -10,6 +10,7 @@ from coq_env.synthetic import AUTOMATION_STEPS, KINDS, synthesize, write_synthet
 from prover.contamination import NgramGuard
 
 
+@pytest.mark.rocq
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_kind_gives_theorems_whose_scripted_proofs_pass_the_checker(backend, kind):
     drawn = list(synthesize(backend, kind, count=6, seed=3))
@@ -23,12 +24,14 @@ def test_each_kind_gives_theorems_whose_scripted_proofs_pass_the_checker(backend
     assert any(tactic.startswith(expected) for _, tactic in templates)
 
 
+@pytest.mark.rocq
 def test_the_same_seed_draws_the_same_theorems_and_another_seed_others(backend):
     first = [t.statement for t, _ in synthesize(backend, "mod", count=4, seed=1)]
     assert first == [t.statement for t, _ in synthesize(backend, "mod", count=4, seed=1)]
     assert first != [t.statement for t, _ in synthesize(backend, "mod", count=4, seed=2)]
 
 
+@pytest.mark.rocq
 def test_rows_of_a_guarded_statement_are_dropped(backend, tmp_path):
     theorem, _ = next(synthesize(backend, "abs", count=1, seed=5))
     guard = NgramGuard([("benchmark_twin", theorem.statement)], n=6)
@@ -40,6 +43,7 @@ def test_rows_of_a_guarded_statement_are_dropped(backend, tmp_path):
     assert not any(guard.match(row["state"]) or guard.match(row["tactic"]) for row in kept)
 
 
+@pytest.mark.rocq
 def test_the_cli_writes_template_rows_and_refuses_an_unknown_kind(tmp_path):
     out = tmp_path / "synth.jsonl"
     done = subprocess.run([sys.executable, "-m", "prover.cli", "synth", "--kinds", "field", "--count", "3",

@@ -47,6 +47,7 @@ def benchmark_file(t, proof, *, before_header="", between="", statement=None, af
 # -- genuine proofs are accepted ----------------------------------------------------------------------------
 
 
+@pytest.mark.rocq
 def test_a_genuine_proof_rendered_by_render_proof_is_accepted_and_needs_no_axioms(valid):
     theorem = valid["mathd_numbertheory_32"]
     verdict = check(render_proof(theorem, ("compute.", "reflexivity.")), theorem)
@@ -54,6 +55,7 @@ def test_a_genuine_proof_rendered_by_render_proof_is_accepted_and_needs_no_axiom
     assert verdict.axioms == ()
 
 
+@pytest.mark.rocq
 def test_a_reals_proof_is_accepted_and_lists_only_the_standard_librarys_axioms(valid):
     theorem = valid["mathd_algebra_104"]
     verdict = check(render_proof(theorem, ("lra.",)), theorem)
@@ -62,12 +64,14 @@ def test_a_reals_proof_is_accepted_and_lists_only_the_standard_librarys_axioms(v
     assert all(axiom.startswith("Coq.") for axiom in verdict.axioms), verdict.axioms
 
 
+@pytest.mark.rocq
 def test_comments_that_quote_a_comment_end_do_not_upset_a_genuine_proof(valid):
     theorem = valid[NAT]
     tactics = ('(* a comment may quote "*)" inside a string *) intros x H.', "lia.")
     assert check(render_proof(theorem, tactics), theorem).accepted
 
 
+@pytest.mark.rocq
 def test_a_section_variable_used_only_by_a_definition_is_accepted():
     text = (
         "Section S.\n  Variable n : nat.\n  Definition twice := n + n.\nEnd S.\n"
@@ -78,6 +82,7 @@ def test_a_section_variable_used_only_by_a_definition_is_accepted():
     assert verdict.axioms == ()
 
 
+@pytest.mark.rocq
 def test_a_lemma_using_a_section_hypothesis_is_refused_even_when_the_hypothesis_holds():
     # Discharged, `inside` proves `1 = 1 -> 1 = 1`, not the `1 = 1` it reads as: the shape of every section cheat.
     text = (
@@ -188,12 +193,14 @@ BENCHMARK_CHEATS = [
 ]
 
 
+@pytest.mark.rocq
 @pytest.mark.parametrize("make, cause", BENCHMARK_CHEATS)
 def test_a_cheating_proof_of_a_benchmark_theorem_is_rejected(valid, make, cause):
     theorem = valid[NAT]
     assert_rejected(check(make(theorem), theorem), *cause)
 
 
+@pytest.mark.rocq
 def test_backend_verify_rejects_a_tactic_path_that_admits(valid):
     with RocqBackend() as backend:
         verdict = backend.verify(valid[NAT], ("intros x H.", "admit."))
@@ -249,6 +256,7 @@ GENERIC_CHEATS = [
 ]
 
 
+@pytest.mark.rocq
 @pytest.mark.parametrize("text, cause", GENERIC_CHEATS)
 def test_a_cheating_file_checked_on_its_own_is_rejected(text, cause):
     assert_rejected(check(text), *cause)
@@ -262,6 +270,7 @@ def prover_check(*args):
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.rocq
 def test_cli_accepts_a_genuine_benchmark_proof_with_exit_0(valid, tmp_path):
     good = tmp_path / "good.v"
     good.write_text(render_proof(valid["mathd_numbertheory_32"], ("compute.", "reflexivity.")))

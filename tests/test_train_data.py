@@ -1,16 +1,20 @@
-"""`prover train-data`: proofstep rows along the proofs of real (tiny) `prover prove` runs on live Rocq, which
-replay step by step; miniF2F test only on request; one-line errors for anything that is not a run folder."""
+"""`prover train-data`: proofstep rows along the proof path each tree marks, from real (tiny) `prover prove` runs on
+live Rocq, which replay step by step, from runs on the toy backend, and from old runs' networkx trees; miniF2F test
+only on request; one-line errors for anything that is not a run folder."""
 import json
 import shutil
+from pathlib import Path
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
 from prover.batch import prepare_run_dir, prove_batch, read_rows
-from prover.generators import ReplayGenerator
 from prover.proofsteps import read_proofsteps
-from prover.search import PROVED_KEY, SearchConfig, node_state
+from prover.search import SearchConfig
+from prover.search_tree import SearchTree
+from prover.testing import ReplayGenerator, ToyBackend, toy_theorem
 from prover.train_data import collect, collect_proofsteps, proof_path
 from prover.types import Advanced, Proved
 
@@ -20,6 +24,7 @@ QUICK = ["--model", "none", "--budget-seconds", "20", "--tactic-timeout", "2", "
 PROVED = ["aime_1984_p15", "mathd_algebra_104", "mathd_numbertheory_32"]
 FAILS = "algebra_2varlineareq_xpeeq7_2xpeeq3_eeq11_xeqn4"
 TEST_PROVED = "mathd_algebra_125"  # a miniF2F test theorem automation proves (lia)
+OLD_RUN = Path(__file__).parent / "data" / "networkx-tree-run"  # aime_1984_p15 proved by intros, lra; an old tree
 
 
 def prover(*args):
@@ -45,6 +50,7 @@ def train_data(*args):
     return done, (json.loads(done.stdout) if done.returncode == 0 else None)
 
 
+@pytest.mark.rocq
 def test_rows_are_the_proof_tactics_at_the_trees_states(runs, tmp_path):
     valid_run, _ = runs
     done, summary = train_data(valid_run, "--out", tmp_path / "steps.jsonl")
@@ -55,14 +61,15 @@ def test_rows_are_the_proof_tactics_at_the_trees_states(runs, tmp_path):
     for name, proof in proofs.items():
         mine = [r for r in rows if r.theorem == name]
         assert [r.tactic for r in mine] == proof
-        tree = json.loads((valid_run / "trees" / f"{name}.json").read_text())
-        assert [r.state for r in mine] == [node_state(node) for node, _, _ in proof_path(tree, proof)]
+        tree = SearchTree.read(valid_run / "trees" / f"{name}.json")
+        assert [r.state for r in mine] == [node.state_text for node, _, _ in proof_path(tree, proof)]
         assert all((r.split, r.backend, r.source) == ("valid", "rocq", str(valid_run)) for r in mine)
     assert len(rows) == sum(len(p) for p in proofs.values()) == 4
     assert summary["proved_theorems"] == 3 and summary["rows"] == 4 and summary["rows_per_split"] == {"valid": 4}
     assert summary["runs"] == 1 and summary["skipped"] == []
 
 
+@pytest.mark.rocq
 def test_each_row_replays_to_the_same_states_on_rocq(runs, backend, valid):
     rows = collect_proofsteps([runs[0]])
     for name in PROVED:
@@ -78,6 +85,7 @@ def test_each_row_replays_to_the_same_states_on_rocq(runs, backend, valid):
                 assert isinstance(outcome, Proved), outcome
 
 
+@pytest.mark.rocq
 def test_the_test_split_is_left_out_unless_asked_for_with_a_warning(runs, tmp_path):
     valid_run, test_run = runs
     done, summary = train_data(valid_run, test_run, "--out", tmp_path / "default.jsonl")
@@ -97,6 +105,7 @@ def test_the_test_split_is_left_out_unless_asked_for_with_a_warning(runs, tmp_pa
     assert done.returncode == 0 and summary["rows"] == 1
 
 
+@pytest.mark.rocq
 def test_steps_are_deduplicated_across_runs_and_automation_can_be_left_out(runs, tmp_path, backend, valid):
     valid_run, _ = runs
     # A second run where the model (a replay double), not automation, proves mathd_algebra_104 the same way.
@@ -119,13 +128,14 @@ def test_steps_are_deduplicated_across_runs_and_automation_can_be_left_out(runs,
     assert summary["automation_steps_dropped"] == 4
 
 
+@pytest.mark.rocq
 def test_a_proved_theorem_without_its_tree_is_skipped_with_the_reason(runs, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(runs[0], copy)
     (copy / "trees" / "mathd_algebra_104.json").unlink()
     tree_path = copy / "trees" / "aime_1984_p15.json"
     tree = json.loads(tree_path.read_text())
-    tree["edges"] = [e for e in tree["edges"] if e["target"] != PROVED_KEY]
+    tree["edges"] = [e for e in tree["edges"] if e["outcome"] != "proved"]
     tree_path.write_text(json.dumps(tree))
     with open(copy / "results.jsonl", "a") as f:
         f.write('{"name": "half a row')  # a run still writing: not a row yet, and left as it is
@@ -134,7 +144,7 @@ def test_a_proved_theorem_without_its_tree_is_skipped_with_the_reason(runs, tmp_
     assert [r.theorem for r in found.rows] == ["mathd_numbertheory_32"]
     reasons = {s.theorem: s.reason for s in found.skipped}
     assert "its tree is missing" in reasons["mathd_algebra_104"]
-    assert "is not an edge of the tree" in reasons["aime_1984_p15"]
+    assert "the tree marks no proof" in reasons["aime_1984_p15"]
     assert (copy / "results.jsonl").read_bytes() == before
 
     config = json.loads((copy / "config.json").read_text())
@@ -142,6 +152,7 @@ def test_a_proved_theorem_without_its_tree_is_skipped_with_the_reason(runs, tmp_
     assert "--no-trees" in {s.theorem: s.reason for s in collect([copy]).skipped}["mathd_algebra_104"]
 
 
+@pytest.mark.rocq
 def test_anything_but_a_run_folder_is_one_clear_line_and_exit_2(runs, tmp_path):
     no_results = tmp_path / "empty"
     no_results.mkdir()
@@ -158,6 +169,7 @@ def test_anything_but_a_run_folder_is_one_clear_line_and_exit_2(runs, tmp_path):
         assert not (tmp_path / "out.jsonl").exists()  # nothing written from the good folder either
 
 
+@pytest.mark.rocq
 def test_renamed_copies_rename_hypotheses_and_variables_in_state_and_tactic_alike(runs, tmp_path):
     valid_run, _ = runs
     done, summary = train_data(valid_run, "--out", tmp_path / "steps.jsonl", "--renamed-copies", "3")
@@ -169,3 +181,49 @@ def test_renamed_copies_rename_hypotheses_and_variables_in_state_and_tactic_alik
     assert len(originals) == 1 and 1 <= len(copies) <= 3
     assert all("x, y, z, w : R" not in c.state and c.state.count(" : R\n") == 1 for c in copies)
     assert summary["rows"] == 4 and 4 < summary["rows_written"] <= 16
+
+
+# ---- without Rocq -------------------------------------------------------------------------------------------------
+
+
+def toy_run(folder: Path, generator, config=SearchConfig(budget_seconds=30, tactic_timeout=2)) -> Path:
+    prepare_run_dir(folder, {"backend": "toy", "model": generator.name})
+    theorems = [replace(toy_theorem(n, name), split="valid") for n, name in [(12, "twelve"), (5, "five"), (7, "seven")]]
+    list(prove_batch(theorems, ToyBackend(), generator, config, folder, progress=False))
+    return folder
+
+
+def test_rows_follow_the_proof_path_the_tree_marks(tmp_path):
+    run = toy_run(tmp_path / "run", ReplayGenerator({"twelve": ["half", "dec", "sub 4"], "five": ["dec", "cheat"]}))
+    statuses = {r["name"]: r["status"] for r in read_rows(run / "results.jsonl")}
+    assert statuses == {"twelve": "proved", "five": "rejected", "seven": "failed"}  # only proved ones give rows
+    found = collect([run])
+    tree = SearchTree.read(run / "trees" / "twelve.json")
+    marked = tree.proof_edges()
+    assert [(r.state, r.tactic) for r in found.rows] == [(tree.nodes[e.src].goals, e.tactic) for e in marked]
+    assert [r.tactic for r in found.rows] == ["half", "sub 4", "auto"]
+    assert found.proved == 1 and found.skipped == [] and {r.backend for r in found.rows} == {"toy"}
+    without = collect([run], include_automation=False)
+    assert [r.tactic for r in without.rows] == ["half", "sub 4"] and without.automation_dropped == 1
+
+
+def test_a_proof_longer_in_the_tree_than_in_its_row_is_skipped_with_the_reason(tmp_path):
+    run = toy_run(tmp_path / "run", ReplayGenerator({"twelve": ["half", "dec"]}))
+    rows = read_rows(run / "results.jsonl")
+    (run / "results.jsonl").write_text("".join(json.dumps({**r, "proof": r["proof"] and r["proof"][:2]}) + "\n"
+                                               for r in rows))
+    found = collect([run])
+    assert found.rows == [] and [s.reason for s in found.skipped] == [
+        "trees/twelve.json: NotInTree: the tree's proof has 4 steps, the row's 2"]
+
+
+def test_old_runs_networkx_trees_still_give_their_proof_steps():
+    tree = SearchTree.read(OLD_RUN / "trees" / "aime_1984_p15.json")
+    assert tree.extract_proof() == ("intros", "lra")  # marked on reading, from its proved edge
+    assert [n.status.value for n in tree.nodes.values()] == ["proved", "proved", "open"]
+    failed = [e for e in tree.edges if e.outcome.value == "failed"]
+    assert len(failed) == 13 and all(e.error and e.dst is None for e in failed)
+    found = collect([OLD_RUN])
+    assert [r.tactic for r in found.rows] == ["intros.", "lra."]  # as the backend ran them (the row's proof)
+    assert [r.state for r in found.rows] == [tree.root.goals, tree.nodes[tree.proof_edges()[1].src].goals]
+    assert "x, y, z, w : R" in found.rows[1].state and found.skipped == []

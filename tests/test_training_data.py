@@ -30,7 +30,7 @@ FOLDERS = {OWM: "open-web-math", STACK: "algebraic-stack-mathstack-dev_"}
 def tokenizer():
     from transformers import AutoTokenizer
 
-    from prover.hf_generator import default_model_dir
+    from model_store import default_model_dir
 
     return AutoTokenizer.from_pretrained(default_model_dir())
 

@@ -140,7 +140,9 @@ def test_an_exported_checkpoint_loads_in_the_provers_hf_generator(proofsteps, tm
     assert result.exit_code == 0, result.output
     generator = HFGenerator(tmp_path / "hf", seed=0, max_new_tokens=8, dtype="float32")
     theorem = Theorem(name="t", statement="Theorem t : True.", header="", backend="rocq")
-    scored = generator.score(theorem, "1 goal\n  ============================\n  True", ["lia.", "ring."])
+    from prover.testing import score_tactics
+
+    scored = score_tactics(generator, theorem, "1 goal\n  ============================\n  True", ["lia.", "ring."])
     assert len(scored) == 2 and all(c.logprob < 0 for c in scored)
 
 

@@ -11,15 +11,10 @@ from lean_env import sketch as lean_sketch
 from prover import translate as tr
 from prover.batch import RESULTS, read_rows
 from prover.cli import main
-from prover.generators import AutomationOnly, ReplayGenerator
+from prover.generators import AutomationOnly
 from prover.search import SearchConfig
-from prover.translate import (
-    FixedSketches,
-    Problem,
-    TranslateConfig,
-    translate_batch,
-    translate_one,
-)
+from prover.testing import FixedSketches, ReplayGenerator
+from prover.translate import Problem, TranslateConfig, translate_batch, translate_one
 from prover.types import Theorem
 
 SKETCH_37 = """  intros x y h0 h1.
@@ -44,6 +39,7 @@ def problem37(valid):
     return tr.benchmark_problems([valid["mathd_algebra_37"]])[0]
 
 
+@pytest.mark.rocq
 def test_a_sketch_whose_gaps_automation_closes_is_verified(problem37, backend):
     source = FixedSketches(SKETCH_37)
     row, script = translate_one(problem37, backend, source, AutomationOnly(), FAST)
@@ -57,6 +53,7 @@ def test_a_sketch_whose_gaps_automation_closes_is_verified(problem37, backend):
     assert check_proof_text(script, expected=problem37.theorem, extra_header=(AUTOMATION_IMPORT,)).accepted
 
 
+@pytest.mark.rocq
 def test_a_restated_theorem_is_dropped_if_unchanged_and_refused_if_changed(problem37, backend):
     same = f"{problem37.theorem.statement}\nProof.\n{SKETCH_37}"
     row, _ = translate_one(problem37, backend, FixedSketches(same), AutomationOnly(), FAST)
@@ -71,6 +68,7 @@ def test_a_restated_theorem_is_dropped_if_unchanged_and_refused_if_changed(probl
     assert row["sketches"][0]["status"] == "refused"
 
 
+@pytest.mark.rocq
 def test_a_gap_automation_cannot_close_is_closed_by_a_small_search_under_bullets(backend):
     problem = Problem(REWRITE, "Show f(f(x)) = x and x + 0 = x.", "f is the identity, twice; x + 0 = x.")
     sketch = "split.\n- (* f is the identity *)\n  admit.\n- admit.\nQed."
@@ -84,11 +82,13 @@ def test_a_gap_automation_cannot_close_is_closed_by_a_small_search_under_bullets
     assert check_proof_text(script, expected=REWRITE, extra_header=(AUTOMATION_IMPORT,)).accepted
 
 
+@pytest.mark.rocq
 def test_a_failing_sketch_step_discards_the_sketch(problem37, backend):
     row, _ = translate_one(problem37, backend, FixedSketches("intros x y h0 h1.\nexact I.\nadmit."), AutomationOnly(), FAST)
     assert row["sketches"][0]["status"] == "step_failed"
 
 
+@pytest.mark.rocq
 def test_the_k_sample_loop_stops_at_the_first_verified_sketch_and_counts_samples(problem37, backend):
     bad = "intros x y h0 h1.\nexact I."
     source = FixedSketches([bad, "Lemma other : True.", SKETCH_37, SKETCH_37])
@@ -100,6 +100,7 @@ def test_the_k_sample_loop_stops_at_the_first_verified_sketch_and_counts_samples
     assert row["status"] == "failed" and row["samples"] == 2 and source.requests == 2
 
 
+@pytest.mark.rocq
 def test_bad_input_gets_an_error_row_and_the_batch_goes_on(valid, backend, tmp_path):
     (tmp_path / "proofs").mkdir()
     no_informal = Theorem("not_in_minif2f", "Theorem not_in_minif2f : True.", "", "rocq")
@@ -123,10 +124,11 @@ def test_bad_input_gets_an_error_row_and_the_batch_goes_on(valid, backend, tmp_p
 @pytest.fixture
 def fake_model(monkeypatch):
     """The CLI with test doubles for the model: fixed sketches, replayed tactics (no model load)."""
-    monkeypatch.setattr("prover.cli._generator", lambda model, backend, settings: ReplayGenerator([]))
+    monkeypatch.setattr("prover.commands.translate.tactic_generator", lambda model, backend, settings: ReplayGenerator([]))
     monkeypatch.setattr(tr, "ModelSketches", lambda generator, backend, **kw: FixedSketches(SKETCH_37))
 
 
+@pytest.mark.rocq
 def test_cli_batch_resumes_and_refuses_changed_settings(tmp_path, fake_model):
     args = ["translate", "--names", "mathd_algebra_37", "--samples", "2", "--out", str(tmp_path), "--no-progress"]
     first = CliRunner().invoke(main, args)
@@ -140,6 +142,7 @@ def test_cli_batch_resumes_and_refuses_changed_settings(tmp_path, fake_model):
     assert changed.exit_code == 2 and "different samples" in changed.output
 
 
+@pytest.mark.rocq
 def test_cli_single_problem_proves_and_prints_the_proof(tmp_path, fake_model):
     problem = tmp_path / "p.json"
     problem.write_text(json.dumps({
@@ -161,6 +164,7 @@ def test_cli_single_problem_proves_and_prints_the_proof(tmp_path, fake_model):
     (["--names", "mathd_algebra_37"], "needs --out"),
     (["--model", "none", "--names", "mathd_algebra_37", "--out", "x"], "needs a model"),
 ])
+@pytest.mark.rocq
 def test_cli_bad_input_is_one_line_and_exit_2(args, message):
     result = CliRunner().invoke(main, ["translate", *args])
     assert result.exit_code == 2, result.output
@@ -185,6 +189,7 @@ def test_prompts_use_shipped_examples_never_the_problems_own(problem37):
         assert all(gap in e["formal_proof"] for e in examples)
 
 
+@pytest.mark.rocq
 def test_a_real_default_model_run_has_the_row_structure(problem37, backend):
     from prover.models import ModelSettings, load_generator
 
@@ -200,6 +205,7 @@ def test_a_real_default_model_run_has_the_row_structure(problem37, backend):
     assert isinstance(row["sketches"][0]["text"], str) and row["model"].startswith("hf:")
 
 
+@pytest.mark.rocq
 def test_a_problem_with_the_real_model_keeps_to_its_budget(problem37, backend):
     from prover.models import ModelSettings, load_generator
 

@@ -20,9 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from model_store import default_model_dir
 from prover.generators import Candidate, GenerationRequest, TacticGenerator
-from prover.hf_generator import HFGenerator, default_model_dir
+from prover.hf_generator import HFGenerator
 from prover.openai_generator import OpenAIGenerator, TransformersScorer
+from prover.plugins import load_plugin
 from prover.prompts import PROMPTS
 from prover.types import Theorem
 
@@ -66,7 +68,7 @@ def vllm_gen(model_dir):
         mp.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # the engine in this process: nothing left running
         torch.set_num_threads(1)
         gen = VLLMGenerator(model_dir, temperature=1.0, max_tokens=MAX_TOKENS, dtype="float32", seed=0,
-                            enforce_eager=True, max_model_len=2048)
+                            enforce_eager=True, max_model_len=2048, first_goal=load_plugin("rocq").first_goal)
         try:
             yield gen
         finally:
@@ -175,7 +177,7 @@ def test_in_process_sampling_gives_well_formed_candidates(vllm_gen):
 
 
 def test_in_process_beam_search_gives_at_most_n_candidates(vllm_gen, monkeypatch):
-    monkeypatch.setattr(vllm_gen, "beam_search", True)  # what temperature=0 selects by default
+    monkeypatch.setattr(vllm_gen.lm, "beam_search", True)  # what temperature=0 selects by default
     candidates = vllm_gen.generate(THEOREM, STATE, 4)
     assert 0 < len(candidates) <= 4
     assert_well_formed(candidates, 4)
@@ -185,13 +187,13 @@ def test_in_process_beam_search_gives_at_most_n_candidates(vllm_gen, monkeypatch
 
 def test_generate_batch_is_one_vllm_call_for_three_states(vllm_gen, monkeypatch):
     seen = []
-    real_generate = vllm_gen.llm.generate
+    real_generate = vllm_gen.lm.llm.generate
 
     def counting_generate(prompts, params, **kwargs):  # a spy around the real call
         seen.append(len(prompts))
         return real_generate(prompts, params, **kwargs)
 
-    monkeypatch.setattr(vllm_gen.llm, "generate", counting_generate)
+    monkeypatch.setattr(vllm_gen.lm.llm, "generate", counting_generate)
     # 3 x 8 sequences of a ~200-token prompt exceed one step's 4096-token budget: with seeded requests this
     # is the case that crashed vLLM's CPU engine while prompts were prefilled in chunks.
     batches = vllm_gen.generate_batch([GenerationRequest(THEOREM, s, 8) for s in STATES])
@@ -210,14 +212,14 @@ def test_requests_past_their_deadline_are_not_sent_and_beam_search_stops_at_it(v
     assert vllm_gen.calls == calls
     # Beam search checks the clock between its one-token steps: a deadline during the first step ends it there.
     steps = []
-    real_generate = vllm_gen.llm.generate
+    real_generate = vllm_gen.lm.llm.generate
 
     def counting_generate(prompts, params, **kwargs):  # a spy around the real call
         steps.append(len(prompts))
         return real_generate(prompts, params, **kwargs)
 
-    monkeypatch.setattr(vllm_gen, "beam_search", True)
-    monkeypatch.setattr(vllm_gen.llm, "generate", counting_generate)
+    monkeypatch.setattr(vllm_gen.lm, "beam_search", True)
+    monkeypatch.setattr(vllm_gen.lm.llm, "generate", counting_generate)
     vllm_gen.generate(THEOREM, STATE, 4, deadline=time.monotonic() + 0.001)
     assert len(steps) <= 1  # not one step per token up to max_tokens
 
@@ -225,9 +227,9 @@ def test_requests_past_their_deadline_are_not_sent_and_beam_search_stops_at_it(v
 def test_a_state_too_long_for_the_context_is_cut_to_fit(vllm_gen):
     hypotheses = "".join(f"  h{i} : x + {i} = {i} + x\n" for i in range(600))  # ~9000 tokens
     state = f"1 goal\n  \n  x : nat\n{hypotheses}  ============================\n  x + 0 = x"
-    ids = vllm_gen.prompt_ids(THEOREM, state)
-    assert len(ids) <= vllm_gen.max_model_len - vllm_gen.max_tokens
-    text = vllm_gen.tokenizer.decode(ids)
+    ids = vllm_gen.lm.prompt_ids(vllm_gen.build_prompt(THEOREM, state), vllm_gen.max_tokens)
+    assert len(ids) <= vllm_gen.lm.context_length - vllm_gen.max_tokens
+    text = vllm_gen.lm.tokenizer.decode(ids)
     assert text.startswith("Each example shows") and text.endswith("  x + 0 = x\n[PROOFSTEP]\n")
     assert "h599 :" in text and "h0 :" not in text  # the hypotheses nearest the conclusion are kept
 
@@ -236,11 +238,11 @@ def test_in_process_scores_match_the_hf_model(vllm_gen, hf_reference):
     """Per-token log-probs of vLLM's own samples (and greedy step) equal HF's for the same tokens."""
     from vllm import SamplingParams
 
-    prompt_ids = vllm_gen.prompt_ids(THEOREM, STATE)
-    assert prompt_ids == hf_reference.tokenizer(hf_reference.build_prompt(STATE))["input_ids"]  # same prompt
+    prompt_ids = vllm_gen.lm.prompt_ids(vllm_gen.build_prompt(THEOREM, STATE), vllm_gen.max_tokens)
+    assert prompt_ids == hf_reference.lm.prompt_ids(hf_reference.build_prompt(THEOREM, STATE))  # same prompt
     params = [SamplingParams(n=4, temperature=1.0, max_tokens=MAX_TOKENS, stop=["\n"], logprobs=0, seed=1),
               SamplingParams(n=1, temperature=0.0, max_tokens=MAX_TOKENS, stop=["\n"], logprobs=0)]
-    outputs = vllm_gen.llm.generate([{"prompt_token_ids": prompt_ids}] * 2, params, use_tqdm=False)
+    outputs = vllm_gen.lm.llm.generate([{"prompt_token_ids": prompt_ids}] * 2, params, use_tqdm=False)
     compared = 0
     for completion in outputs[0].outputs + outputs[1].outputs:
         tokens = list(completion.token_ids)
@@ -249,10 +251,10 @@ def test_in_process_scores_match_the_hf_model(vllm_gen, hf_reference):
         compared += 1
     assert compared == 5
     # The beam search's sums along its own tokens agree with HF too.
-    beams = vllm_gen.beam_search_sequences([prompt_ids], [("\n",)], [4])[0]
+    beams = vllm_gen.lm.beam_search_sequences([prompt_ids], [("\n",)], [4], max_tokens=MAX_TOKENS)[0]
     assert beams
     for tactic, ids, logprob in beams:
-        assert tactic and "\n" in hf_reference.tokenizer.decode(list(ids))
+        assert tactic and "\n" in hf_reference.lm.tokenizer.decode(list(ids))
         hf = hf_continuation_logprobs(hf_reference, prompt_ids, list(ids))
         assert abs(logprob - sum(hf)) <= PER_TOKEN_TOLERANCE * len(ids), (ids, logprob, hf)
 
@@ -267,7 +269,7 @@ def test_openai_generator_against_the_real_server(server_url):
     assert candidates
     assert_well_formed(candidates, 6)
     batches = gen.generate_batch([GenerationRequest(THEOREM, s, 3) for s in STATES])
-    assert len(batches) == 3 and gen.requests_sent == 3  # /v1/models, then one request per call
+    assert len(batches) == 3 and gen.lm.requests_sent == 3  # /v1/models, then one request per call
     for batch in batches:
         assert_well_formed(batch, 3)
     gen.close()
@@ -289,8 +291,10 @@ def test_server_orders_choices_prompt_major_by_index(server_url):
 def test_server_scores_match_the_hf_model(server_url, hf_reference):
     gen = OpenAIGenerator(server_url, served_name=SERVED_NAME, max_tokens=MAX_TOKENS, timeout_s=120, retries=1)
     prompt = gen.build_prompt(THEOREM, STATE)
-    reply = gen._call("POST", "/v1/completions", {**gen._body(prompt, ("\n",), 4), "seed": 3})
-    prompt_ids = hf_reference.tokenizer(prompt)["input_ids"]
+    reply = gen.lm.request("POST", "/v1/completions", {
+        "model": SERVED_NAME, "prompt": prompt, "n": 4, "temperature": 1.0, "max_tokens": MAX_TOKENS,
+        "stop": ["\n"], "logprobs": 1, "seed": 3})
+    prompt_ids = hf_reference.lm.tokenizer(prompt)["input_ids"]
     for choice in reply["choices"]:
         logprobs = choice["logprobs"]
         # --return-tokens-as-token-ids: tokens come back as "token_id:<id>", the stop token among them
@@ -310,9 +314,9 @@ def test_without_server_logprobs_candidates_are_scored_in_process(server_url, mo
     candidates = gen.generate(THEOREM, STATE, 4)
     assert candidates
     assert_well_formed(candidates, 4)
-    prompt_ids = hf_reference.tokenizer(gen.build_prompt(THEOREM, STATE))["input_ids"]
+    prompt_ids = hf_reference.lm.tokenizer(gen.build_prompt(THEOREM, STATE))["input_ids"]
     for cand in candidates:  # the scorer scores the tactic and its newline, as the HF model does
-        ids = hf_reference.tokenizer(cand.tactic + "\n", add_special_tokens=False)["input_ids"]
+        ids = hf_reference.lm.tokenizer(cand.tactic + "\n", add_special_tokens=False)["input_ids"]
         assert cand.num_tokens == len(ids)
         assert cand.logprob == pytest.approx(sum(hf_continuation_logprobs(hf_reference, prompt_ids, ids)), abs=1e-3)
     gen.close()

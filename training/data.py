@@ -156,7 +156,7 @@ class _TokenizerInfo:
 @functools.lru_cache(maxsize=4)
 def _load_tokenizer(spec: str) -> _TokenizerInfo:
     if spec == "default":
-        from prover.hf_generator import default_model_dir
+        from model_store import default_model_dir
 
         try:
             source = str(default_model_dir())

