@@ -25,7 +25,6 @@ import shlex
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import Callable
 import click
 
 from model_store import cache_root
-from prover.command import UserError
+from prover.command import setup_errors
 
 DRIVERS = ("server", "pisa", "isarepl")
 HEAP_SESSIONS = ("HOL-Library", "HOL-Computational_Algebra", "HOL-Number_Theory")
@@ -372,13 +371,8 @@ def setup_isabelle_command(driver, sessions, jobs, skip_build, server_name, pisa
         options["sessions"] = tuple(s.strip() for s in sessions.split(",") if s.strip())
     if jobs:
         options["jobs"] = jobs
-    try:
+    with setup_errors(SetupError):
         record = setup_isabelle(driver, log=lambda line: click.echo(line, err=True), echo_output=not quiet, **options)
-    except SetupError as exc:
-        raise UserError(str(exc)) from None
-    except KeyboardInterrupt:
-        click.echo("\ninterrupted: rerun the same command to finish the setup", err=True)
-        sys.exit(130)
     click.echo(f"Isabelle ready: {record['version']}, driver {record['driver']}; recorded in {record_path()}")
     for name, value in record.get("environment", {}).items():
         click.echo(f"export {name}={shlex.quote(value)}")

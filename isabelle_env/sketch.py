@@ -56,17 +56,10 @@ def example_set(name: str) -> str:
     return "isabelle_numbertheory" if "numbertheory" in name.lower() else "isabelle_other"
 
 
-def statement_name(formal: str) -> str:
-    name = keyword_declaration_name(formal)
-    if name is None:
-        raise ValueError("the formal statement must start with 'theorem NAME' for isabelle")
-    return name
-
-
 SKETCH = SketchSyntax(
     gap_word=GAP,
     stops=("\nInformal:", "(*### Problem"),
     parse=lambda text, theorem: parse(text, theorem.statement),
-    statement_name=statement_name,
+    statement_name=lambda formal: keyword_declaration_name(formal, "isabelle"),
     example_set=example_set,
 )

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ import click
 
 from lean_env.minif2f import MATHLIB_GIT, VARIANTS
 from lean_env.repl import cache_root
-from prover.command import UserError
+from prover.command import setup_errors
 
 ELAN_INIT_URL = "https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh"
 REPL_GIT = "https://github.com/leanprover-community/repl"
@@ -264,12 +263,7 @@ def setup_lean(toolchain: str = DEFAULT_TOOLCHAIN, directory: str | os.PathLike 
 @click.option("--quiet", is_flag=True, help="do not pass on the tools' own output")
 def setup_lean_command(toolchain, directory, mathlib_rev, mathlib_git, repl_rev, quiet):
     """A Lake project pinned to the benchmark's Lean and Mathlib, with the REPL built; recorded for `prove`."""
-    try:
+    with setup_errors(SetupError):
         record = setup_lean(toolchain, directory, mathlib_rev, mathlib_git=mathlib_git, repl_rev=repl_rev,
                             log=lambda line: click.echo(line, err=True), echo_output=not quiet)
-    except SetupError as exc:
-        raise UserError(str(exc)) from None
-    except KeyboardInterrupt:
-        click.echo("\ninterrupted: rerun the same command to finish the setup", err=True)
-        sys.exit(130)
     click.echo(f"Lean project ready: {record['project']} ({record['toolchain']}); recorded in {record_path()}")

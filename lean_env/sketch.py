@@ -62,18 +62,11 @@ def formal_statement(theorem: Theorem) -> str:
     return statement
 
 
-def statement_name(formal: str) -> str:
-    name = keyword_declaration_name(formal)
-    if name is None:
-        raise ValueError("the formal statement must start with 'theorem NAME' for lean")
-    return name
-
-
 SKETCH = SketchSyntax(
     gap_word=GAP,
     stops=("\nInformal:", "\ntheorem ", "/-### Problem"),
     parse=lambda text, theorem: parse(text, formal_statement(theorem)),
-    statement_name=statement_name,
+    statement_name=lambda formal: keyword_declaration_name(formal, "lean"),
     example_set=lambda name: "lean",
     comment=("/-", "-/"),
     formal_statement=formal_statement,

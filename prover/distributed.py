@@ -223,7 +223,7 @@ def _short(exc: BaseException) -> str:
 class ProverCluster:
     """A Ray job: connects (or starts a local Ray), starts the actors, proves batches, and cleans up on exit.
 
-        with ProverCluster("rocq", ClusterSettings(workers=4), model=None) as cluster:
+        with ProverCluster(DEFAULT_BACKEND, ClusterSettings(workers=4), model=None) as cluster:
             for row in cluster.run(theorems, config, out):
                 ...
     """

@@ -27,6 +27,7 @@ from pathlib import Path
 from prover import jsonl
 from prover.batch import RESULTS, prepare_run_dir, prove_batch, read_rows, summarize
 from prover.jsonl import append_row, write_atomic
+from prover.plugins import DEFAULT_BACKEND, DEFAULT_BENCHMARK
 from prover.proofsteps import read_proofsteps, write_proofsteps
 from prover.search import SearchConfig
 from prover.train_data import collect_proofsteps
@@ -41,8 +42,8 @@ class IterateError(RuntimeError):
 
 @dataclass
 class IterateSettings:
-    backend: str = "rocq"
-    benchmark: str = "minif2f-rocq"
+    backend: str = DEFAULT_BACKEND
+    benchmark: str = DEFAULT_BENCHMARK
     split: str = "valid"
     rounds: int = 2
     model: str = "base"  # round 0's model

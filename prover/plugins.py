@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from prover.proofsteps import ExtractOptions, ProofStep
 
 ENTRY_POINT_GROUP = "llemma_prover.backends"
-# The backend a command uses when none is named (--backend): the one configuration default naming a backend.
+# The backend a command uses when none is named (--backend): the one place the core's defaults name a backend.
 DEFAULT_BACKEND = "rocq"
+DEFAULT_BENCHMARK = "minif2f-rocq"  # and the benchmark (--benchmark), one of DEFAULT_BACKEND's
 
 
 class MakeBackend(Protocol):

@@ -23,10 +23,13 @@ def plain_statement(theorem: Theorem) -> str:
 _KEYWORD_DECLARATION = re.compile(r"^\s*(?:theorem|lemma)\s+([^\s:(\[{]+)")
 
 
-def keyword_declaration_name(formal: str) -> str | None:
-    """NAME of a statement that starts `theorem NAME` or `lemma NAME` (Lean, Isabelle), else None."""
+def keyword_declaration_name(formal: str, language: str) -> str:
+    """NAME of a statement that starts `theorem NAME` or `lemma NAME` (Lean, Isabelle); ValueError naming
+    `language` (as --backend says it) for any other."""
     m = _KEYWORD_DECLARATION.match(formal)
-    return m.group(1) if m else None
+    if m is None:
+        raise ValueError(f"the formal statement must start with 'theorem NAME' for {language}")
+    return m.group(1)
 
 
 @dataclass(frozen=True)

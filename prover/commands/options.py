@@ -12,11 +12,10 @@ import click
 
 from prover.generators import SCORINGS
 from prover.models import ModelSettings
-from prover.plugins import DEFAULT_BACKEND, available_backends
+from prover.plugins import DEFAULT_BACKEND, DEFAULT_BENCHMARK, available_backends
 from prover.search import SearchConfig
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-DEFAULT_BENCHMARK = "minif2f-rocq"
 
 
 def default_of(cls, name: str):
