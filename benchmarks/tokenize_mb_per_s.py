@@ -29,7 +29,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "proof-pile-2-
 def tokenize_mb_per_s() -> tuple[float, str]:
     if not SAMPLE.is_file():
         raise Skipped(f"no sample data at {SAMPLE}", TARGET)
-    from training.data import tokenize_files
+    from training.tokenize import tokenize_files
 
     workers = os.cpu_count() or 1
     rates, tokens = [], 0

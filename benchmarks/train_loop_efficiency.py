@@ -69,7 +69,7 @@ def _bare_tokens_per_s(data: Path) -> float:
 
 
 def train_loop_efficiency() -> tuple[float, str]:
-    from training.data import tokenize_files
+    from training.tokenize import tokenize_files
 
     ratios = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,4 @@
-"""training.data: tokenizing Proof-Pile-2 style rows into token shards, reading them, and the stateless mixture."""
+"""Token shards: tokenizing Proof-Pile-2 style rows (training.tokenize), reading them and the mixture (training.data)."""
 import json
 import subprocess
 import sys
@@ -12,13 +12,8 @@ import zstandard
 from click.testing import CliRunner
 
 from training.__main__ import main
-from training.data import (
-    DataError,
-    Mixture,
-    TokenShards,
-    subset_folder_name,
-    tokenize_files,
-)
+from training.data import DataError, Mixture, TokenShards
+from training.tokenize import subset_folder_name, tokenize_files
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "proof-pile-2-sample" / "pp2_shaped_sample.jsonl"
 SAMPLE_ZST = SAMPLE.with_name(SAMPLE.name + ".zst")

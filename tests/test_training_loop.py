@@ -52,7 +52,7 @@ def _finetune_config(data: Path, out: Path, **changes) -> dict:
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory) -> Path:
-    from training.data import tokenize_files
+    from training.tokenize import tokenize_files
 
     out = tmp_path_factory.mktemp("tokens")
     tokenize_files([SAMPLE], out, workers=1, eval_fraction=0.05)

@@ -33,7 +33,8 @@ def main() -> None:
 @click.option("--workers", default=None, type=click.IntRange(1), help="Tokenizer processes (default: CPU count).")
 def tokenize(inputs, out, tokenizer, subset, eval_fraction, workers) -> None:
     """Tokenize documents into binary token shards with EOS between documents."""
-    from training.data import DataError, tokenize_files
+    from training.data import DataError
+    from training.tokenize import tokenize_files
 
     try:
         summary = tokenize_files(list(inputs), out, tokenizer=tokenizer, subset=subset,
