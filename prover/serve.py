@@ -23,16 +23,13 @@ assistant), and its proof-assistant work ends at the request's deadline. Bad inp
 at a time; an unexpected error is logged and answered as just "internal error".
 
 Concurrent requests go through one GeneratorService, so they are coalesced into the model's batched calls, and
-its LRU cache answers a repeated (state, prefix) without a model call. The prefix: the generator's prompt gets
-the prefix up to its last whitespace appended, and the model's completions are joined to it; a partial last
-word ("exa") is then matched against the completions' starts (a stripped completion cannot tell "exact" from
-"exa ct", so the word is not put in the prompt).
+its LRU cache answers a repeated (state, prefix) without a model call. How a prefix starts every suggestion:
+prover.prefixing; how a check text's suggestions are checked: prover.editor_checker.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import math
@@ -41,19 +38,17 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from prover.batching import GeneratorService
-from prover.generators import Candidate, GenerationRequest, clean_candidates, generate_batch
+from prover.editor_checker import CheckError, EditorChecker
+from prover.generators import Candidate
 from prover.plugins import DEFAULT_BACKEND, available_backends, cached_plugin
-from prover.prompts import PromptTemplate
-from prover.syntax import CheckingBackend, DeadlinePassed, EditorSyntax, EditorTextError
-from prover.types import Advanced, Proved, StatementError, Theorem, TimedOut
+from prover.prefixing import MAX_N, PrefixingGenerator, encode_state
+from prover.syntax import DeadlinePassed, EditorSyntax, EditorTextError
+from prover.types import Theorem
 
 log = logging.getLogger(__name__)
-_PREFIX_MARK = "\x1f\x1fllemma-serve-prefix\x1f\x1f"  # joins a state and its prefix into one cache key
-MAX_N = 64
 
 
 @dataclass(frozen=True)
@@ -76,169 +71,6 @@ class ServeConfig:
 class RequestError(Exception):
     """Something wrong with the request itself (HTTP 400)."""
 
-
-@lru_cache(maxsize=1)
-def _cheats() -> re.Pattern:
-    """Every installed backend's forbidden words, anywhere in a suggestion (not only first): a model trained on
-    one language's proofs proposes that language's cheats in another."""
-    words = sorted({w for name in available_backends() for w in cached_plugin(name).forbidden_tactics})
-    return re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\b") if words else re.compile(r"(?!)")
-
-
-# ---- the prefix -------------------------------------------------------------------------------------------------
-
-def encode_state(state: str, prefix: str) -> str:
-    """The state text a request carries through the GeneratorService (its cache key holds the prefix too)."""
-    return f"{state}{_PREFIX_MARK}{prefix}" if prefix else state
-
-
-def decode_state(state_text: str) -> tuple[str, str]:
-    state, _, prefix = state_text.partition(_PREFIX_MARK)
-    return state, prefix
-
-
-def split_prefix(prefix: str) -> tuple[str, str]:
-    """(head, tail): the prefix up to and including its last whitespace, and the partial word after it."""
-    cut = max((i for i, c in enumerate(prefix) if c.isspace()), default=-1) + 1
-    return prefix[:cut], prefix[cut:]
-
-
-def _extended(template: PromptTemplate, head: str) -> PromptTemplate:
-    if "{goals}" in head or "{statement}" in head:
-        raise ValueError("a prefix may not contain '{goals}' or '{statement}'")
-    return PromptTemplate(f"{template.name}+prefix", template.text + head, template.stop)
-
-
-class PrefixingGenerator:
-    """Wraps a TacticGenerator so that each request's prefix (encoded in its state text) starts its candidates.
-
-    Generators with a prompt template (a `template` attribute, as prover.model_generator.ModelGenerator's) get the
-    prefix's head appended to the prompt for the call; the others are asked plainly and their candidates that do
-    not start with the prefix dropped. Only the GeneratorService's worker thread calls `generate_batch`, so
-    swapping the template for a call is safe.
-    """
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.name = inner.name
-        params = getattr(inner, "cache_params", None)
-        self._params = ("prefixing", *(params() if callable(params) else (inner.name,)))
-
-    def cache_params(self) -> tuple:
-        return self._params
-
-    def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
-        return self.generate_batch([GenerationRequest(theorem, state_text, n)])[0]
-
-    def generate_batch(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
-        results: list[list[Candidate]] = [[] for _ in requests]
-        groups: dict[tuple[str, str], list[int]] = {}
-        for i, r in enumerate(requests):
-            _, prefix = decode_state(r.state_text)
-            groups.setdefault((split_prefix(prefix)[0], r.theorem.backend), []).append(i)
-        for (head, _), members in groups.items():
-            asks = []
-            for i in members:
-                state, prefix = decode_state(requests[i].state_text)
-                n = requests[i].n if prefix == head else min(MAX_N, 2 * requests[i].n)  # some will not match
-                asks.append(GenerationRequest(requests[i].theorem, state, n, requests[i].deadline))
-            raw = self._call(asks, head)
-            for i, candidates in zip(members, raw):
-                _, prefix = decode_state(requests[i].state_text)
-                results[i] = self._join(candidates, prefix, head, requests[i].n)
-        return results
-
-    def _call(self, asks: list[GenerationRequest], head: str) -> list[list[Candidate]]:
-        inner = self.inner
-        template = getattr(inner, "template", None)
-        if not head or not isinstance(template, PromptTemplate):
-            return generate_batch(inner, asks)  # no prompt to extend: filtered by the whole prefix below
-        inner.template = _extended(template, head)  # the generator's public setting, for this call only
-        try:
-            return generate_batch(inner, asks)
-        finally:
-            inner.template = template
-
-    def _join(self, candidates: list[Candidate], prefix: str, head: str, n: int) -> list[Candidate]:
-        template_aware = bool(head) and isinstance(getattr(self.inner, "template", None), PromptTemplate)
-        joined = []
-        for c in candidates:
-            tactic = head + c.tactic.lstrip() if template_aware else c.tactic.strip()
-            if tactic.startswith(prefix) and not _cheats().search(tactic):
-                joined.append(dataclasses.replace(c, tactic=tactic))
-        return clean_candidates(joined, n)
-
-
-# ---- checking against an editor's file ------------------------------------------------------------------------
-
-class EditorChecker:
-    """One proof-assistant backend (the editor syntax's checking backend), used by one request at a time from
-    worker threads.
-
-    A request's deadline bounds its proof-assistant work: a header or tactic still running when it passes is stopped
-    and DeadlinePassed raised, so the caller lets the lock go at once and the next request finds the proof assistant
-    idle, or starts a fresh one."""
-
-    def __init__(self, make_backend: Callable[[], CheckingBackend], tactic_timeout: float = 5.0):
-        self.tactic_timeout = tactic_timeout
-        self._factory = make_backend
-        self._backend: CheckingBackend | None = None
-        self.lock = threading.Lock()  # held by the caller around reach + classify
-
-    def _get(self) -> CheckingBackend:
-        if self._backend is None:
-            self._backend = self._factory()
-        return self._backend
-
-    def _time_for_tactic(self, deadline: float | None) -> float:
-        if deadline is None:
-            return self.tactic_timeout
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise DeadlinePassed()
-        return min(self.tactic_timeout, left)
-
-    def reach(self, theorem: Theorem, tactics: list[str], deadline: float | None = None):
-        """Open the theorem and run the tactics: the state reached and its goals text."""
-        backend = self._get()
-        backend.deadline = deadline
-        try:
-            state = backend.open(theorem)
-        except StatementError as exc:
-            raise RequestError(f"check: {exc}") from None
-        for tactic in tactics:
-            result = backend.run_tactic(state, tactic, self._time_for_tactic(deadline))
-            if isinstance(result, Advanced):
-                state = result.state
-            elif isinstance(result, Proved):
-                raise RequestError(f"check: the proof is already complete after {tactic!r}")
-            elif isinstance(result, TimedOut):
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise DeadlinePassed()  # cut short by the request's deadline, not by its own timeout
-                raise RequestError(f"check: {tactic!r} timed out after {result.seconds:g}s")
-            else:
-                raise RequestError(f"check: {tactic!r} fails: {' '.join(result.error.split())[:500]}")
-        return state, backend.render_state(state)
-
-    def classify(self, state, candidates: list[Candidate],
-                 deadline: float | None = None) -> list[tuple[Candidate, str]]:
-        backend = self._get()
-        backend.deadline = deadline
-        marked = []
-        for c in candidates:
-            result = backend.run_tactic(state, c.tactic, self._time_for_tactic(deadline))
-            status = "proves-goal" if isinstance(result, Proved) else "valid" if isinstance(result, Advanced) else "invalid"
-            marked.append((c, status))
-        return marked
-
-    def close(self) -> None:
-        with self.lock:
-            if self._backend is not None:
-                self._backend.close()
-                self._backend = None
-
-
-# ---- the server ------------------------------------------------------------------------------------------------
 
 def exp_mean_logprob(c: Candidate) -> float:
     """LeanCopilot's score: exp(mean token log-probability), in (0, 1]."""
@@ -515,7 +347,7 @@ class SuggestionServer:
             return failure(400, f"malformed JSON: {exc}")
         try:
             result = await asyncio.wait_for(answer(body), self.config.request_timeout)
-        except RequestError as exc:
+        except (RequestError, CheckError) as exc:
             return failure(400, str(exc))
         except (asyncio.TimeoutError, TimeoutError, DeadlinePassed):
             return failure(504, f"no answer within {self.config.request_timeout:g}s")
