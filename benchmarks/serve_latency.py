@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import statistics
 import sys
-import threading
 import time
 
 TARGET = "report"
@@ -56,29 +54,12 @@ def default_generator():
 
 @contextlib.contextmanager
 def running_server(generator, config):
-    """A SuggestionServer on uvicorn on a free loopback port, in a thread; yields its base URL."""
-    import uvicorn
+    """A SuggestionServer on uvicorn on a free loopback port, in a thread; yields its base URL and the server."""
+    from prover.serve import SuggestionServer, serve_in_thread
 
-    from prover.serve import SuggestionServer
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     server = SuggestionServer(generator, config)
-    uv = uvicorn.Server(uvicorn.Config(server.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.time() + 60
-        while not uv.started:
-            if time.time() > deadline or not thread.is_alive():
-                raise RuntimeError("the suggestion server did not start")
-            time.sleep(0.02)
+    with serve_in_thread(server) as port:
         yield f"http://127.0.0.1:{port}", server
-    finally:
-        uv.should_exit = True
-        thread.join(30)
-        server.close()
 
 
 def _measure() -> dict[str, float]:

@@ -3,10 +3,8 @@ built on them, and ways to reach a SuggestionServer (in-process over ASGI, or on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import socket
-import threading
 import time
 
 import httpx
@@ -14,7 +12,7 @@ import pytest
 
 from prover.generators import Candidate
 from prover.prompts import PromptTemplate
-from prover.serve import ServeConfig, SuggestionServer
+from prover.serve import ServeConfig, SuggestionServer, serve_in_thread
 from prover.testing import ReplayGenerator
 
 STATE = "n : ℕ\n⊢ gcd n n = n"
@@ -102,22 +100,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextlib.contextmanager
 def loopback(server: SuggestionServer):
     """The server on uvicorn on a free loopback port, in a thread; yields the port."""
-    import uvicorn
-
-    port = free_port()
-    uv = uvicorn.Server(uvicorn.Config(server.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.time() + 20
-        while not uv.started:
-            assert time.time() < deadline and thread.is_alive(), "server did not start"
-            time.sleep(0.02)
-        yield port
-    finally:
-        uv.should_exit = True
-        thread.join(10)
-        server.close()
+    return serve_in_thread(server)
