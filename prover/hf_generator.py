@@ -27,16 +27,14 @@ import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Unpack
 
 from model_store import ModelLoadError, resolve_model
 from prover import cascade_attention
 from prover.errors import first_line
-from prover.generators import CHEAT_TACTICS, candidate_score
-from prover.lm import Completion, cut_at_stop, expired, per_prompt
-from prover.model_generator import ModelGenerator
+from prover.lm import Completion, completions_by_prompt, cut_at_stop, live_prompts
+from prover.model_generator import GeneratorSettings, ModelGenerator
 from prover.nucleus import choose_tokens
-from prover.prompts import PromptTemplate, resolve_template
 
 
 @lru_cache(maxsize=1)
@@ -175,30 +173,27 @@ class HFModel:
         and the prompt's tokens after the shared head."""
         import torch
 
-        ns, deadlines = per_prompt(n, len(prompts)), per_prompt(deadline, len(prompts))
-        results: list[list[Completion]] = [[] for _ in prompts]
         with self._lock:
             # Checked after taking the lock: another thread's call may have used up a prompt's time.
-            now = time.monotonic()
-            live = [i for i in range(len(prompts)) if ns[i] > 0 and not expired(deadlines[i], now)]
+            live = live_prompts(prompts, n, deadline)
             if not live:
-                return results
-            encoded = [self.encode(prompts[i]) for i in live]
+                return completions_by_prompt(len(prompts), live, [])
+            encoded = [self.encode(p.text) for p in live]
             seeds = [
                 None if seed is None else (seed * 1_000_003 + zlib.crc32(str(ids).encode())) % 2**63
                 for _, ids in encoded
             ]
             stops = self.stop_rules(tuple(stop))
             with torch.inference_mode():
-                rows = self._sample(encoded, [ns[i] for i in live], seeds, [deadlines[i] for i in live], max_tokens,
+                rows = self._sample(encoded, [p.n for p in live], seeds, [p.deadline for p in live], max_tokens,
                                     temperature, top_p, stops, nonblank_start)
-            for i, prompt_rows in zip(live, rows):
-                results[i] = [
-                    Completion(cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), stops.cut)[0],
-                               logprob, len(tokens), stopped)
-                    for tokens, logprob, stopped in prompt_rows
-                ]
-        return results
+            got = [
+                [Completion(cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), stops.cut)[0],
+                            logprob, len(tokens), stopped)
+                 for tokens, logprob, stopped in prompt_rows]
+                for prompt_rows in rows
+            ]
+        return completions_by_prompt(len(prompts), live, got)
 
     def _head_cache_for(self, rows: int):
         if self._head_cache is None:
@@ -330,26 +325,19 @@ class HFGenerator(ModelGenerator):
     def __init__(
         self,
         model: str | Path,
-        temperature: float = 0.8,
-        top_p: float = 0.95,
-        max_new_tokens: int = 48,
-        prompt: str | PromptTemplate = "rocq-proofstep",
+        *,
         device: str | None = None,
-        seed: int | None = None,
-        max_prompt_tokens: int = 1500,
         dtype: str | None = None,
-        scoring: str = "mean",
         shared_prefix: bool | None = None,
-        first_goal: Callable[[str], str] | None = None,
-        forbidden_tactics: Iterable[str] = CHEAT_TACTICS,
+        max_new_tokens: int | None = None,
+        **settings: Unpack[GeneratorSettings],
     ):
-        """See HFModel for `model`, `device`, `dtype`, `shared_prefix` and ModelGenerator for the rest."""
-        candidate_score(0.0, 1, scoring)  # a bad scoring or prompt fails before the model loads
-        resolve_template(prompt)
-        super().__init__(HFModel(model, device=device, dtype=dtype, shared_prefix=shared_prefix), prompt,
-                         temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=seed, scoring=scoring,
-                         max_prompt_tokens=max_prompt_tokens, first_goal=first_goal,
-                         forbidden_tactics=forbidden_tactics)
+        """See HFModel for `model`, `device`, `dtype`, `shared_prefix`, and ModelGenerator for the `settings`; here
+        `top_p` is 0.95 and `max_prompt_tokens` 1500 unless given. `max_new_tokens`: another name for `max_tokens`."""
+        settings = {"top_p": 0.95, "max_prompt_tokens": 1500, **settings}
+        if max_new_tokens is not None:
+            settings["max_tokens"] = max_new_tokens
+        super().__init__(lambda: HFModel(model, device=device, dtype=dtype, shared_prefix=shared_prefix), **settings)
 
     @property
     def model(self):

@@ -75,6 +75,41 @@ def expired(deadline: float | None, now: float | None = None) -> bool:
     return deadline is not None and (time.monotonic() if now is None else now) >= deadline
 
 
+def still_wanted(n: int, deadline: float | None, now: float | None = None) -> bool:
+    """Whether a prompt (or a request) is worth sampling for: it asks for a completion and its caller still waits."""
+    return n > 0 and not expired(deadline, now)
+
+
+@dataclass(frozen=True)
+class LivePrompt:
+    """A prompt of a `complete` call that is still to be sampled for."""
+
+    index: int  # its position among the call's prompts
+    text: str
+    n: int  # completions asked for (at least 1)
+    deadline: float | None  # time.monotonic() when its caller stops waiting (None: never)
+
+
+def live_prompts(prompts: Sequence[str], n: int | Sequence[int], deadline: float | None | Sequence[float | None],
+                 now: float | None = None) -> list[LivePrompt]:
+    """The prompts of a `complete` call (its `n` and `deadline` as it got them) that ask for a completion and whose
+    deadline has not passed at `now` (None: the clock now): the ones an engine samples for."""
+    ns, deadlines = per_prompt(n, len(prompts)), per_prompt(deadline, len(prompts))
+    now = time.monotonic() if now is None else now
+    return [LivePrompt(i, text, k, end) for i, (text, k, end) in enumerate(zip(prompts, ns, deadlines))
+            if still_wanted(k, end, now)]
+
+
+def completions_by_prompt(count: int, live: Sequence[LivePrompt],
+                          got: Sequence[list[Completion]]) -> list[list[Completion]]:
+    """A `complete` call's answer for its `count` prompts: `got` (in the order of `live`) for the live ones, no
+    completions for the others."""
+    results: list[list[Completion]] = [[] for _ in range(count)]
+    for prompt, completions in zip(live, got):
+        results[prompt.index] = completions
+    return results
+
+
 def cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
     """The completion up to the first stop sequence, and whether one was found (else it ran out of tokens)."""
     cuts = [i for i in (text.find(s) for s in stop) if i >= 0]

@@ -3,12 +3,13 @@
 It renders the prompt (the state fitted to the prompt's token budget), asks the model (prover.lm) for `n`
 completions, and turns them into candidates: unfinished ones dropped, stripped, forbidden ones dropped,
 duplicates merged, scored by the model's log-probability per token ("mean", Llemma's) or summed ("sum").
-The engines' own modules only build the model it runs on (HFGenerator, VLLMGenerator, OpenAIGenerator).
+The engines' own modules only build the model it runs on (HFGenerator, VLLMGenerator, OpenAIGenerator) and pass
+the generator's settings (GeneratorSettings) on as they are.
 """
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypedDict
 
 from prover.generators import (
     CHEAT_TACTICS,
@@ -16,12 +17,25 @@ from prover.generators import (
     GenerationRequest,
     candidate_score,
     clean_candidates,
-    expired,
     forbidden_pattern,
 )
-from prover.lm import Completion, LanguageModel
+from prover.lm import Completion, LanguageModel, still_wanted
 from prover.prompts import PromptTemplate, resolve_template
 from prover.types import Theorem
+
+
+class GeneratorSettings(TypedDict, total=False):
+    """ModelGenerator's settings as keywords, which an engine's generator passes on (see ModelGenerator.__init__)."""
+
+    prompt: PromptTemplate | str
+    temperature: float
+    top_p: float
+    max_tokens: int
+    seed: int | None
+    scoring: str
+    max_prompt_tokens: int | None
+    first_goal: Callable[[str], str] | None
+    forbidden_tactics: Iterable[str]
 
 
 class ModelGenerator:
@@ -33,8 +47,8 @@ class ModelGenerator:
 
     def __init__(
         self,
-        lm: LanguageModel,
-        prompt: PromptTemplate | str,
+        lm: LanguageModel | Callable[[], LanguageModel],
+        prompt: PromptTemplate | str = "rocq-proofstep",
         *,
         temperature: float = 0.8,
         top_p: float = 1.0,
@@ -45,13 +59,15 @@ class ModelGenerator:
         first_goal: Callable[[str], str] | None = None,
         forbidden_tactics: Iterable[str] = CHEAT_TACTICS,
     ):
-        """`prompt`: see prover.prompts.resolve_template. `max_prompt_tokens`: what the prompt may take (None: what
-        the model's context leaves beside `max_tokens`; no limit where the model has none). `first_goal`: the first
-        goal of a state text (None: the state is one goal), what a state too long for the prompt is cut to first;
-        what is still too long keeps its end (the conclusion and the nearest hypotheses)."""
+        """`lm`: the model, or a function that loads it, called once the settings are known to be good (a bad
+        scoring or prompt fails before a model loads). `prompt`: see prover.prompts.resolve_template.
+        `max_prompt_tokens`: what the prompt may take (None: what the model's context leaves beside `max_tokens`; no
+        limit where the model has none). `first_goal`: the first goal of a state text (None: the state is one goal),
+        what a state too long for the prompt is cut to first; what is still too long keeps its end (the conclusion
+        and the nearest hypotheses)."""
         candidate_score(0.0, 1, scoring)  # raises ValueError for an unknown scoring, before any model call
-        self.lm = lm
         self.template = resolve_template(prompt)
+        self.lm = lm if hasattr(lm, "complete") else lm()
         self.temperature = temperature
         self.top_p = top_p
         self.max_tokens = max_tokens
@@ -60,13 +76,13 @@ class ModelGenerator:
         self.max_prompt_tokens = max_prompt_tokens
         self.first_goal = first_goal or (lambda goals: goals)
         self.forbidden = forbidden_pattern(forbidden_tactics)
-        self.name = lm.name
+        self.name = self.lm.name
         self.model_seconds = 0.0  # cumulative wall time of model calls
         self.calls = 0  # model calls: one per generate / generate_batch that had something to ask
         self.states = 0  # states asked for, over all calls
         # Tokens the goals may take, per (template, statement where the template shows it).
         self._goal_budgets: dict[tuple[PromptTemplate, str], int | None] = {}
-        lm.share_prefix(self.template.prefix)
+        self.lm.share_prefix(self.template.prefix)
 
     @property
     def generated_tokens(self) -> int:
@@ -133,7 +149,7 @@ class ModelGenerator:
     def generate_batch(self, requests: list[GenerationRequest]) -> list[list[Candidate]]:
         """Candidates for several states from one model call: each state gets its own `n` samples."""
         now = time.monotonic()
-        live = [i for i, r in enumerate(requests) if r.n > 0 and not expired(r.deadline, now)]
+        live = [i for i, r in enumerate(requests) if still_wanted(r.n, r.deadline, now)]
         results: list[list[Candidate]] = [[] for _ in requests]
         if not live:
             return results  # no model call

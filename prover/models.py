@@ -1,10 +1,12 @@
 """Choosing a tactic generator from a `--model` value: default | base | none | hints | hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL."""
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
 from prover.generators import AutomationOnly, SCORINGS, TacticGenerator
+from prover.plugins import DEFAULT_BACKEND
 from prover.prompts import default_prompt, load_prompt
 
 SCHEMES = ("hf", "vllm", "openai")
@@ -25,7 +27,8 @@ class ModelSettings:
     tensor_parallel_size: int = 1  # vLLM: GPUs one model replica spans (llemma_34b: 2-4)
 
 
-def load_generator(spec: str, backend: str = "rocq", settings: ModelSettings = ModelSettings()) -> TacticGenerator:
+def load_generator(spec: str, backend: str = DEFAULT_BACKEND,
+                   settings: ModelSettings = ModelSettings()) -> TacticGenerator:
     """The generator a `--model` value names. `default` is SmolLM2-135M from PyPI with the backend's shipped
     adapter merged in (prover.adapters), run by transformers; `base` is SmolLM2-135M as published."""
     if spec == "none":
@@ -45,12 +48,13 @@ def load_generator(spec: str, backend: str = "rocq", settings: ModelSettings = M
         template = load_prompt(prompt or default_prompt(backend))
     except ValueError as exc:
         raise ModelSpecError(str(exc)) from None
-    common = dict(temperature=settings.temperature, prompt=template, scoring=settings.scoring,
-                  forbidden_tactics=forbidden_tactics())
+    common = dict(temperature=settings.temperature, max_tokens=settings.max_tokens, prompt=template,
+                  scoring=settings.scoring, forbidden_tactics=forbidden_tactics())
     if scheme == "openai":
-        from prover.openai_generator import OpenAIGenerator
+        from prover.openai_generator import OpenAIGenerator, OpenAIModel
 
-        return OpenAIGenerator(target, served_name=settings.served_name, max_tokens=settings.max_tokens, **common)
+        # Made once the settings are checked: a bad prompt fails before the server is asked anything.
+        return OpenAIGenerator(functools.partial(OpenAIModel, target, served_name=settings.served_name), **common)
     common["first_goal"] = _first_goal(backend)
     if scheme == "vllm":
         try:
@@ -69,14 +73,13 @@ def load_generator(spec: str, backend: str = "rocq", settings: ModelSettings = M
             extra = dict(enforce_eager=True, max_model_len=2048, dtype="float32")
         if settings.dtype:
             extra["dtype"] = settings.dtype
-        return VLLMGenerator(target, max_tokens=settings.max_tokens, tensor_parallel_size=settings.tensor_parallel_size,
-                             **common, **extra)
+        return VLLMGenerator(target, tensor_parallel_size=settings.tensor_parallel_size, **common, **extra)
     from prover.hf_generator import HFGenerator
 
-    return HFGenerator(target, max_new_tokens=settings.max_tokens, dtype=settings.dtype, **common)
+    return HFGenerator(target, dtype=settings.dtype, **common)
 
 
-def check_model(spec: str, backend: str = "rocq", settings: ModelSettings = ModelSettings()) -> None:
+def check_model(spec: str, backend: str = DEFAULT_BACKEND, settings: ModelSettings = ModelSettings()) -> None:
     """Refuse a `--model` value (with its scoring and prompt) that cannot work, without loading any weights, so that
     a command can refuse it before it writes anything. Raises ModelSpecError, or model_store's ModelLoadError for
     a model folder or hub id that is not there. `default` and `base` are ours, built on first load: not checked."""

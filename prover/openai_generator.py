@@ -1,4 +1,6 @@
-"""Tactic generator over an OpenAI-compatible completions server (vLLM's `api_server`, llama.cpp, TGI, ...).
+"""The OpenAI-compatible completions server engine of the LM client (prover.lm), and the tactic generator on it.
+
+Servers: vLLM's `api_server`, llama.cpp, TGI, ...
 
 It asks `POST {base_url}/v1/completions` for `n` sampled continuations of the rendered prompt, stopping at
 the template's stop sequences, with `logprobs=1` so that each choice carries its tokens' log-probabilities,
@@ -25,13 +27,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Unpack
 
 from prover.errors import one_line
-from prover.generators import CHEAT_TACTICS, candidate_score, latest_deadline, seconds_left
-from prover.lm import Completion, cut_at_stop, expired, per_prompt
-from prover.model_generator import ModelGenerator
-from prover.prompts import PromptTemplate, resolve_template
+from prover.generators import latest_deadline, seconds_left
+from prover.lm import Completion, LivePrompt, completions_by_prompt, cut_at_stop, expired, live_prompts
+from prover.model_generator import GeneratorSettings, ModelGenerator
 
 # scorer(prompt, continuation) -> (summed log-probability, number of tokens) of `continuation` after `prompt`.
 Scorer = Callable[[str, str], "tuple[float, int]"]
@@ -230,22 +231,18 @@ class OpenAIModel:
                  nonblank_start=False) -> list[list[Completion]]:
         """See prover.lm.LanguageModel (`nonblank_start` is not honoured). One HTTP request in all where the server
         honours `n` and the prompts share it; a prompt whose deadline passes unanswered gets no completions."""
-        ns, deadlines = per_prompt(n, len(prompts)), per_prompt(deadline, len(prompts))
-        now = time.monotonic()
-        live = [i for i in range(len(prompts)) if ns[i] > 0 and not expired(deadlines[i], now)]
-        results: list[list[Completion]] = [[] for _ in prompts]
+        live = live_prompts(prompts, n, deadline)
         if not live:
-            return results
+            return completions_by_prompt(len(prompts), live, [])
         stop = tuple(stop)
-        asks = [(prompts[i], ns[i], deadlines[i]) for i in live]
         sampling = {"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p, "seed": seed}
         if self.supports_n:
-            choices = self._batched_choices(asks, stop, sampling)
+            choices = self._batched_choices(live, stop, sampling)
         else:
-            choices = self._fanned_out_choices(asks, stop, sampling)
-        for i, prompt_choices in zip(live, choices):
-            results[i] = [self._completion(prompts[i], stop, choice) for choice in prompt_choices]
-        return results
+            choices = self._fanned_out_choices(live, stop, sampling)
+        got = [[self._completion(p.text, stop, choice) for choice in prompt_choices]
+               for p, prompt_choices in zip(live, choices)]
+        return completions_by_prompt(len(prompts), live, got)
 
     def _body(self, prompt: str | list[str], stop: tuple[str, ...], n: int, sampling: dict) -> dict:
         body: dict[str, Any] = {
@@ -264,17 +261,16 @@ class OpenAIModel:
             body["seed"] = sampling["seed"]
         return body
 
-    def _batched_choices(self, asks: list[tuple[str, int, float | None]], stop: tuple[str, ...],
-                         sampling: dict) -> list[list[dict]]:
+    def _batched_choices(self, asks: list[LivePrompt], stop: tuple[str, ...], sampling: dict) -> list[list[dict]]:
         # One request carries every prompt when they share n; otherwise one request per n.
         groups: dict[int, list[int]] = {}
-        for k, (_, n, _) in enumerate(asks):
-            groups.setdefault(n, []).append(k)
+        for k, ask in enumerate(asks):
+            groups.setdefault(ask.n, []).append(k)
         out: list[list[dict]] = [[] for _ in asks]
         for n, members in groups.items():
-            batch = [asks[k][0] for k in members]
+            batch = [asks[k].text for k in members]
             # A shared HTTP request waits as long as its most patient member (None: the plain `timeout_s`).
-            deadline = latest_deadline(asks[k][2] for k in members)
+            deadline = latest_deadline(asks[k].deadline for k in members)
             try:
                 reply = self.request("POST", "/v1/completions",
                                      self._body(batch if len(batch) > 1 else batch[0], stop, n, sampling), deadline)
@@ -292,15 +288,14 @@ class OpenAIModel:
                 out[members[index // n]].append(choice)
         return out
 
-    def _fanned_out_choices(self, asks: list[tuple[str, int, float | None]], stop: tuple[str, ...],
-                            sampling: dict) -> list[list[dict]]:
+    def _fanned_out_choices(self, asks: list[LivePrompt], stop: tuple[str, ...], sampling: dict) -> list[list[dict]]:
         # The server ignores n: ask each prompt n times with n=1, a few requests in flight at once.
-        jobs = [k for k, (_, n, _) in enumerate(asks) for _ in range(n)]
+        jobs = [k for k, ask in enumerate(asks) for _ in range(ask.n)]
 
         def ask(k: int):
-            prompt, _, deadline = asks[k]
             try:
-                return self.request("POST", "/v1/completions", self._body(prompt, stop, 1, sampling), deadline)
+                return self.request("POST", "/v1/completions", self._body(asks[k].text, stop, 1, sampling),
+                                    asks[k].deadline)
             except OutOfTime:
                 return None  # this sample came too late: the others still count
 
@@ -364,34 +359,11 @@ class OpenAIModel:
 class OpenAIGenerator(ModelGenerator):
     """The tactic generator (ModelGenerator) on a model behind an OpenAI-compatible server (OpenAIModel)."""
 
-    def __init__(
-        self,
-        base_url: str,
-        served_name: str | None = None,
-        temperature: float = 1.0,
-        max_tokens: int = 48,
-        prompt: PromptTemplate | str = "rocq-proofstep",
-        scoring: str = "mean",
-        timeout_s: float = 60.0,
-        retries: int = 3,
-        backoff_s: float = 0.5,
-        supports_n: bool = True,
-        echo_logprobs_ok: bool = True,
-        api_key: str | None = None,
-        scorer: Scorer | None = None,
-        seed: int | None = None,
-        max_concurrency: int = 8,
-        forbidden_tactics: Iterable[str] = CHEAT_TACTICS,
-    ):
-        """See OpenAIModel for the server's settings and ModelGenerator for the rest (no prompt fitting: the
-        server's tokens are not known here)."""
-        candidate_score(0.0, 1, scoring)  # rejects an unknown scoring or prompt now, not at the first call
-        resolve_template(prompt)
-        lm = OpenAIModel(base_url, served_name=served_name, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s,
-                         supports_n=supports_n, echo_logprobs_ok=echo_logprobs_ok, api_key=api_key, scorer=scorer,
-                         max_concurrency=max_concurrency)
-        super().__init__(lm, prompt, temperature=temperature, max_tokens=max_tokens, seed=seed, scoring=scoring,
-                         forbidden_tactics=forbidden_tactics)
+    def __init__(self, model: OpenAIModel | Callable[[], OpenAIModel], **settings: Unpack[GeneratorSettings]):
+        """`model`: the server's client, or a function that makes it (ModelGenerator's `lm`). See ModelGenerator for
+        the `settings`; here `temperature` is 1.0 unless given (no prompt fitting: the server's tokens are not known
+        here)."""
+        super().__init__(model, **{"temperature": 1.0, **settings})
 
 
 class TransformersScorer:

@@ -31,14 +31,12 @@ from __future__ import annotations
 import time
 import zlib
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from model_store import ModelLoadError, resolve_model
 from prover.errors import first_line
-from prover.generators import CHEAT_TACTICS, candidate_score
-from prover.lm import Completion, cut_at_stop, expired, per_prompt
-from prover.model_generator import ModelGenerator
-from prover.prompts import PromptTemplate, resolve_template
+from prover.lm import Completion, completions_by_prompt, cut_at_stop, expired, live_prompts
+from prover.model_generator import GeneratorSettings, ModelGenerator
 
 
 class VLLMModel:
@@ -95,23 +93,18 @@ class VLLMModel:
                  nonblank_start=False) -> list[list[Completion]]:
         """See prover.lm.LanguageModel (`nonblank_start` is not honoured). Seeded: each prompt's sampling seed comes
         from `seed` and its tokens."""
-        ns, deadlines = per_prompt(n, len(prompts)), per_prompt(deadline, len(prompts))
-        now = time.monotonic()
-        live = [i for i in range(len(prompts)) if ns[i] > 0 and not expired(deadlines[i], now)]
-        results: list[list[Completion]] = [[] for _ in prompts]
+        live = live_prompts(prompts, n, deadline)
         if not live:
-            return results
-        ids = [self.prompt_ids(prompts[i], max_tokens) for i in live]
+            return completions_by_prompt(len(prompts), live, [])
+        ids = [self.prompt_ids(p.text, max_tokens) for p in live]
         stop = tuple(stop)
         if temperature == 0 if self.beam_search is None else self.beam_search:
-            beams = self.beam_search_sequences(ids, [stop] * len(ids), [ns[i] for i in live],
-                                               [deadlines[i] for i in live], max_tokens)
+            beams = self.beam_search_sequences(ids, [stop] * len(ids), [p.n for p in live],
+                                               [p.deadline for p in live], max_tokens)
             got = [[Completion(tactic, logprob, len(beam)) for tactic, beam, logprob in found] for found in beams]
         else:
-            got = self._sample(ids, [ns[i] for i in live], max_tokens, temperature, top_p, stop, seed)
-        for i, completions in zip(live, got):
-            results[i] = completions
-        return results
+            got = self._sample(ids, [p.n for p in live], max_tokens, temperature, top_p, stop, seed)
+        return completions_by_prompt(len(prompts), live, got)
 
     def _sample(self, prompts: list[list[int]], ns: list[int], max_tokens: int, temperature: float, top_p: float,
                 stop: tuple[str, ...], seed: int | None) -> list[list[Completion]]:
@@ -208,27 +201,20 @@ class VLLMGenerator(ModelGenerator):
     def __init__(
         self,
         model: str | Path,
-        temperature: float = 1.0,
-        max_tokens: int = 48,
-        prompt: PromptTemplate | str = "rocq-proofstep",
-        scoring: str = "mean",
+        *,
         tensor_parallel_size: int = 1,
         dtype: str = "auto",
         beam_search: bool | None = None,
-        seed: int | None = None,
-        top_p: float = 1.0,
-        first_goal: Callable[[str], str] | None = None,
-        forbidden_tactics: Iterable[str] = CHEAT_TACTICS,
-        **llm_kwargs: Any,
+        **options: Any,
     ):
-        """See VLLMModel for `model`, `tensor_parallel_size`, `dtype`, `beam_search` and `llm_kwargs`, and
-        ModelGenerator for the rest. A state is fitted to what the context leaves beside `max_tokens`."""
-        candidate_score(0.0, 1, scoring)  # a bad scoring or prompt fails before the engine starts
-        resolve_template(prompt)
-        lm = VLLMModel(model, tensor_parallel_size=tensor_parallel_size, dtype=dtype, beam_search=beam_search,
-                       seed=seed, **llm_kwargs)
-        super().__init__(lm, prompt, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed,
-                         scoring=scoring, first_goal=first_goal, forbidden_tactics=forbidden_tactics)
+        """See VLLMModel for `model`, `tensor_parallel_size`, `dtype` and `beam_search`. `options`: ModelGenerator's
+        settings (GeneratorSettings; here `temperature` is 1.0 unless given, and `seed` is the engine's too), the
+        rest go to `vllm.LLM`. A state is fitted to what the context leaves beside `max_tokens`."""
+        settings = {"temperature": 1.0, **{k: v for k, v in options.items() if k in GeneratorSettings.__annotations__}}
+        llm_kwargs = {k: v for k, v in options.items() if k not in GeneratorSettings.__annotations__}
+        super().__init__(lambda: VLLMModel(model, tensor_parallel_size=tensor_parallel_size, dtype=dtype,
+                                           beam_search=beam_search, seed=settings.get("seed"), **llm_kwargs),
+                         **settings)
 
 
 def _on_cpu() -> bool:

@@ -17,7 +17,7 @@ import pytest
 
 from prover.batch import prove_batch
 from prover.generators import GenerationRequest, TacticGenerator
-from prover.openai_generator import ModelServerError, OpenAIGenerator, normalise_base_url
+from prover.openai_generator import ModelServerError, OpenAIGenerator, OpenAIModel, normalise_base_url
 from prover.prompts import PROMPTS
 from prover.search import SearchConfig, best_first_search
 from prover.types import Theorem
@@ -128,7 +128,7 @@ def closed_port_url() -> str:
 
 def test_well_formed_reply_gives_sorted_scored_candidates():
     with FakeCompletionsServer("ok") as server:
-        gen = OpenAIGenerator(server.url + "/v1/", temperature=0.7, **FAST)
+        gen = OpenAIGenerator(OpenAIModel(server.url + "/v1/", **FAST), temperature=0.7)
         assert isinstance(gen, TacticGenerator)
         assert gen.name == "openai:fake-model" and gen.lm.served_name == "fake-model"  # asked /v1/models
         candidates = gen.generate(THEOREM, STATE, 4)
@@ -148,7 +148,7 @@ def test_well_formed_reply_gives_sorted_scored_candidates():
 
 def test_sum_scoring_and_named_model_skip_the_models_query():
     with FakeCompletionsServer("ok") as server:
-        gen = OpenAIGenerator(server.url, served_name="mine", scoring="sum", **FAST)
+        gen = OpenAIGenerator(OpenAIModel(server.url, served_name="mine", **FAST), scoring="sum")
         cands = gen.generate(THEOREM, STATE, 2)
     assert gen.name == "openai:mine" and server.bodies[-1]["model"] == "mine"
     assert cands[0].score == pytest.approx(cands[0].logprob) == pytest.approx(-0.6)
@@ -157,7 +157,7 @@ def test_sum_scoring_and_named_model_skip_the_models_query():
 def test_generate_batch_sends_one_request_and_maps_choices_back_by_index():
     states = [STATE, STATE.replace("x + 0", "0 + x"), STATE.replace("x : nat", "x y : nat")]
     with FakeCompletionsServer("ok", shuffle=True) as server:  # choices out of order: mapped by `index`
-        gen = OpenAIGenerator(server.url, served_name="m", **FAST)
+        gen = OpenAIGenerator(OpenAIModel(server.url, served_name="m", **FAST))
         out = gen.generate_batch([GenerationRequest(THEOREM, s, 3) for s in states])
     assert len(server.bodies) == 1 and isinstance(server.bodies[0]["prompt"], list)
     assert len(server.bodies[0]["prompt"]) == 3
@@ -169,7 +169,7 @@ def test_malformed_replies_raise_one_line_errors():
     for mode, expected in [("bad_json", "not JSON"), ("no_choices", "no 'choices' list"),
                            ("no_logprobs", "no logprobs.token_logprobs")]:
         with FakeCompletionsServer(mode) as server:
-            gen = OpenAIGenerator(server.url, served_name="m", **FAST)
+            gen = OpenAIGenerator(OpenAIModel(server.url, served_name="m", **FAST))
             with pytest.raises(ModelServerError) as info:
                 gen.generate(THEOREM, STATE, 2)
         message = str(info.value)
@@ -179,7 +179,7 @@ def test_malformed_replies_raise_one_line_errors():
 
 def test_a_slow_server_times_out_after_bounded_retries():
     with FakeCompletionsServer("slow", delay=1.5) as server:
-        gen = OpenAIGenerator(server.url, served_name="m", timeout_s=0.3, retries=1, backoff_s=0.01)
+        gen = OpenAIGenerator(OpenAIModel(server.url, served_name="m", timeout_s=0.3, retries=1, backoff_s=0.01))
         started = time.perf_counter()
         with pytest.raises(ModelServerError) as info:
             gen.generate(THEOREM, STATE, 2)
@@ -192,7 +192,7 @@ def test_a_slow_server_times_out_after_bounded_retries():
 
 def test_server_errors_are_retried_then_succeed():
     with FakeCompletionsServer("flaky", failures=2) as server:
-        gen = OpenAIGenerator(server.url, served_name="m", **FAST)  # 1 try + 2 retries
+        gen = OpenAIGenerator(OpenAIModel(server.url, served_name="m", **FAST))  # 1 try + 2 retries
         cands = gen.generate(THEOREM, STATE, 3)
     assert [c.tactic for c in cands] == ["tac0_0.", "tac0_1."]
     assert len(server.bodies) == 3 and gen.lm.requests_sent == 3
@@ -200,7 +200,7 @@ def test_server_errors_are_retried_then_succeed():
 
 def test_persistent_server_errors_give_up_with_the_servers_message():
     with FakeCompletionsServer("flaky", failures=100) as server:
-        gen = OpenAIGenerator(server.url, served_name="m", **FAST)
+        gen = OpenAIGenerator(OpenAIModel(server.url, served_name="m", **FAST))
         with pytest.raises(ModelServerError) as info:
             gen.generate(THEOREM, STATE, 3)
     message = str(info.value)
@@ -210,10 +210,10 @@ def test_persistent_server_errors_give_up_with_the_servers_message():
 
 def test_a_server_that_ignores_n_is_fanned_out_with_n_equal_1():
     with FakeCompletionsServer("ignore_n") as server:
-        gen = OpenAIGenerator(server.url, served_name="m", supports_n=False, **FAST)
+        gen = OpenAIGenerator(OpenAIModel(server.url, served_name="m", supports_n=False, **FAST))
         cands = gen.generate(THEOREM, STATE, 6)
         # without the flag the same server yields a single candidate
-        plain = OpenAIGenerator(server.url, served_name="m", **FAST).generate(THEOREM, STATE, 6)
+        plain = OpenAIGenerator(OpenAIModel(server.url, served_name="m", **FAST)).generate(THEOREM, STATE, 6)
     assert len(cands) == 6 and len({c.tactic for c in cands}) == 6
     assert all(body["n"] == 1 for body in server.bodies[:6])
     assert len(plain) == 1
@@ -227,9 +227,9 @@ def test_without_server_logprobs_the_scorer_scores_candidates():
         return -float(len(continuation)), len(continuation)
 
     with FakeCompletionsServer("no_logprobs") as server:
-        scored = OpenAIGenerator(server.url, served_name="m", echo_logprobs_ok=False, scorer=scorer,
-                                 scoring="sum", **FAST).generate(THEOREM, STATE, 3)
-        unscored = OpenAIGenerator(server.url, served_name="m", echo_logprobs_ok=False, **FAST).generate(
+        scored = OpenAIGenerator(OpenAIModel(server.url, served_name="m", echo_logprobs_ok=False, scorer=scorer,
+                                             **FAST), scoring="sum").generate(THEOREM, STATE, 3)
+        unscored = OpenAIGenerator(OpenAIModel(server.url, served_name="m", echo_logprobs_ok=False, **FAST)).generate(
             THEOREM, STATE, 3)
     assert "logprobs" not in server.bodies[0]
     assert {c.tactic for c in scored} == {"tac0_0.", "tac0_1."}
@@ -242,9 +242,9 @@ def test_a_down_server_raises_a_one_line_error_quickly():
     url = closed_port_url()
     started = time.perf_counter()
     with pytest.raises(ModelServerError) as info:
-        OpenAIGenerator(url, **FAST)  # no served_name: asks /v1/models at once
+        OpenAIModel(url, **FAST)  # no served_name: asks /v1/models at once
     assert str(info.value) == f"model server at {url} is not reachable: connection refused (after 3 attempts)"
-    gen = OpenAIGenerator(url, served_name="m", **FAST)
+    gen = OpenAIGenerator(OpenAIModel(url, served_name="m", **FAST))
     with pytest.raises(ModelServerError, match="not reachable: connection refused"):
         gen.generate(THEOREM, STATE, 4)
     assert time.perf_counter() - started < 2.0
@@ -252,7 +252,7 @@ def test_a_down_server_raises_a_one_line_error_quickly():
 
 def test_client_errors_are_not_retried():
     with FakeCompletionsServer("ok") as server:
-        gen = OpenAIGenerator(server.url, served_name="m", **FAST)
+        gen = OpenAIGenerator(OpenAIModel(server.url, served_name="m", **FAST))
         with pytest.raises(ModelServerError, match="refused /v1/nothing: HTTP 404: not found"):
             gen.lm.request("GET", "/v1/nothing")
     assert gen.lm.requests_sent == 1
@@ -262,12 +262,12 @@ def test_base_url_forms_and_bad_scoring():
     assert normalise_base_url("127.0.0.1:8000/v1/") == "http://127.0.0.1:8000"
     assert normalise_base_url("https://h/v1") == "https://h"
     with pytest.raises(ValueError, match="unknown scoring"):
-        OpenAIGenerator("http://127.0.0.1:9", served_name="m", scoring="max")
+        OpenAIGenerator(OpenAIModel("http://127.0.0.1:9", served_name="m"), scoring="max")
 
 
 @pytest.mark.rocq
 def test_search_with_a_down_server_fails_cleanly_and_the_batch_records_an_error_row(backend, valid, tmp_path):
-    gen = OpenAIGenerator(closed_port_url(), served_name="m", **FAST)
+    gen = OpenAIGenerator(OpenAIModel(closed_port_url(), served_name="m", **FAST))
     config = SearchConfig(automation=False, budget_seconds=20)
     with pytest.raises(ModelServerError) as info:
         best_first_search(valid["mathd_algebra_10"], backend, gen, config)
@@ -281,7 +281,7 @@ def test_search_with_a_down_server_fails_cleanly_and_the_batch_records_an_error_
 
 def test_a_call_waits_only_for_the_time_left_and_a_late_answer_gives_no_candidates():
     with FakeCompletionsServer("slow", delay=3.0) as server:
-        gen = OpenAIGenerator(server.url, served_name="m", timeout_s=30.0, retries=3, backoff_s=0.01)
+        gen = OpenAIGenerator(OpenAIModel(server.url, served_name="m", timeout_s=30.0, retries=3, backoff_s=0.01))
         started = time.monotonic()
         cands = gen.generate(THEOREM, STATE, 2, deadline=started + 0.3)
         elapsed = time.monotonic() - started
@@ -292,7 +292,7 @@ def test_a_call_waits_only_for_the_time_left_and_a_late_answer_gives_no_candidat
 
 def test_a_fanned_out_call_sends_nothing_once_the_deadline_has_passed():
     with FakeCompletionsServer("ignore_n") as server:
-        gen = OpenAIGenerator(server.url, served_name="m", supports_n=False, **FAST)
+        gen = OpenAIGenerator(OpenAIModel(server.url, served_name="m", supports_n=False, **FAST))
         assert len(gen.generate(THEOREM, STATE, 3, deadline=time.monotonic() + 10)) == 3
         assert gen.generate(THEOREM, STATE, 3, deadline=time.monotonic() - 1) == []  # past it: nothing sent
     assert len(server.bodies) == 3

@@ -23,7 +23,7 @@ import pytest
 from model_store import default_model_dir
 from prover.generators import Candidate, GenerationRequest, TacticGenerator
 from prover.hf_generator import HFGenerator
-from prover.openai_generator import OpenAIGenerator, TransformersScorer
+from prover.openai_generator import OpenAIGenerator, OpenAIModel, TransformersScorer
 from prover.plugins import load_plugin
 from prover.prompts import PROMPTS
 from prover.types import Theorem
@@ -263,7 +263,8 @@ def test_in_process_scores_match_the_hf_model(vllm_gen, hf_reference):
 
 
 def test_openai_generator_against_the_real_server(server_url):
-    gen = OpenAIGenerator(server_url, temperature=1.0, max_tokens=MAX_TOKENS, seed=0, timeout_s=120, retries=1)
+    gen = OpenAIGenerator(OpenAIModel(server_url, timeout_s=120, retries=1), temperature=1.0, max_tokens=MAX_TOKENS,
+                          seed=0)
     assert gen.name == f"openai:{SERVED_NAME}"  # asked /v1/models
     candidates = gen.generate(THEOREM, STATE, 6)
     assert candidates
@@ -289,7 +290,8 @@ def test_server_orders_choices_prompt_major_by_index(server_url):
 
 
 def test_server_scores_match_the_hf_model(server_url, hf_reference):
-    gen = OpenAIGenerator(server_url, served_name=SERVED_NAME, max_tokens=MAX_TOKENS, timeout_s=120, retries=1)
+    gen = OpenAIGenerator(OpenAIModel(server_url, served_name=SERVED_NAME, timeout_s=120, retries=1),
+                          max_tokens=MAX_TOKENS)
     prompt = gen.build_prompt(THEOREM, STATE)
     reply = gen.lm.request("POST", "/v1/completions", {
         "model": SERVED_NAME, "prompt": prompt, "n": 4, "temperature": 1.0, "max_tokens": MAX_TOKENS,
@@ -309,8 +311,9 @@ def test_server_scores_match_the_hf_model(server_url, hf_reference):
 
 
 def test_without_server_logprobs_candidates_are_scored_in_process(server_url, model_dir, hf_reference):
-    gen = OpenAIGenerator(server_url, served_name=SERVED_NAME, max_tokens=MAX_TOKENS, timeout_s=120, retries=1,
-                          echo_logprobs_ok=False, scorer=TransformersScorer(model_dir))
+    gen = OpenAIGenerator(OpenAIModel(server_url, served_name=SERVED_NAME, timeout_s=120, retries=1,
+                                      echo_logprobs_ok=False, scorer=TransformersScorer(model_dir)),
+                          max_tokens=MAX_TOKENS)
     candidates = gen.generate(THEOREM, STATE, 4)
     assert candidates
     assert_well_formed(candidates, 4)
