@@ -4,7 +4,9 @@ from __future__ import annotations
 import math
 import re
 import shutil
+import time
 
+from coq_env import hammer
 from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable
 from coq_env.sentences import as_single_tactic, is_bullet, split_sentences
 from coq_env.verify import AUTOMATION_IMPORT, RocqVerifier, render_proof
@@ -92,9 +94,12 @@ class RocqBackend(BackendBase):
         limits: SandboxLimits = SandboxLimits(),
         automation: list[str] | None = None,
         timeouts: Timeouts | None = None,
+        hammer_limits: hammer.HammerLimits | None = hammer.HammerLimits(),
     ):
+        """`hammer_limits`: CoqHammer's limits inside one `hammer` call; None: no hammer (`--no-hammer`)."""
         find_executable("coqtop"), find_executable("coqc")  # fail now, with the install hint, not mid-batch
         self.limits = limits
+        self.hammer_limits = hammer_limits if hammer_limits is not None and hammer.available() else None
         self._automation = default_automation() if automation is None else list(automation)
         self.timeouts = (timeouts or Timeouts()).resolved(self.DEFAULT_TIMEOUTS)
         self.verifier = RocqVerifier(limits=limits, timeout=self.timeouts.verify)
@@ -131,11 +136,14 @@ class RocqBackend(BackendBase):
         sentence, problem = as_single_tactic(tactic)
         if problem:
             return Failed(problem)
+        if hammer.is_hammer(sentence) and self.hammer_limits is None:
+            return Failed("hammer is off (--no-hammer) or not installed here")
         path = self._paths.path(state.handle)
+        step = self._hammer_step if hammer.is_hammer(sentence) else self._step
         for attempt in (1, 2):
             try:
                 self._ensure_process()
-                return self._step(state, path, sentence, timeout)
+                return step(state, path, sentence, timeout)
             except CoqtopDied as exc:
                 self._drop_process()
                 if attempt == 2:
@@ -149,6 +157,9 @@ class RocqBackend(BackendBase):
 
     def automation_tactics(self) -> list[str]:
         return list(self._automation)
+
+    def hammer_tactics(self) -> list[str]:
+        return [hammer.HAMMER_TACTIC] if self.hammer_limits is not None else []
 
     def state_key(self, state: ProofState) -> str:
         return state_key(state.goals)
@@ -170,7 +181,8 @@ class RocqBackend(BackendBase):
         else:
             self._drop_process()
             self._coq = Coqtop(limits=self.limits)
-            for sentence in [*split_sentences(theorem.header), AUTOMATION_IMPORT]:
+            extra = [hammer.HAMMER_IMPORT, *self.hammer_limits.sentences()] if self.hammer_limits is not None else []
+            for sentence in [*split_sentences(theorem.header), AUTOMATION_IMPORT, *extra]:
                 reply = self._send(sentence, self.timeouts.header)
                 if reply.error:
                     self._drop_process()
@@ -252,6 +264,29 @@ class RocqBackend(BackendBase):
             if reply is None:  # wedged: replace the process; the next step replays the path
                 self._drop_process()
             return reply
+
+    def _hammer_step(self, state: ProofState, path: tuple[str, ...], sentence: str, timeout: float) -> TacticResult:
+        """Run `hammer` where `path` leads, then, in its place, the tactic it printed: what the path records, so
+        the proof replays without the ATPs (and the same way every time)."""
+        t0 = time.monotonic()
+        reply = self._move_and_run(path, sentence, timeout)
+        if reply is None:
+            return TimedOut(timeout)
+        if reply.error:
+            if reply.error.startswith(("Timeout!", "User interrupt")):
+                return TimedOut(timeout)
+            return Failed(reply.error)
+        # coqtop holds the path plus hammer's step, which the path must not keep: back to where the hammer ran.
+        self._send(f"BackTo {self._doc[-1][1] if self._doc else self._root_state}.", self.timeouts.statement)
+        self._silent = self._doc[-1][2] if self._doc else False  # BackTo restores the flag too
+        found = hammer.replay_tactic(reply.output)
+        replay, problem = as_single_tactic(found) if found else (None, "hammer printed no tactic to replace it")
+        if problem:
+            return Failed(problem)
+        result = self._step(state, path, replay, max(1.0, timeout - (time.monotonic() - t0)))
+        if isinstance(result, (Failed, TimedOut)):
+            return Failed(f"hammer's tactic {replay!r} does not replay: {getattr(result, 'error', 'timed out')}")
+        return Advanced(result.state, step=replay) if isinstance(result, Advanced) else Proved(result.tactics, step=replay)
 
     def _push(self, sentence: str, state_id: int, silent: bool = False) -> None:
         self._doc.append((sentence, state_id, silent))

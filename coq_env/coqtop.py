@@ -9,6 +9,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+from coq_env.hammer import child_env
 from prover.sandbox import OutputReader, ProcessLimits, Sandbox, kill_group, named_paths, payload_pid
 from prover.types import BackendUnavailable
 
@@ -66,6 +67,7 @@ class Coqtop:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 bufsize=0,
+                env=child_env(),  # with CoqHammer's helpers on PATH
             )
             self._out = OutputReader(self.proc.stdout)
             self.state_id = self._read_prompt(60.0).state_id

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from coq_env.hammer import TACTICS_IMPORT, uses_reconstruction
 from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable
 from coq_env.sentences import normalize, split_sentences, strip_comments, tactic_problem, vernacular_problem
 from prover.sandbox import Sandbox, isolated
@@ -58,9 +59,11 @@ DEFAULT_TIMEOUT = 300.0  # seconds for one whole check: coqc, then the assumptio
 
 def render_proof(theorem: Theorem, tactics: tuple[str, ...]) -> str:
     """The proof file the backend's search writes and this checker accepts: the benchmark's header, the automation
-    import, the statement, then the tactics between `Proof.` and `Qed.`."""
+    import (and CoqHammer's reconstruction tactics where the proof uses them: a hammer's replay), the statement,
+    then the tactics between `Proof.` and `Qed.`."""
     body = "\n".join(f"  {t}" for t in tactics)
-    return f"{theorem.header}\n{AUTOMATION_IMPORT}\n\n{theorem.statement}\nProof.\n{body}\nQed.\n"
+    imports = AUTOMATION_IMPORT + (f"\n{TACTICS_IMPORT}" if uses_reconstruction(tactics) else "")
+    return f"{theorem.header}\n{imports}\n\n{theorem.statement}\nProof.\n{body}\nQed.\n"
 
 
 class RocqVerifier:
@@ -75,7 +78,7 @@ class RocqVerifier:
         return self.check_text(render_proof(theorem, tactics), theorem, timeout)
 
     def check_text(self, text: str, expected: Theorem | None = None, timeout: float | None = None) -> Verdict:
-        return check_proof_text(text, expected=expected, extra_header=(AUTOMATION_IMPORT,), limits=self.limits,
+        return check_proof_text(text, expected=expected, extra_header=(AUTOMATION_IMPORT, TACTICS_IMPORT), limits=self.limits,
                                 timeout=self.timeout if timeout is None else timeout)
 
 

@@ -37,6 +37,12 @@ class Backend(Protocol):
         """Cheap tactics worth trying at every node before any model candidate."""
         ...
 
+    def hammer_tactics(self) -> list[str]:
+        """Expensive automation (premise selection, external provers, reconstruction: CoqHammer, Sledgehammer),
+        tried with its own time slice at the root and where nothing else is left. Its Proved/Advanced results
+        record the reproducible step it found, never the hammer call itself. Empty where there is none."""
+        ...
+
     def render_state(self, state: ProofState) -> str:
         """The state as a model prompt should show it."""
         ...
@@ -116,6 +122,9 @@ class BackendBase:
     def automation_tactics(self) -> list[str]:
         return []
 
+    def hammer_tactics(self) -> list[str]:
+        return []
+
     def render_state(self, state: ProofState) -> str:
         return state.goals
 
@@ -158,6 +167,9 @@ class BackendWrapper(BackendBase):
 
     def automation_tactics(self) -> list[str]:
         return self.inner.automation_tactics()
+
+    def hammer_tactics(self) -> list[str]:
+        return self.inner.hammer_tactics()
 
     def render_state(self, state: ProofState) -> str:
         return self.inner.render_state(state)

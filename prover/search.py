@@ -13,6 +13,10 @@ from prover.search_tree import Edge, Node, Outcome, SearchTree, Status
 from prover.types import Failed, Proof, Proved, TimedOut, Theorem, Verdict
 
 
+MODEL, AUTOMATION, HAMMER = "model", "automation", "hammer"  # where a candidate came from
+HAMMER_MIN_SECONDS = 2.0  # a hammer call with less time left cannot finish its first ATP run
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     """The search's limits. A theorem's wall time is at most about budget_seconds + tactic_timeout +
@@ -27,6 +31,12 @@ class SearchConfig:
     num_candidates: int = 8  # asked of the generator at each expansion
     automation: bool = True  # try the backend's automation tactics at every node first
     automation_score: float = 0.0  # their log-probability: free, so states they reach keep their parent's rank
+    # The backend's hammer (hammer_tactics): at the root after the automation, and on the other nodes, best first,
+    # once the model and the automation have nothing left; each call within hammer_timeout, all of a theorem's
+    # within hammer_share of its budget.
+    hammer: bool = True
+    hammer_timeout: float = 20.0
+    hammer_share: float = 0.5
     # The final fresh-process check of a found proof (compile + axioms), on top of the budget: a proof found in the
     # budget's last second still gets checked. A check that takes longer rejects the proof ("did not finish").
     verify_timeout: float = 60.0
@@ -45,6 +55,7 @@ class SearchResult:
     seconds: float = 0.0
     model_seconds: float = 0.0
     env_seconds: float = 0.0
+    hammer_seconds: float = 0.0  # the part of env_seconds the hammer took
     verify_seconds: float = 0.0
     tree: SearchTree = field(default_factory=SearchTree, repr=False)
 
@@ -77,15 +88,27 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
     root_state = backend.open(theorem)
     new_node(root_state, backend.state_key(root_state), 0.0, 0)
 
-    def run(node: Node, cand: Candidate, automation: bool) -> tuple[str, ...] | None:
-        """Run one candidate on `node`, recording it as an edge; the full tactic path if it closed the proof."""
+    hammers = backend.hammer_tactics() if config.hammer else []
+    hammered: set[str] = set()
+
+    def hammer_time() -> float:
+        return min(config.hammer_timeout, deadline - time.monotonic(),
+                   config.hammer_share * config.budget_seconds - result.hammer_seconds)
+
+    def run(node: Node, cand: Candidate, kind: str) -> tuple[str, ...] | None:
+        """Run one candidate (`kind`: model, automation or hammer) on `node`, recording it as an edge; the full tactic
+        path if it closed the proof."""
         t0 = time.monotonic()
-        outcome = backend.run_tactic(node.proof_state, cand.tactic, max(0.5, min(config.tactic_timeout, deadline - t0)))
+        limit = hammer_time() if kind == HAMMER else min(config.tactic_timeout, deadline - t0)
+        outcome = backend.run_tactic(node.proof_state, cand.tactic, max(0.5, limit))
         seconds = time.monotonic() - t0
         result.env_seconds += seconds
+        if kind == HAMMER:
+            result.hammer_seconds += seconds
+            hammered.add(node.key)
         result.tactics_run += 1
         edge = Edge(node.key, None, cand.tactic, cand.score, Outcome.ADVANCED, seconds=round(seconds, 6),
-                    automation=automation)
+                    automation=kind != MODEL)
         if isinstance(outcome, Proved):
             edge.outcome = Outcome.PROVED
             tree.mark_proof(tree.add_edge(edge))
@@ -108,22 +131,35 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
         return None
 
     def candidates(node: Node):
-        """(candidate, from automation) for `node`: the backend's automation tactics, then (asked only once those
-        are spent) the model's candidates; the model gets the time left and stops at the deadline."""
+        """(candidate, kind) for `node`: the backend's automation tactics, at the root its hammer, then (asked only
+        once those are spent) the model's candidates; the model gets the time left and stops at the deadline."""
         for tactic in backend.automation_tactics() if config.automation else []:
-            yield Candidate(tactic, config.automation_score), True
+            yield Candidate(tactic, config.automation_score), AUTOMATION
+        for tactic in hammers if node.depth == 0 else []:
+            if hammer_time() >= HAMMER_MIN_SECONDS:
+                yield Candidate(tactic, config.automation_score), HAMMER
         t0 = time.monotonic()
         proposed = generate_within(generator, theorem, node.state_text, config.num_candidates, deadline)
         result.model_seconds += time.monotonic() - t0
-        yield from ((cand, False) for cand in proposed)
+        yield from ((cand, MODEL) for cand in proposed)
+
+    def hammer_the_rest() -> tuple[str, ...] | None:
+        """With the model and the automation spent: the hammer on the nodes not hammered yet, best first."""
+        for node in sorted(tree.nodes.values(), key=lambda n: -n.logprob):
+            for tactic in hammers if node.key not in hammered else []:
+                if hammer_time() < HAMMER_MIN_SECONDS:
+                    return None
+                if (proof := run(node, Candidate(tactic, config.automation_score), HAMMER)) is not None:
+                    return proof
+        return None
 
     def expand(node: Node) -> tuple[str, ...] | None:
         """The proof if a tactic on `node` closed it. A node whose every candidate ran before the deadline is finished
         in the tree (a dead end if none got anywhere)."""
-        for cand, automation in candidates(node):
+        for cand, kind in candidates(node):
             if time.monotonic() >= deadline:
                 return None
-            if (proof := run(node, cand, automation)) is not None:
+            if (proof := run(node, cand, kind)) is not None:
                 return proof
         tree.finish_expansion(node.key)
         return None
@@ -144,6 +180,8 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
         result.expansions += 1
         node.expanded = result.expansions  # 1 for the root: the order of expansion
         proof = expand(node)
+    if proof is None and hammers:
+        proof = hammer_the_rest()
     if proof is None:
         if result.status is Status.OPEN:
             result.status = Status.TIMEOUT if time.monotonic() >= deadline else Status.FAILED

@@ -95,6 +95,9 @@ class ToyBackend(BackendBase):
       auto      closes n <= 2, else fails     loop   times out (at once: no time really passes)
       cheat     closes any goal, but `verify` refuses the proof (a kernel refusing what the tactic engine took)
 
+    With `hammer_seconds`, `hammer` is its hammer: after that long (slept; a shorter limit times it out) it closes
+    n <= HAMMER_REACH by the step `sub n`, which the proof records, and fails on a larger n.
+
     Reaching 0 closes the proof; anything else fails as an unknown tactic. `auto` is the automation list. Two ways
     lead to one state almost everywhere (`sub 2` and `dec` twice; `half` and `sub n/2`). Each tactic takes
     `tactic_seconds` and each check `check_seconds` (slept: for budget specs); a check given a timeout below
@@ -102,10 +105,12 @@ class ToyBackend(BackendBase):
     limit each check was given."""
 
     name = "toy"
+    HAMMER_REACH = 6
 
     def __init__(self, tactic_seconds: float = 0.0, check_seconds: float = 0.0,
-                 automation: tuple[str, ...] = ("auto",)):
+                 automation: tuple[str, ...] = ("auto",), hammer_seconds: float | None = None):
         self.tactic_seconds, self.check_seconds, self.automation = tactic_seconds, check_seconds, list(automation)
+        self.hammer_seconds = hammer_seconds
         self.verify_timeouts: list[float | None] = []
         self.tactics_run = 0
         self._paths = TacticPaths()
@@ -148,6 +153,8 @@ class ToyBackend(BackendBase):
         time.sleep(self.tactic_seconds)
         if tactic.strip() == "loop":
             return TimedOut(timeout)
+        if tactic.strip() == "hammer" and self.hammer_seconds is not None:
+            return self._hammer(state, timeout)
         path = self._paths.path(state.handle) + (tactic.strip(),)
         n = self.step(self._values[state.handle], tactic)
         if isinstance(n, str):
@@ -179,3 +186,17 @@ class ToyBackend(BackendBase):
 
     def automation_tactics(self) -> list[str]:
         return list(self.automation)
+
+    def hammer_tactics(self) -> list[str]:
+        return ["hammer"] if self.hammer_seconds is not None else []
+
+    def _hammer(self, state: ProofState, timeout: float):
+        if self.hammer_seconds > timeout:
+            time.sleep(timeout)
+            return TimedOut(timeout)
+        time.sleep(self.hammer_seconds)
+        n = self._values[state.handle]
+        if n > self.HAMMER_REACH:
+            return Failed(f"hammer: no proof of {n} = 0 found")
+        step = f"sub {n}"
+        return Proved(self._paths.path(state.handle) + (step,), step=step)

@@ -32,7 +32,7 @@ from prover.batch import RESULTS, read_rows
 from prover.jsonl import append_row, write_atomic
 from prover.generators import AutomationOnly, TacticGenerator, expired, seconds_left, takes_keyword
 from prover.plugins import UnknownBackend, available_backends, cached_plugin
-from prover.search import SearchConfig, Status, best_first_search, verify_within
+from prover.search import HAMMER_MIN_SECONDS, SearchConfig, Status, best_first_search, verify_within
 from prover.syntax import GapFocus, SketchSyntax
 from prover.types import (
     Advanced,
@@ -190,7 +190,7 @@ def parse_sketch(text: str, theorem: Theorem) -> tuple[list[str], list[int]]:
 @dataclass
 class GapClosure:
     index: int  # the gap's step index in the sketch
-    by: str  # "automation" | "search"
+    by: str  # "automation" | "hammer" | "search"
     tactics: tuple[str, ...]
     seconds: float = 0.0
 
@@ -231,7 +231,9 @@ class _GapView(BackendWrapper):
 
     def run_tactic(self, state: ProofState, tactic: str, timeout: float):
         outcome = self.inner.run_tactic(state, tactic, timeout)
-        rel = self._rel.get(state.handle, ()) + (self._normalize(tactic),)
+        # A hammer's recorded step (its replay tactic), not the hammer call.
+        step = (outcome.step if isinstance(outcome, (Advanced, Proved)) else None) or tactic
+        rel = self._rel.get(state.handle, ()) + (self._normalize(step),)
         if isinstance(outcome, Proved):  # the whole theorem: drop the braces the backend closed after it
             return Proved(rel)
         if isinstance(outcome, Advanced):
@@ -279,12 +281,21 @@ def close_gap(theorem: Theorem, backend: Backend, state: ProofState, index: int,
             return None
         if isinstance(view.run_tactic(focused.state, tactic, _tactic_time(config, deadline)), Proved):
             return GapClosure(index, "automation", (focus.normalize(tactic),), round(time.monotonic() - t0, 3))
+    # Then the hammer (Sledgehammer's part in Draft-Sketch-Prove): the step recorded is what it found.
+    for tactic in backend.hammer_tactics() if config.gap_search.hammer else []:
+        limit = min(config.gap_search.hammer_timeout, deadline - time.monotonic())
+        if limit < HAMMER_MIN_SECONDS:
+            break
+        closed = view.run_tactic(focused.state, tactic, limit)
+        if isinstance(closed, Proved):
+            return GapClosure(index, "hammer", closed.tactics, round(time.monotonic() - t0, 3))
     if not config.search_gaps or isinstance(generator, AutomationOnly):
         return None
     budget = min(config.gap_search.budget_seconds, deadline - time.monotonic())
     if budget <= 0.5:
         return None
-    search = SearchConfig(**{**asdict(config.gap_search), "budget_seconds": budget, "tactic_timeout": config.tactic_timeout})
+    search = SearchConfig(**{**asdict(config.gap_search), "budget_seconds": budget, "tactic_timeout": config.tactic_timeout,
+                             "hammer": False})  # the hammer had the gap's goal; the search's other nodes are smaller
     result = best_first_search(theorem, view, generator, search, verify=False)
     if result.status is Status.PROVED and result.tactics:
         return GapClosure(index, "search", result.tactics, round(time.monotonic() - t0, 3))

@@ -35,6 +35,9 @@ class Advanced:
     """The tactic ran and left goals: the new state."""
 
     state: ProofState
+    # The step recorded in place of the tactic asked for, where they differ: a hammer call records the
+    # reproducible tactic it found (None: the tactic itself).
+    step: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Proved:
     """The tactic closed the last goal."""
 
     tactics: tuple[str, ...]  # the whole tactic path from the opened theorem
+    step: str | None = None  # as Advanced.step: the step recorded for the tactic asked for, where they differ
 
 
 @dataclass(frozen=True)

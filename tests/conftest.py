@@ -28,12 +28,38 @@ def valid():
     return {t.name: t for t in load_split("valid")}
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_hammer_unless_asked():
+    """The hammer off (as `--no-hammer` everywhere) for the tests that do not test it: a hammer call takes seconds
+    per theorem and would change what their searches find. The hammer's own tests turn it on."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LLEMMA_PROVER_HAMMER", "0")
+    yield
+    mp.undo()
+
+
 @pytest.fixture
 def backend():
-    """A live Rocq backend; skips the test where coqtop is missing."""
+    """A live Rocq backend (without its hammer: see hammer_backend); skips the test where coqtop is missing."""
     if not have_coqtop():
         pytest.skip(NO_COQTOP)
     from coq_env.backend import RocqBackend
 
     with RocqBackend() as b:
         yield b
+
+
+@pytest.fixture
+def hammer_backend():
+    """A live Rocq backend with CoqHammer; skips the test where coqtop or CoqHammer is missing."""
+    if not have_coqtop():
+        pytest.skip(NO_COQTOP)
+    from coq_env import hammer
+    from coq_env.backend import RocqBackend
+
+    if hammer.unavailable_reason():
+        pytest.skip(hammer.unavailable_reason())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(hammer.ENV_SWITCH)
+        with RocqBackend() as b:
+            yield b

@@ -53,6 +53,12 @@ SEARCH_OPTIONS = {
     "tactic_timeout": dict(type=click.FloatRange(min=0, min_open=True)),
     "num_candidates": dict(type=click.IntRange(min=1)),
     "automation": dict(flag="--automation/--no-automation", help="try the backend's automation tactics first"),
+    "hammer": dict(flag="--hammer/--no-hammer", envvar="LLEMMA_PROVER_HAMMER",
+                   help="try the backend's hammer (Rocq: CoqHammer) at the root and where nothing else is left "
+                        "[env LLEMMA_PROVER_HAMMER=0 turns it off]"),
+    "hammer_timeout": dict(type=click.FloatRange(min=0, min_open=True), help="seconds for one hammer call"),
+    "hammer_share": dict(type=click.FloatRange(min=0, max=1),
+                         help="the part of a theorem's budget its hammer calls may take together"),
     "automation_score": dict(type=click.FloatRange(max=0),
                              help="the log-probability a state reached by an automation tactic adds to its parent's "
                                   "(below 0: the model's surer candidates are expanded before them)"),

@@ -37,10 +37,12 @@ GAP_SEARCH = default_of(TranslateConfig, "gap_search")  # a gap's search: its de
                max_tokens=dict(flag="--tactic-max-tokens", help="per tactic proposed in a gap's search"))
 @field_option(TranslateConfig, "search_gaps", "--gap-search/--no-gap-search",
               help="search a gap that automation does not close")
-@search_options("max_expansions", "budget_seconds", "num_candidates", "tactic_timeout",
+@search_options("max_expansions", "budget_seconds", "num_candidates", "tactic_timeout", "hammer", "hammer_timeout",
                 max_expansions=dict(flag="--gap-expansions", default=GAP_SEARCH.max_expansions),
                 budget_seconds=dict(flag="--gap-budget-seconds", default=GAP_SEARCH.budget_seconds),
                 num_candidates=dict(default=GAP_SEARCH.num_candidates),
+                hammer=dict(help="try the backend's hammer on a gap that automation does not close, before its search "
+                                 "[env LLEMMA_PROVER_HAMMER=0 turns it off]"),
                 tactic_timeout=dict(default=default_of(TranslateConfig, "tactic_timeout")))
 @field_option(TranslateConfig, "budget_seconds", type=click.FloatRange(min=0, min_open=True),
               help="wall clock per problem, all samples together")
@@ -98,6 +100,7 @@ def translate(backend, benchmark, split, limit, names, informal_statement, infor
                       "gap_search": search_gaps, "gap_expansions": search_config.max_expansions,
                       "gap_budget_seconds": search_config.budget_seconds,
                       "num_candidates": search_config.num_candidates, "tactic_timeout": search_config.tactic_timeout,
+                      "hammer": search_config.hammer, "hammer_timeout": search_config.hammer_timeout,
                       "budget_seconds": budget_seconds, "sketch_only": sketch_only}
         check_model_spec(model, backend, model_settings)
         try:
