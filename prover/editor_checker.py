@@ -6,6 +6,7 @@ import time
 from typing import Callable
 
 from prover.generators import Candidate
+from prover.search import HAMMER_MIN_SECONDS
 from prover.syntax import CheckingBackend, DeadlinePassed
 from prover.types import Advanced, Proved, StatementError, Theorem, TimedOut
 
@@ -75,6 +76,20 @@ class EditorChecker:
             status = "proves-goal" if isinstance(result, Proved) else "valid" if isinstance(result, Advanced) else "invalid"
             marked.append((c, status))
         return marked
+
+    def hammer(self, state, limit: float, deadline: float | None = None) -> tuple[Candidate, str] | None:
+        """The step the backend's hammer finds on `state` within `limit` seconds (and the deadline), as a suggestion
+        with its status; None where the backend has no hammer, it finds nothing, or too little time is left."""
+        backend = self._get()
+        backend.deadline = deadline
+        for tactic in backend.hammer_tactics():
+            left = limit if deadline is None else min(limit, deadline - time.monotonic())
+            if left < HAMMER_MIN_SECONDS:
+                return None
+            result = backend.run_tactic(state, tactic, left)
+            if isinstance(result, (Proved, Advanced)) and result.step:
+                return Candidate(result.step, 0.0), "proves-goal" if isinstance(result, Proved) else "valid"
+        return None
 
     def close(self) -> None:
         with self.lock:

@@ -10,7 +10,7 @@ Routes (every answer is JSON):
 * ``POST /generate`` — LeanCopilot's external-model API: ``{"name", "input", "prefix"}`` in,
   ``{"outputs": [{"output", "score"}]}`` out, score = exp(mean token log-probability) in (0, 1].
   ``POST /encode`` (premise retrieval) answers 501: this server has no encoder.
-* ``POST /suggest`` — ours: ``{"backend", "state", "prefix", "n", "check"}``. Where the backend can check (its
+* ``POST /suggest`` — ours: ``{"backend", "state", "prefix", "n", "check", "hammer"}``. Where the backend can check (its
   plugin's editor syntax says how; Rocq's does), ``check`` carries the file up to the cursor (imports, a statement,
   the tactics so far): the server replays it in the proof assistant to reach the state, runs each suggestion
   there, marks it ``proves-goal`` / ``valid`` and drops the ``invalid`` ones, proving ones first.
@@ -64,6 +64,10 @@ class ServeConfig:
     max_statement_chars: int = 4000  # a checked theorem's statement is cut to this for the prompt
     allow_origins: tuple[str, ...] = ()  # web origins besides loopback ones whose requests are served
     tactic_timeout: float = 5.0  # seconds per tactic when checking
+    # A checked request none of whose suggestions proves the goal gets the backend's hammer too (its reproducible
+    # step, as one more suggestion), within hammer_timeout and the request's time; a request may say "hammer": false.
+    hammer: bool = True
+    hammer_timeout: float = 20.0
     max_batch: int = 16  # the GeneratorService's batch size
     max_wait_ms: float = 20.0  # how long it waits for each next request to join a batch (a lone one: once)
     cache_size: int = 4096  # (state, prefix) answers kept
@@ -144,8 +148,11 @@ class SuggestionServer:
             raise RequestError("check must be a string (the file text up to the cursor)")
         if check:
             _valid_text(check, "check")
+        hammer = body.get("hammer", self.config.hammer)
+        if not isinstance(hammer, bool):
+            raise RequestError("hammer must be true or false")
         if check and self.checker(backend) is not None:
-            return await self._suggest_checked(backend, check, prefix, n)
+            return await self._suggest_checked(backend, check, prefix, n, hammer and self.config.hammer)
         state = _string(body, "state", None)
         if state is None:
             raise RequestError(f"state is required (or check, for backend {' or '.join(self._checking_backends())})")
@@ -158,7 +165,7 @@ class SuggestionServer:
                              f"({'installed' if self._backend_installed(backend) else 'not installed'} here)")
         return reply
 
-    async def _suggest_checked(self, backend: str, check: str, prefix: str, n: int) -> dict:
+    async def _suggest_checked(self, backend: str, check: str, prefix: str, n: int, hammer: bool = False) -> dict:
         deadline = self._request_deadline()
         self._limit(check, "check")
         try:
@@ -169,21 +176,29 @@ class SuggestionServer:
             prefix = self._valid_prefix(file.partial)  # the cursor is inside a sentence: what is typed of it is the prefix
         # One thread does the whole check under the checker's lock (the proof assistant serves one request at a
         # time). At the request's deadline the checker stops its work and the thread lets the lock go.
-        goals, marked = await _in_thread(self._check, backend, file.theorem, file.tactics, prefix, n, deadline)
+        goals, marked, hammered = await _in_thread(self._check, backend, file.theorem, file.tactics, prefix, n,
+                                                   deadline, hammer)
         order = {"proves-goal": 0, "valid": 1}
         kept = sorted([(c, s) for c, s in marked if s in order], key=lambda cs: order[cs[1]])  # stable: by score
-        return {"suggestions": [_row(c, s) for c, s in kept], "checked": True, "state": goals,
+        rows = [_row(c, s) for c, s in kept]
+        if hammered is not None:
+            rows.insert(0, {**_row(*hammered), "by": "hammer"})
+        return {"suggestions": rows, "checked": True, "state": goals,
                 "dropped": sum(1 for _, s in marked if s not in order)}
 
     def _check(self, backend: str, theorem: Theorem, tactics: list[str], prefix: str, n: int,
-               deadline: float | None = None):
+               deadline: float | None = None, hammer: bool = False):
         checker = self.checker(backend)
         with checker.lock:
             state, goals = checker.reach(theorem, tactics, deadline)
             statement = theorem.statement[:self.config.max_statement_chars]  # bounded: a prompt may have its slot
             request = Theorem(name="editor", statement=statement, header="", backend=backend)
             found = self.service.generate(request, encode_state(goals, prefix), n, deadline=deadline)
-            return goals, checker.classify(state, found, deadline)
+            marked = checker.classify(state, found, deadline)
+            hammered = None
+            if hammer and not prefix and not any(status == "proves-goal" for _, status in marked):
+                hammered = checker.hammer(state, self.config.hammer_timeout, deadline)
+            return goals, marked, hammered
 
     def _request_deadline(self) -> float:
         """When this request's answer is due (time.monotonic()), as `_handle` times it."""

@@ -118,3 +118,37 @@ def test_prove_with_the_hammer_keeps_to_the_budget(tmp_path, monkeypatch):
     for row in rows:
         assert row["seconds"] - row["verify_seconds"] <= budget + tactic_timeout + 5, row
         assert row.get("hammer_seconds", 0) <= budget / 2 + tactic_timeout, row
+
+
+LIST_FILE = f"{LIST_LEMMA.header}\n{LIST_LEMMA.statement}\nProof.\n"
+
+
+@pytest.mark.rocq
+def test_suggest_adds_the_hammers_step_when_no_suggestion_proves_the_goal(monkeypatch):
+    if hammer.unavailable_reason():
+        pytest.skip(hammer.unavailable_reason())
+    monkeypatch.delenv(hammer.ENV_SWITCH)
+    from prover.serve import ServeConfig, SuggestionServer
+    from prover.testing import ReplayGenerator
+    from serve_helpers import asgi_client, post_json, run
+
+    server = SuggestionServer(ReplayGenerator(["intros.", "exact nope."]),
+                              ServeConfig(backend="rocq", request_timeout=90))
+    try:
+        async def go():
+            async with asgi_client(server) as client:
+                r = await post_json(client, "/suggest", {"backend": "rocq", "check": LIST_FILE})
+                body = r.json()
+                assert r.status_code == 200, body
+                first = body["suggestions"][0]
+                assert first["by"] == "hammer" and first["status"] == "proves-goal", body
+                assert "hammer" not in first["tactic"]
+                assert [s["tactic"] for s in body["suggestions"][1:]] == ["intros."]
+                r = await post_json(client, "/suggest", {"backend": "rocq", "check": LIST_FILE, "hammer": False})
+                assert [s["tactic"] for s in r.json()["suggestions"]] == ["intros."]
+                r = await post_json(client, "/suggest", {"backend": "rocq", "check": LIST_FILE, "hammer": "yes"})
+                assert r.status_code == 400 and "hammer" in r.json()["error"]
+
+        run(go())
+    finally:
+        server.close()

@@ -21,14 +21,19 @@ from prover.serve import ServeConfig
               help="seconds per request")
 @field_option(ServeConfig, "tactic_timeout", type=click.FloatRange(min=0, min_open=True),
               help="seconds per tactic when checking suggestions")
+@field_option(ServeConfig, "hammer", "--hammer/--no-hammer", envvar="LLEMMA_PROVER_HAMMER",
+              help="where no checked suggestion proves the goal, add the backend's hammer's step (Rocq: CoqHammer) "
+                   "[env LLEMMA_PROVER_HAMMER=0 turns it off]")
+@field_option(ServeConfig, "hammer_timeout", type=click.FloatRange(min=0, min_open=True),
+              help="seconds for the hammer within a request")
 @field_option(ServeConfig, "max_body_bytes", type=click.IntRange(min=1024))
 @field_option(ServeConfig, "max_batch", type=click.IntRange(min=1),
               help="concurrent requests coalesced into one model call")
 @click.option("--allow-origin", "allow_origins", multiple=True, metavar="ORIGIN",
               help="a web page origin (e.g. https://my.editor:8443) whose requests are served besides loopback "
                    "pages; repeatable")
-def serve(host, port, backend, model, model_settings, num_candidates, request_timeout, tactic_timeout, max_body_bytes,
-          max_batch, allow_origins):
+def serve(host, port, backend, model, model_settings, num_candidates, request_timeout, tactic_timeout, hammer,
+          hammer_timeout, max_body_bytes, max_batch, allow_origins):
     """Serve tactic suggestions to editors over HTTP (llmstep, LeanCopilot external model, and /suggest)."""
     if model == "none":
         raise UserError("serve needs a model to suggest tactics (--model none has none)")
@@ -54,7 +59,8 @@ def serve(host, port, backend, model, model_settings, num_candidates, request_ti
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     generator = tactic_generator(model, backend, model_settings)
     config = ServeConfig(backend=backend, num_candidates=num_candidates, request_timeout=request_timeout,
-                         tactic_timeout=tactic_timeout, max_body_bytes=max_body_bytes, max_batch=max_batch,
+                         tactic_timeout=tactic_timeout, hammer=hammer, hammer_timeout=hammer_timeout,
+                         max_body_bytes=max_body_bytes, max_batch=max_batch,
                          allow_origins=tuple(allow_origins))
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}: anyone who can reach it can use the model (no authentication)", err=True)
