@@ -152,3 +152,26 @@ def test_suggest_adds_the_hammers_step_when_no_suggestion_proves_the_goal(monkey
         run(go())
     finally:
         server.close()
+
+
+@pytest.mark.rocq
+def test_a_sketch_gap_automation_cannot_close_is_closed_by_the_hammer(hammer_backend):
+    from prover.search import SearchConfig
+    from prover.testing import FixedSketches
+    from prover.translate import Problem, TranslateConfig, translate_one
+
+    theorem = Theorem("gap_hammer", "Theorem gap_hammer (A : Type) (l1 l2 : list A) : "
+                      "length (l1 ++ l2) = length (l2 ++ l1) /\\ 0 = 0.", "Require Import List.", "rocq")
+    problem = Problem(theorem, "Lengths of appended lists commute.", "Both are the sum of the two lengths.")
+    sketch = "split.\n- (* length of an append is the sum *)\n  admit.\n- admit.\nQed."
+    config = TranslateConfig(samples=1, gap_search=SearchConfig(max_expansions=2, budget_seconds=10, num_candidates=2),
+                             budget_seconds=90)
+    row, script = translate_one(problem, hammer_backend, FixedSketches(sketch), AutomationOnly(), config)
+    assert row["status"] == "proved", row
+    gaps = row["sketches"][0]["gaps"]
+    assert gaps[0]["by"] == "hammer" and "hammer" not in gaps[0]["tactics"][0]
+    assert gaps[1]["by"] == "automation"
+    assert hammer.TACTICS_IMPORT in script and "hammer." not in script
+    off = TranslateConfig(**{**config.__dict__, "gap_search": SearchConfig(max_expansions=2, budget_seconds=10,
+                                                                            num_candidates=2, hammer=False)})
+    assert translate_one(problem, hammer_backend, FixedSketches(sketch), AutomationOnly(), off)[0]["status"] == "failed"
