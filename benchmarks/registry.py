@@ -5,6 +5,7 @@ from typing import Callable
 
 from benchmarks.budget_overrun import budget_overrun
 from benchmarks.coalescing_speedup import coalescing_speedup
+from benchmarks.hammer_share import hammer_share
 from benchmarks.lean_replay_step_us import lean_replay_step_us
 from benchmarks.lean_reuse_speedup import lean_reuse_speedup
 from benchmarks.prefix_scoring_speedup import prefix_scoring_speedup
@@ -35,4 +36,5 @@ BENCHMARKS: dict[str, Callable[[], tuple[float, str]]] = {
     "train_loop_efficiency": train_loop_efficiency,
     "tokenize_mb_per_s": tokenize_mb_per_s,
     "budget_overrun": budget_overrun,
+    "hammer_share": hammer_share,
 }
