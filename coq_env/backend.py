@@ -284,8 +284,10 @@ class RocqBackend(BackendBase):
         if problem:
             return Failed(problem)
         result = self._step(state, path, replay, max(1.0, timeout - (time.monotonic() - t0)))
-        if isinstance(result, (Failed, TimedOut)):
-            return Failed(f"hammer's tactic {replay!r} does not replay: {getattr(result, 'error', 'timed out')}")
+        if isinstance(result, Failed):
+            return Failed(f"hammer's tactic {replay!r} does not replay: {result.error}")
+        if isinstance(result, TimedOut):
+            return Failed(f"hammer's tactic {replay!r} does not replay within {result.seconds:g}s")
         return Advanced(result.state, step=replay) if isinstance(result, Advanced) else Proved(result.tactics, step=replay)
 
     def _push(self, sentence: str, state_id: int, silent: bool = False) -> None:
