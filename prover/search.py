@@ -11,7 +11,7 @@ from prover.generators import Candidate, TacticGenerator, generate_within
 from prover.search_tree import Edge, Node, Outcome, Status
 from prover.search_types import (AUTOMATION, HAMMER, HAMMER_MIN_SECONDS, MODEL, SearchConfig, SearchResult,
                                  verify_within)
-from prover.types import Failed, Proof, Proved, TimedOut, Theorem
+from prover.types import Advanced, Failed, Proof, Proved, TimedOut, Theorem
 
 __all__ = ["HAMMER_MIN_SECONDS", "SearchConfig", "SearchResult", "Status", "best_first_search", "verify_within"]
 
@@ -57,6 +57,8 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
         result.tactics_run += 1
         edge = Edge(node.key, None, cand.tactic, cand.score, Outcome.ADVANCED, seconds=round(seconds, 6),
                     automation=kind != MODEL)
+        if isinstance(outcome, (Advanced, Proved)) and outcome.step:
+            edge.step = outcome.step
         if isinstance(outcome, Proved):
             edge.outcome = Outcome.PROVED
             tree.mark_proof(tree.add_edge(edge))

@@ -78,19 +78,21 @@ class Edge:
     seconds: float = 0.0  # how long the backend took to run it
     automation: bool = False  # from the backend's automation list, not the generator
     on_proof: bool = False  # a step of the proof found
+    step: str = ""  # what the backend recorded in the tactic's place, where it differs (a hammer's replay tactic)
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["outcome"] = self.outcome.value
-        if not self.error:
-            del data["error"]
+        for optional in ("error", "step"):
+            if not data[optional]:
+                del data[optional]
         return data
 
     @classmethod
     def from_json(cls, data: dict) -> "Edge":
         return cls(data["src"], data.get("dst"), data["tactic"], data.get("score", 0.0), Outcome(data["outcome"]),
                    data.get("error", ""), data.get("seconds", 0.0), data.get("automation", False),
-                   data.get("on_proof", False))
+                   data.get("on_proof", False), data.get("step", ""))
 
 
 class SearchTree:

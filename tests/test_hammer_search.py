@@ -22,6 +22,7 @@ def test_the_hammer_proves_the_root_and_the_proof_records_its_step():
     assert result.verdict.accepted
     [edge] = _hammer_edges(result)
     assert edge.outcome is Outcome.PROVED and edge.automation and edge.on_proof
+    assert edge.step == "sub 5" and result.tree.to_json()["edges"][-1]["step"] == "sub 5"
 
 
 def test_the_hammer_comes_after_the_automation_and_before_the_model_at_the_root():
