@@ -103,6 +103,19 @@ def test_the_checker_accepts_the_reconstruction_library(tmp_path):
 
 
 @pytest.mark.rocq
+def test_a_reconstruction_proof_may_rest_on_a_standard_axiom_its_file_imports_and_on_no_other():
+    if hammer.unavailable_reason():
+        pytest.skip(hammer.unavailable_reason())
+    statement = "Lemma em (P : Prop) : P \\/ ~ P."
+    proof = f"From Hammer Require Import Tactics.\n{statement}\nProof.\n  sauto use: classic.\nQed.\n"
+    standard = RocqVerifier().check_text("Require Import Classical.\n" + proof)
+    assert standard.accepted and standard.axioms == ("Coq.Logic.Classical_Prop.classic",)
+    assert not RocqVerifier().check_text(proof).accepted  # `classic` not imported: it does not compile
+    own = RocqVerifier().check_text("Axiom classic : forall P : Prop, P \\/ ~ P.\n" + proof)
+    assert not own.accepted
+
+
+@pytest.mark.rocq
 def test_prove_with_the_hammer_keeps_to_the_budget(tmp_path, monkeypatch):
     if hammer.unavailable_reason():
         pytest.skip(hammer.unavailable_reason())
