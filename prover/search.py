@@ -81,26 +81,39 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
         return None
 
     def candidates(node: Node):
-        """(candidate, kind) for `node`: the backend's automation tactics, at the root its hammer, then (asked only
-        once those are spent) the model's candidates; the model gets the time left and stops at the deadline."""
+        """(candidate, kind) for `node`: the backend's automation tactics, then (asked only once those are spent) the
+        model's candidates; the model gets the time left and stops at the deadline."""
         for tactic in backend.automation_tactics() if config.automation else []:
             yield Candidate(tactic, config.automation_score), AUTOMATION
-        for tactic in hammers if node.depth == 0 else []:
-            if hammer_time() >= HAMMER_MIN_SECONDS:
-                yield Candidate(tactic, config.automation_score), HAMMER
         t0 = time.monotonic()
         proposed = generate_within(generator, theorem, node.state_text, config.num_candidates, deadline)
         result.model_seconds += time.monotonic() - t0
         yield from ((cand, MODEL) for cand in proposed)
 
+    def hammer(node: Node) -> tuple[str, ...] | None:
+        for tactic in hammers if node.key not in hammered else []:
+            if hammer_time() < HAMMER_MIN_SECONDS:
+                return None
+            if (proof := run(node, Candidate(tactic, config.automation_score), HAMMER)) is not None:
+                return proof
+        return None
+
+    root = tree.root
+    hammer_slice = min(config.hammer_timeout, config.hammer_share * config.budget_seconds)
+
+    def hammer_the_root_before(node: Node) -> bool:
+        """Whether the root's hammer goes before expanding `node`. It waits for the states the automation reached at
+        no cost (an automation proof a level or two down takes a second or two, a hammer call up to its timeout),
+        then goes before the model's states, or sooner where waiting longer would cut its time slice."""
+        if not hammers or root.key in hammered or node is root:
+            return False
+        return node.logprob < root.logprob or deadline - time.monotonic() <= hammer_slice
+
     def hammer_the_rest() -> tuple[str, ...] | None:
         """With the model and the automation spent: the hammer on the nodes not hammered yet, best first."""
         for node in sorted(tree.nodes.values(), key=lambda n: -n.logprob):
-            for tactic in hammers if node.key not in hammered else []:
-                if hammer_time() < HAMMER_MIN_SECONDS:
-                    return None
-                if (proof := run(node, Candidate(tactic, config.automation_score), HAMMER)) is not None:
-                    return proof
+            if (proof := hammer(node)) is not None:
+                return proof
         return None
 
     def expand(node: Node) -> tuple[str, ...] | None:
@@ -127,6 +140,8 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
         node = tree.nodes[key]
         if node.expanded is not None or -priority != node.logprob:  # a stale entry: the node was re-ranked
             continue
+        if hammer_the_root_before(node) and (proof := hammer(root)) is not None:
+            break
         result.expansions += 1
         node.expanded = result.expansions  # 1 for the root: the order of expansion
         proof = expand(node)

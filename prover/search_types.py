@@ -26,9 +26,9 @@ class SearchConfig:
     num_candidates: int = 8  # asked of the generator at each expansion
     automation: bool = True  # try the backend's automation tactics at every node first
     automation_score: float = 0.0  # their log-probability: free, so states they reach keep their parent's rank
-    # The backend's hammer (hammer_tactics): at the root after the automation, and on the other nodes, best first,
-    # once the model and the automation have nothing left; each call within hammer_timeout, all of a theorem's
-    # within hammer_share of its budget.
+    # The backend's hammer (hammer_tactics): at the root once the states the automation reached at no cost are
+    # expanded (before the model's states), and on the other nodes, best first, once the model and the automation
+    # have nothing left; each call within hammer_timeout, all of a theorem's within hammer_share of its budget.
     hammer: bool = True
     hammer_timeout: float = 20.0
     hammer_share: float = 0.5

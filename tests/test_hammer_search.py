@@ -1,5 +1,6 @@
-"""The search's hammer tier, specified on the toy backend's hammer (prover.testing): tried at the root after the
-automation, elsewhere only once the model and the automation have nothing left, within its share of the budget;
+"""The search's hammer tier, specified on the toy backend's hammer (prover.testing): tried at the root once the
+automation's free states are expanded, elsewhere only once the model and the automation have nothing left, within
+its share of the budget;
 the proof records the step the hammer found, never the hammer call."""
 from prover.batch import prove_one
 from prover.generators import AutomationOnly
@@ -25,10 +26,28 @@ def test_the_hammer_proves_the_root_and_the_proof_records_its_step():
     assert edge.step == "sub 5" and result.tree.to_json()["edges"][-1]["step"] == "sub 5"
 
 
-def test_the_hammer_comes_after_the_automation_and_before_the_model_at_the_root():
+def test_the_root_hammer_waits_for_the_states_the_automation_reached_at_no_cost():
+    # dec, dec, auto proves 4 = 0 by automation alone, a level down: found without a hammer call.
+    backend = ToyBackend(hammer_seconds=0.0, automation=("auto", "dec"))
+    result = best_first_search(toy_theorem(4), backend, ReplayGenerator(["sub 1"]), CONFIG)
+    assert result.tactics == ("dec", "dec", "auto") and not _hammer_edges(result)
+
+
+def test_the_root_hammer_goes_before_the_models_states():
     backend = ToyBackend(hammer_seconds=0.0)
-    result = best_first_search(toy_theorem(4), backend, ReplayGenerator(["sub 4"]), CONFIG)
-    assert [e.tactic for e in result.tree.edges] == ["auto", "hammer"]
+    result = best_first_search(toy_theorem(5), backend, ReplayGenerator(["sub 1"]), CONFIG)
+    assert [e.tactic for e in result.tree.edges] == ["auto", "sub 1", "hammer"]
+    assert result.tactics == ("sub 5",)
+
+
+def test_the_root_hammer_goes_sooner_where_waiting_would_cut_its_slice():
+    # Free automation states without end (dec at score 0) would keep it waiting: it goes once the time left is
+    # its slice.
+    backend = ToyBackend(hammer_seconds=0.5, automation=("dec",), tactic_seconds=0.05)
+    config = SearchConfig(budget_seconds=6, hammer_timeout=2.5, max_expansions=1000)
+    result = best_first_search(toy_theorem(10_000), backend, AutomationOnly(), config)
+    [edge] = _hammer_edges(result)
+    assert edge.src == result.tree.root.key and edge.outcome is Outcome.FAILED
 
 
 def test_below_the_root_the_hammer_waits_until_the_model_and_the_automation_are_spent():
@@ -36,12 +55,13 @@ def test_below_the_root_the_hammer_waits_until_the_model_and_the_automation_are_
     backend = ToyBackend(hammer_seconds=0.0, automation=())
     generator = ReplayGenerator(["sub 50", "sub 100"])
     result = best_first_search(toy_theorem(1000), backend, generator, SearchConfig(budget_seconds=30, max_expansions=3))
-    tactics = [e.tactic for e in result.tree.edges]
+    edges = result.tree.edges
     assert result.status is Status.FAILED
-    first_model = tactics.index("sub 50")
-    assert tactics[:first_model] == ["hammer"]  # at the root
-    later = [i for i, t in enumerate(tactics) if t == "hammer" and i > first_model]
-    assert later and min(later) > max(i for i, t in enumerate(tactics) if t != "hammer")
+    root_hammer = next(i for i, e in enumerate(edges) if e.tactic == "hammer")
+    assert edges[root_hammer].src == result.tree.root.key
+    assert all(e.src == result.tree.root.key for e in edges[:root_hammer])  # after the root's own expansion
+    later = [i for i, e in enumerate(edges) if e.tactic == "hammer" and i > root_hammer]
+    assert later and min(later) > max(i for i, e in enumerate(edges) if e.tactic != "hammer")
     assert len(later) == len(result.tree.nodes) - 1  # every other node once, none twice
 
 
