@@ -257,10 +257,12 @@ class RocqBackend(BackendBase):
         except CoqtopTimeout as exc:
             raise CoqtopDied(f"no answer while moving to a state: {exc}") from exc
         self._silent = False
+        # The grace covers both waits past the limit (Coq's own Timeout, then our interrupt), so a step ends within
+        # its limit plus the grace even where printing the state it reached is what takes the time.
         try:
-            return self._coq.read(timeout + grace)
+            return self._coq.read(timeout + grace / 2)
         except CoqtopTimeout:
-            reply = self._coq.interrupt(grace)
+            reply = self._coq.interrupt(grace / 2)
             if reply is None:  # wedged: replace the process; the next step replays the path
                 self._drop_process()
             return reply
