@@ -271,13 +271,9 @@ class RocqBackend(BackendBase):
         """Run `hammer` where `path` leads, then, in its place, the tactic it printed: what the path records, so
         the proof replays without the ATPs (and the same way every time)."""
         t0 = time.monotonic()
-        reply = self._move_and_run(path, sentence, timeout)
-        if reply is None:
-            return TimedOut(timeout)
-        if reply.error:
-            if reply.error.startswith(("Timeout!", "User interrupt")):
-                return TimedOut(timeout)
-            return Failed(reply.error)
+        reply, failure = self._run(path, sentence, timeout)
+        if failure is not None:
+            return failure
         # coqtop holds the path plus hammer's step, which the path must not keep: back to where the hammer ran.
         self._send(f"BackTo {self._doc[-1][1] if self._doc else self._root_state}.", self.timeouts.statement)
         self._silent = self._doc[-1][2] if self._doc else False  # BackTo restores the flag too
@@ -296,14 +292,21 @@ class RocqBackend(BackendBase):
         self._doc.append((sentence, state_id, silent))
         self._held += (sentence,)
 
-    def _step(self, state: ProofState, path: tuple[str, ...], sentence: str, timeout: float) -> TacticResult:
+    def _run(self, path: tuple[str, ...], sentence: str, timeout: float):
+        """(coqtop's reply to `sentence` run where `path` leads, None), or (None, the TimedOut or Failed it came to)."""
         reply = self._move_and_run(path, sentence, timeout)
         if reply is None:
-            return TimedOut(timeout)
+            return None, TimedOut(timeout)
         if reply.error:
             if reply.error.startswith(("Timeout!", "User interrupt")):
-                return TimedOut(timeout)
-            return Failed(reply.error)
+                return None, TimedOut(timeout)
+            return None, Failed(reply.error)
+        return reply, None
+
+    def _step(self, state: ProofState, path: tuple[str, ...], sentence: str, timeout: float) -> TacticResult:
+        reply, failure = self._run(path, sentence, timeout)
+        if failure is not None:
+            return failure
         new_path = path + (sentence,)
         self._push(sentence, reply.state_id)
         output = reply.output
