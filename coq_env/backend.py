@@ -95,14 +95,18 @@ class RocqBackend(BackendBase):
         automation: list[str] | None = None,
         timeouts: Timeouts | None = None,
         hammer_limits: hammer.HammerLimits | None = hammer.HammerLimits(),
+        load_flags: tuple[str, ...] = (),
     ):
-        """`hammer_limits`: CoqHammer's limits inside one `hammer` call; None: no hammer (`--no-hammer`)."""
+        """`hammer_limits`: CoqHammer's limits inside one `hammer` call; None: no hammer (`--no-hammer`).
+        `load_flags`: a project's -R/-Q/-I flags (coq_env.project.CoqProject.flags), given to every coqtop and to
+        the verifier, so headers that require the project's libraries load."""
         find_executable("coqtop"), find_executable("coqc")  # fail now, with the install hint, not mid-batch
         self.limits = limits
+        self.load_flags = tuple(load_flags)
         self.hammer_limits = hammer_limits if hammer_limits is not None and hammer.available() else None
         self._automation = default_automation() if automation is None else list(automation)
         self.timeouts = (timeouts or Timeouts()).resolved(self.DEFAULT_TIMEOUTS)
-        self.verifier = RocqVerifier(limits=limits, timeout=self.timeouts.verify)
+        self.verifier = RocqVerifier(limits=limits, timeout=self.timeouts.verify, load_flags=self.load_flags)
         self._coq: Coqtop | None = None
         self._header: str | None = None
         self._header_state = 0
@@ -180,7 +184,7 @@ class RocqBackend(BackendBase):
             self._send(f"BackTo {self._header_state}.", self.timeouts.statement)
         else:
             self._drop_process()
-            self._coq = Coqtop(limits=self.limits)
+            self._coq = Coqtop(args=self.load_flags, limits=self.limits)
             extra = [hammer.HAMMER_IMPORT, *self.hammer_limits.sentences()] if self.hammer_limits is not None else []
             for sentence in [*split_sentences(theorem.header), AUTOMATION_IMPORT, *extra]:
                 reply = self._send(sentence, self.timeouts.header)

@@ -10,7 +10,7 @@ from pathlib import Path
 from coq_env.hammer import TACTICS_IMPORT, uses_reconstruction
 from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable
 from coq_env.sentences import normalize, split_sentences, strip_comments, tactic_problem, vernacular_problem
-from prover.sandbox import Sandbox, isolated
+from prover.sandbox import Sandbox, isolated, named_paths
 from prover.types import Theorem, Verdict
 
 CHECK_ROOT = "LlemmaChecked"  # logical path the checked file is compiled under; anything in it is the file's own
@@ -68,18 +68,21 @@ def render_proof(theorem: Theorem, tactics: tuple[str, ...]) -> str:
 
 class RocqVerifier:
     """The Rocq backend's Verifier (prover.backend): coqc and Print Assumptions in fresh sandboxed processes, for
-    the search's final check and `prover check` alike."""
+    the search's final check and `prover check` alike. `load_flags`: a project's -R/-Q/-I flags
+    (coq_env.project.CoqProject.flags), for theorems whose header requires the project's libraries."""
 
-    def __init__(self, limits: SandboxLimits = SandboxLimits(), timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, limits: SandboxLimits = SandboxLimits(), timeout: float = DEFAULT_TIMEOUT,
+                 load_flags: tuple[str, ...] = ()):
         self.limits = limits
         self.timeout = timeout
+        self.load_flags = tuple(load_flags)
 
     def verify(self, theorem: Theorem, tactics: tuple[str, ...], timeout: float | None = None) -> Verdict:
         return self.check_text(render_proof(theorem, tactics), theorem, timeout)
 
     def check_text(self, text: str, expected: Theorem | None = None, timeout: float | None = None) -> Verdict:
         return check_proof_text(text, expected=expected, extra_header=(AUTOMATION_IMPORT, TACTICS_IMPORT), limits=self.limits,
-                                timeout=self.timeout if timeout is None else timeout)
+                                timeout=self.timeout if timeout is None else timeout, load_flags=self.load_flags)
 
 
 def check_proof_text(
@@ -89,6 +92,7 @@ def check_proof_text(
     extra_header: tuple[str, ...] = (),
     limits: SandboxLimits = SandboxLimits(),
     timeout: float = 300.0,
+    load_flags: tuple[str, ...] = (),
 ) -> Verdict:
     """Accept `text` only if it proves its theorem(s) from the standard library alone.
 
@@ -98,12 +102,13 @@ def check_proof_text(
     notation or definition may give a standard symbol or name a meaning of the file's own.
 
     `timeout` bounds the whole check: coqc gets it, the assumptions' coqtop what is left (at least a second).
+    `load_flags` (-R/-Q/-I) reach both, their folders readable in the sandbox.
     """
     started = time.monotonic()
     sentences = split_sentences(text)
     generic = None
     if expected is not None:
-        problem = _benchmark_shape_problem(sentences, expected, extra_header)
+        problem = proof_shape_problem(sentences, expected, extra_header)
         names = [expected.name]
     else:
         scoped = _scoped(sentences)
@@ -115,13 +120,14 @@ def check_proof_text(
         generic = _GenericChecks(probes, _imports(scoped), _text_only_names(scoped))
     if problem:
         return Verdict(False, problem)
-    with Sandbox("rocq-check-") as box:  # coqc writes only here; the checking coqtop reads it
+    # coqc writes only in the sandbox's dir; the checking coqtop reads it
+    with Sandbox("rocq-check-", readable=named_paths(load_flags)) as box:
         (Path(box.dir) / "Proof.v").write_text(text)
-        compiled = _coqc(box, limits, timeout)
+        compiled = compile_checked_file(box, limits, timeout, load_flags)
         if compiled is not None:
             return Verdict(False, compiled)
         left = max(1.0, timeout - (time.monotonic() - started))
-        return _assumptions_verdict(box.dir, names, limits, left, generic)
+        return assumptions_verdict(box.dir, names, limits, left, generic, load_flags)
 
 
 def _unconfined_problem(sentences: list[str]) -> str | None:
@@ -136,7 +142,9 @@ def _unconfined_problem(sentences: list[str]) -> str | None:
     return None
 
 
-def _benchmark_shape_problem(sentences: list[str], expected: Theorem, extra_header: tuple[str, ...]) -> str | None:
+def proof_shape_problem(sentences: list[str], expected: Theorem, extra_header: tuple[str, ...]) -> str | None:
+    """Why a file is not `expected`'s header, the `extra_header` sentences, its statement, then `Proof.`, tactics
+    only (no `Admitted`, `Axiom`, ...: coq_env.sentences.tactic_problem) and `Qed.`; None if it is."""
     header = [normalize(s) for s in split_sentences(expected.header)]
     allowed_extras = [normalize(s) for s in extra_header]
     i = 0
@@ -305,11 +313,13 @@ def _with_statement_probes(
     return "".join(pieces) + text[copied:], probes
 
 
-def _coqc(box: Sandbox, limits: SandboxLimits, timeout: float) -> str | None:
-    """Compile the sandbox's Proof.v; the first error line if it does not compile."""
+def compile_checked_file(box: Sandbox, limits: SandboxLimits, timeout: float,
+                         load_flags: tuple[str, ...] = ()) -> str | None:
+    """Compile the sandbox's Proof.v (as CHECK_ROOT.Proof, after `load_flags`); the first error line if it does
+    not compile."""
     coqc = find_executable("coqc")
     try:
-        done = box.run([coqc, "-q", "-Q", ".", CHECK_ROOT, "Proof.v"], limits, timeout)
+        done = box.run([coqc, "-q", *load_flags, "-Q", ".", CHECK_ROOT, "Proof.v"], limits, timeout)
     except subprocess.TimeoutExpired:
         return f"coqc did not finish in {timeout:.0f}s"
     if done.returncode != 0:
@@ -328,13 +338,15 @@ class _GenericChecks:
     text_only_names: list[str]  # names the file defines that the compiled file does not list
 
 
-def _assumptions_verdict(
-    folder: str, names: list[str], limits: SandboxLimits, timeout: float, generic: _GenericChecks | None = None
+def assumptions_verdict(
+    folder: str, names: list[str], limits: SandboxLimits, timeout: float, generic: _GenericChecks | None = None,
+    load_flags: tuple[str, ...] = (), allowed_own: tuple[str, ...] = (),
 ) -> Verdict:
     """Ask a fresh coqtop what the compiled theorems rest on, and resolve each axiom to its full path; in generic
-    mode also that each theorem's type is its statement as written and that no standard name is redefined."""
+    mode also that each theorem's type is its statement as written and that no standard name is redefined.
+    `allowed_own`: axioms the file declares (named relative to it) that do not reject, left in the verdict's."""
     try:
-        with Coqtop(args=("-Q", folder, CHECK_ROOT), limits=limits) as coq:
+        with Coqtop(args=(*load_flags, "-Q", folder, CHECK_ROOT), limits=limits) as coq:
             reply = coq.send(f"Require {CHECK_ROOT}.Proof.", timeout)
             if reply.error:
                 return Verdict(False, f"compiled file does not load: {reply.error}")
@@ -350,7 +362,8 @@ def _assumptions_verdict(
                     about = coq.send(f"About {entry}.", timeout)
                     full = re.search(r"Expands to:\s+\w+\s+(\S+)", about.output)
                     axioms.add(full.group(1) if full else entry)
-            own = sorted(a for a in axioms if a.startswith(CHECK_ROOT + ".") or not a.startswith(LIBRARY_ROOTS))
+            own = sorted(a for a in axioms if (a.startswith(CHECK_ROOT + ".") or not a.startswith(LIBRARY_ROOTS))
+                         and a.removeprefix(f"{CHECK_ROOT}.Proof.") not in allowed_own)
             if own:
                 shown = own[0].removeprefix(f"{CHECK_ROOT}.Proof.")
                 reason = f"relies on an assumption the file declares itself: {shown}"

@@ -1,0 +1,119 @@
+"""Proving a hole of a user's Rocq file in its own context: the theorem the search opens, and the proof's check.
+
+The context is what Coq sees before the hole's statement: the file's text up to it, under the project's load-path
+flags. Earlier holes of the file stay available, as Coq makes them (an `Admitted` lemma is an axiom), so a proof
+may use them; its verdict then says "depends on open lemma X" instead of passing as clean.
+
+Only `Admitted` holes can be proved here. An `admit.` hole's goal is one of several under the proof's focus, known
+only once the steps before it have run, and closing it leaves the rest of that proof open: today's Theorem (a
+header, then a statement whose `Proof.` is the search's root, proved at "No more goals") cannot say that.
+"""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Sequence
+
+from coq_env.coqtop import SandboxLimits
+from coq_env.holes import ADMIT, Hole, find_holes
+from coq_env.project import CoqProject
+from coq_env.sentences import normalize, split_sentences
+from coq_env.verify import (AUTOMATION_IMPORT, CHECK_ROOT, DEFAULT_TIMEOUT, LIBRARY_ROOTS, TACTICS_IMPORT,
+                            assumptions_verdict, compile_checked_file, proof_shape_problem, render_proof)
+from coq_env.writeback import missing_dependency
+from prover.sandbox import Sandbox, named_paths
+from prover.types import Theorem, Verdict
+
+OPEN_LEMMA = "depends on open lemma"  # how an accepted verdict's reason starts when the proof rests on a hole
+_SAVE = re.compile(r"^(Qed|Defined|Save)\b")
+_FILE_PREFIX = f"{CHECK_ROOT}.Proof."  # how the checker names what the checked file declares
+
+
+class CannotProveHole(ValueError):
+    """The prover cannot work on this hole (an `admit.` step, a Module Type, a project library not compiled):
+    one line saying why."""
+
+
+def hole_theorem(path: str | Path, hole: Hole, project: CoqProject) -> Theorem:
+    """The theorem to search for `hole` of the file at `path`: named by the hole's label, its header the file's
+    text before the statement (with earlier proofs that hold an `admit.` ending in `Admitted.`, as the holes they
+    are: Coq refuses to save them with `Qed`), its statement as written. The backend and verifier need the
+    project's flags (`project.flags()`) to load it.
+
+    Raises CannotProveHole for an `admit.` hole, a hole find_holes marks unsupported, or a library of the project
+    the context requires that has no `.vo` yet.
+    """
+    if hole.kind == ADMIT:
+        raise CannotProveHole(f"{hole.label}: an admit. step inside a proof is not supported yet (only Admitted "
+                              f"lemmas): its goal is one of several under the proof's focus")
+    if hole.unsupported:
+        raise CannotProveHole(f"{hole.label}: {hole.unsupported}")
+    header = _with_admit_proofs_admitted(hole.context)
+    problem = missing_dependency(header, project, Path(path).absolute())
+    if problem:
+        raise CannotProveHole(problem)
+    return Theorem(name=hole.label, statement=hole.statement, header=header, backend="rocq")
+
+
+def check_in_context(path: str | Path, hole: Hole, tactics: Sequence[str], project: CoqProject,
+                     timeout: float = DEFAULT_TIMEOUT, limits: SandboxLimits = SandboxLimits()) -> Verdict:
+    """Check that `tactics` prove `hole` in its file's context: the hole's theorem as the search had it (header,
+    automation import, statement, `Proof.`, the tactics, `Qed.`, then an `End` for each section and module open
+    there) compiled by coqc with the project's flags in a fresh sandbox, then `Print Assumptions` on it.
+
+    Accepted: axioms of the standard libraries (LIBRARY_ROOTS) as for benchmarks, and the file's earlier open
+    lemmas (`hole.open_before`), which the reason then names ("depends on open lemma X, Y"; see
+    `depends_on_open_lemmas`). Rejected: anything but tactics between `Proof.` and `Qed.`, a proof that does not
+    compile, one that rests on anything else the context declares (an Axiom, a Parameter, an admitted
+    definition). The verdict's axioms name the file's own as the file does (`Facts.lemma`), others in full.
+    """
+    started = time.monotonic()
+    try:
+        theorem = hole_theorem(path, hole, project)
+    except CannotProveHole as exc:
+        return Verdict(False, str(exc))
+    tactics = tuple(tactics)
+    text = render_proof(theorem, tactics)
+    problem = proof_shape_problem(split_sentences(text), theorem, (AUTOMATION_IMPORT, TACTICS_IMPORT))
+    if problem:
+        return Verdict(False, problem)
+    text += "".join(f"End {name}.\n" for _, name in reversed(hole.scopes))  # coqc refuses a file left inside one
+    flags = tuple(project.flags())
+    with Sandbox("rocq-hole-", readable=named_paths(flags)) as box:
+        (Path(box.dir) / "Proof.v").write_text(text)
+        compiled = compile_checked_file(box, limits, timeout, flags)
+        if compiled is not None:
+            return Verdict(False, compiled)
+        left = max(1.0, timeout - (time.monotonic() - started))
+        verdict = assumptions_verdict(box.dir, [hole.qualified_name], limits, left, load_flags=flags,
+                                      allowed_own=hole.open_before)
+    axioms = tuple(axiom.removeprefix(_FILE_PREFIX) for axiom in verdict.axioms)
+    open_lemmas = [axiom for axiom in axioms if axiom in hole.open_before]
+    reason = f"{OPEN_LEMMA} {', '.join(open_lemmas)}" if verdict.accepted and open_lemmas else verdict.reason
+    return Verdict(verdict.accepted, reason, axioms)
+
+
+def depends_on_open_lemmas(verdict: Verdict) -> tuple[str, ...]:
+    """The file's open lemmas an accepted check_in_context verdict rests on (empty: proved clean)."""
+    if not verdict.accepted or not verdict.reason.startswith(OPEN_LEMMA):
+        return ()
+    return tuple(axiom for axiom in verdict.axioms if not axiom.startswith(LIBRARY_ROOTS))
+
+
+def _with_admit_proofs_admitted(context: str) -> str:
+    """`context` with each proof that holds an `admit.` and ends in Qed/Defined/Save ending in `Admitted.`
+    instead, every other character kept."""
+    last_admit_ends: dict[int, int] = {}  # statement offset -> end of the proof's last admit
+    for hole in find_holes(context):
+        if hole.kind == ADMIT:
+            last_admit_ends[len(hole.context)] = max(hole.end, last_admit_ends.get(len(hole.context), 0))
+    for admit_end in sorted(last_admit_ends.values(), reverse=True):  # from the end: earlier offsets stay valid
+        cursor = admit_end
+        for sentence in split_sentences(context[admit_end:]):
+            start = context.index(sentence, cursor)  # sentences are stripped slices of the text, in order
+            cursor = start + len(sentence)
+            if _SAVE.match(normalize(sentence)):
+                context = context[:start] + "Admitted." + context[cursor:]
+                break
+    return context

@@ -1,0 +1,131 @@
+"""Proving a hole in its own file's context (coq_env.file_context), on copies of tests/data/coq-project.
+
+The search opens a hole's theorem with the project's load paths, so the file's imports of the project's libraries
+load; the check compiles the proof in the file's context with the same flags and audits what it rests on: the
+file's earlier open lemmas are allowed but named, an axiom the file declares is not.
+"""
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from coq_env.backend import RocqBackend
+from coq_env.file_context import (OPEN_LEMMA, CannotProveHole, check_in_context, depends_on_open_lemmas,
+                                  hole_theorem)
+from coq_env.holes import find_holes
+from coq_env.project import project_for
+from coq_env.verify import RocqVerifier
+from prover.types import Proved
+
+PROJECT = Path(__file__).parents[1] / "tests" / "data" / "coq-project"
+# A file of the project written for the checks of what a proof rests on: an open lemma in a module (the checker
+# names it Facts.double_is_plus) and an axiom, both before the hole.
+EXTRA = """From Foo Require Import Base.
+
+Module Facts.
+  Lemma double_is_plus : forall n, double n = n + n.
+  Admitted.
+End Facts.
+
+Axiom double_2_is_4 : double 2 = 4.
+
+Lemma double_2 : double 2 = 4.
+Admitted.
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A copy of the test project with Base.v compiled (Lemmas.v requires it), and Extra.v added."""
+    folder = tmp_path_factory.mktemp("context") / "project"
+    shutil.copytree(PROJECT, folder)
+    base = folder / "theories" / "Base.v"
+    done = subprocess.run(["coqc", "-q", *project_for(base).flags(), str(base)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (folder / "theories" / "Extra.v").write_text(EXTRA)
+    return folder
+
+
+def hole_of(path: Path, label: str):
+    return next(hole for hole in find_holes(path.read_text()) if hole.label == label)
+
+
+def check(project: Path, file: str, label: str, *tactics: str):
+    path = project / "theories" / file
+    return check_in_context(path, hole_of(path, label), tactics, project_for(path), timeout=120)
+
+
+@pytest.mark.rocq
+def test_the_backend_opens_a_hole_with_the_projects_load_paths_and_a_tactic_proves_it(project):
+    path = project / "theories" / "Lemmas.v"
+    flags = tuple(project_for(path).flags())
+    theorem = hole_theorem(path, hole_of(path, "double_plus"), project_for(path))
+    with RocqBackend(automation=[], hammer_limits=None, load_flags=flags) as backend:
+        state = backend.open(theorem)  # its header requires Foo.Base, bound by the project's -R
+        # Base's own notation prints the goal: the file's context is what Coq holds
+        assert "double (n + m) = double n +++ m" in " ".join(state.goals.split())
+        result = backend.run_tactic(state, "intros n m; unfold double; lia.", timeout=30)
+    assert isinstance(result, Proved)
+
+
+@pytest.mark.rocq
+def test_the_verifier_checks_a_theorem_that_requires_the_project_given_its_flags(project):
+    path = project / "theories" / "Lemmas.v"
+    theorem = hole_theorem(path, hole_of(path, "double_plus"), project_for(path))
+    verifier = RocqVerifier(load_flags=tuple(project_for(path).flags()), timeout=120)
+    assert verifier.verify(theorem, ("intros n m; unfold double; lia.",)).accepted
+    assert "Foo" in RocqVerifier(timeout=120).verify(theorem, ("intros n m; unfold double; lia.",)).reason
+
+
+@pytest.mark.rocq
+def test_a_right_proof_is_accepted_clean(project):
+    verdict = check(project, "Lemmas.v", "double_plus", "intros n m.", "unfold double.", "lia.")
+    assert verdict.accepted and verdict.reason == "" and depends_on_open_lemmas(verdict) == ()
+
+
+@pytest.mark.rocq
+def test_a_wrong_proof_is_rejected(project):
+    verdict = check(project, "Lemmas.v", "double_plus", "intros n m.", "reflexivity.")
+    assert not verdict.accepted and "does not compile" in verdict.reason
+
+
+@pytest.mark.rocq
+def test_a_hole_in_a_module_after_a_proof_with_admits_is_checked_in_its_scopes(project):
+    # iter_f_id's proof holds admits and ends in Qed: the context admits it; Evens is closed after the proof.
+    verdict = check(project, "Lemmas.v", "Evens.even_4", "reflexivity.")
+    assert verdict.accepted and verdict.reason == "", verdict.reason
+
+
+@pytest.mark.rocq
+def test_a_proof_that_uses_an_earlier_open_lemma_is_accepted_but_says_so(project):
+    verdict = check(project, "Extra.v", "double_2", "rewrite Facts.double_is_plus.", "reflexivity.")
+    assert verdict.accepted
+    assert verdict.reason == f"{OPEN_LEMMA} Facts.double_is_plus"
+    assert depends_on_open_lemmas(verdict) == ("Facts.double_is_plus",)
+
+
+@pytest.mark.rocq
+def test_a_proof_that_uses_an_axiom_of_the_context_is_rejected(project):
+    verdict = check(project, "Extra.v", "double_2", "exact double_2_is_4.")
+    assert not verdict.accepted and "double_2_is_4" in verdict.reason
+
+
+def test_a_proof_that_is_not_only_tactics_is_refused_before_anything_runs(project):
+    for smuggled in (("Admitted.",), ("intros n m.", "Qed.", "Axiom x : False.")):
+        verdict = check(project, "Lemmas.v", "double_plus", *smuggled)
+        assert not verdict.accepted and "command" in verdict.reason, verdict.reason
+
+
+def test_admit_holes_are_unsupported_with_a_reason(project):
+    path = project / "theories" / "Lemmas.v"
+    with pytest.raises(CannotProveHole, match="admit"):
+        hole_theorem(path, hole_of(path, "iter_f_id#admit1"), project_for(path))
+
+
+def test_a_context_whose_project_library_is_not_compiled_says_which_vo_is_missing(tmp_path):
+    shutil.copytree(PROJECT, tmp_path / "project")
+    path = tmp_path / "project" / "theories" / "Lemmas.v"
+    with pytest.raises(CannotProveHole, match=r"Base\.vo is missing"):
+        hole_theorem(path, hole_of(path, "double_plus"), project_for(path))
