@@ -9,6 +9,7 @@ from coq_env.extract import extract_proofsteps, load_heldout_theorems
 from coq_env.hints import HintGenerator
 from coq_env.renaming import rename_step
 from coq_env.synthetic import KINDS, write_synthetic_proofsteps
+from coq_env.user_files import open_user_files
 from coq_env.minif2f import load_split
 from coq_env.sketch import SKETCH
 from coq_env.verify import RocqVerifier
@@ -40,4 +41,5 @@ PLUGIN = BackendPlugin(
     heldout_theorems=load_heldout_theorems,
     synthesize_proofsteps=write_synthetic_proofsteps,
     synthetic_kinds=KINDS,
+    user_files=open_user_files,
 )

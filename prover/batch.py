@@ -5,7 +5,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 from tqdm import tqdm
 
@@ -86,7 +86,7 @@ def prepare_run_dir(out: Path, run_config: dict) -> None:
 # Settings that may change between a run and its resumption without mixing incomparable rows
 # (where and how widely the theorems run does not change what a row means).
 _RESUMABLE = {"limit", "names", "workers", "ray_address", "order", "cpus_per_worker", "model_replicas", "model_gpus",
-              "trees"}
+              "trees", "write"}
 
 
 @dataclass(frozen=True)
@@ -168,14 +168,21 @@ def attempt_one(theorem: Theorem, backend: Backend, generator: TacticGenerator, 
         return Attempt(error_row(theorem, generator.name, f"{type(exc).__name__}: {exc}"))
 
 
+def stored_name(name: str) -> str:
+    """A theorem's name as its proof and tree files are named: a `/` (a hole's name holds its file's path) would
+    make a folder, so it is escaped, and so is `%`, which keeps distinct names distinct."""
+    return name.replace("%", "%25").replace("/", "%2F")
+
+
 def record_result(out: Path, row: dict, script: str | None, suffix: str, tree: dict | None = None) -> None:
     """The proof file and the search tree first (each atomically renamed into place), then the row: a row never
     names a missing proof or tree. A tree left without its row (killed in between) is overwritten on resume."""
     if script is not None:
-        write_atomic(out / "proofs" / f"{row['name']}{suffix}", script)
+        write_atomic(out / "proofs" / f"{stored_name(row['name'])}{suffix}", script)
     if tree is not None:
         (out / TREES).mkdir(exist_ok=True)
-        write_atomic(out / TREES / f"{row['name']}.json", json.dumps(tree, ensure_ascii=False, separators=(",", ":")))
+        write_atomic(out / TREES / f"{stored_name(row['name'])}.json",
+                     json.dumps(tree, ensure_ascii=False, separators=(",", ":")))
     append_row(out / RESULTS, row)
 
 
@@ -211,9 +218,11 @@ def prove_batch(
     suffix: str = ".v",
     progress: bool = True,
     trees: bool = True,
+    annotate: Callable[[Theorem, dict], dict] | None = None,
 ) -> Iterator[dict]:
     """Prove each theorem not already finished in out/results.jsonl (one whose last row is `error` is tried again),
-    appending its row as soon as it is known (and, with `trees`, its search tree to out/trees/ just before)."""
+    appending its row as soon as it is known (and, with `trees`, its search tree to out/trees/ just before).
+    `annotate`: the row a theorem's row becomes before it is written (fields a caller adds, such as a file)."""
     results = out / RESULTS
     rows = read_rows(results)
     done = finished_names(rows)
@@ -223,6 +232,8 @@ def prove_batch(
         for theorem in todo:
             bar.bar.set_description(theorem.name[:32])
             row, script, tree = attempt_one(theorem, backend, generator, config, trees)
+            if annotate is not None:
+                row = annotate(theorem, row)
             bar.record(out, row, script, suffix, tree)
             yield row
             interrupts.check()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
 from prover.backend import Backend, Timeouts
 from prover.syntax import EditorSyntax, SketchSyntax
@@ -72,6 +72,67 @@ class SynthesizeProofsteps(Protocol):
         ...
 
 
+class UserFilesError(ValueError):
+    """A user's files that cannot be proved as given (no such path, no holes, a library not compiled, a bad
+    project file): one line saying why and, where it can, what to do."""
+
+
+@dataclass(frozen=True)
+class FileHole:
+    """One hole of a user's file (a lemma left `Admitted`, a `sorry`), as the prover core sees it."""
+
+    theorem: Theorem  # what the search opens; its name, "REL:label", is unique in the run (the row's name)
+    file: Path  # absolute
+    relative: str  # the file relative to the project's root, with `/`: what rows and patches name
+    line: int  # 1-based line of the hole in the file
+    label: str  # names the hole within its file (the lemma's qualified name, ...)
+    unsupported: str | None = None  # why the prover cannot work on it, or None
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What putting one file's proofs back did: written into the file, or a patch written, or neither and why."""
+
+    file: Path
+    written: bool = False
+    patch: Path | None = None
+    reason: str = ""  # why nothing was written (the file is untouched)
+
+
+class UserFiles(Protocol):
+    """The holes of a user's files in one project, and what proving them needs: a backend that loads the
+    project, the check of a proof in its file's context, and the writing back of the proofs found."""
+
+    root: Path  # the project's root: FileHole.relative is relative to it, patches apply there
+    holes: tuple[FileHole, ...]  # in file order, files in the order given
+
+    def make_backend(self, timeouts: Timeouts | None = None) -> Backend:
+        """A backend that can open every hole's theorem (with the project's load paths)."""
+        ...
+
+    def check(self, hole: FileHole, tactics: Sequence[str], timeout: float | None = None) -> Verdict:
+        """The sound check of `tactics` as the proof of `hole`, in its file's context, in a fresh process. An
+        accepted proof that rests on one of the file's own open holes says so (see `depends_on`)."""
+        ...
+
+    def depends_on(self, verdict: Verdict) -> tuple[str, ...]:
+        """The file's open lemmas an accepted `check` verdict rests on (empty: proved clean)."""
+        ...
+
+    def write_back(self, file: Path, proofs: Mapping[str, Sequence[str]], write: bool, out: Path) -> WriteOutcome:
+        """Put `proofs` (hole label -> tactics) into `file`: with `write`, into the file itself (checked first,
+        atomically; a refusal leaves it untouched), else as a unified diff under `out/patches/`."""
+        ...
+
+
+class OpenUserFiles(Protocol):
+    def __call__(self, paths: Sequence[Path], load_paths: Sequence[tuple[str, str, str]]) -> UserFiles:
+        """`prover prove PATHS`: the holes of the files at `paths` (files or folders of them). `load_paths`: the
+        caller's (option, folder, logical name) bindings, e.g. ("-R", "theories", "Foo"), over the project's own.
+        Raises UserFilesError (one line) for paths that cannot be proved as given."""
+        ...
+
+
 def whole_state(goals: str) -> str:
     """The default `first_goal`: a state layout the core cannot split is kept whole."""
     return goals
@@ -104,6 +165,7 @@ class BackendPlugin:
     heldout_theorems: HeldoutTheorems | None = None
     synthesize_proofsteps: SynthesizeProofsteps | None = None
     synthetic_kinds: tuple[str, ...] = ()  # what `prover synth --kinds` may name
+    user_files: OpenUserFiles | None = None  # `prover prove PATHS`: the holes of a user's own files
 
 
 class UnknownBackend(LookupError):

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prover.batch import CONFIG, RESULTS, TREES
+from prover.batch import CONFIG, RESULTS, TREES, stored_name
 from prover.jsonl import BadLine, read_rows
 from prover.proofsteps import ProofStep, deduplicate, write_proofsteps
 from prover.search_tree import Edge, Node, SearchTree, Status
@@ -107,7 +107,7 @@ def collect(run_dirs: Iterable[str | Path], splits: Iterable[str] = DEFAULT_SPLI
                 continue
             found.proved += 1
             name = row["name"]
-            tree_path = run / TREES / f"{name}.json"
+            tree_path = run / TREES / f"{stored_name(name)}.json"
             try:
                 path = proof_path(SearchTree.read(tree_path), row["proof"])
             except FileNotFoundError:

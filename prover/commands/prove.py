@@ -1,4 +1,4 @@
-"""`prover prove`: batch-prove a benchmark split, in-process or on a Ray cluster."""
+"""`prover prove`: batch-prove a benchmark split (in-process or on a Ray cluster), or the holes of a user's files."""
 from __future__ import annotations
 
 import sys
@@ -9,13 +9,14 @@ import click
 from prover.batch import RESULTS, RunFolderError, prepare_run_dir, prove_batch, read_rows, summarize
 from prover.command import UserError
 from prover.commands.common import (OutPath, benchmark_theorems, check_model_spec, plugin_named, select_theorems,
-                                    tactic_generator)
+                                    tactic_generator, theorem_names)
 from prover.commands.options import model_option, model_options, progress_option, search_options, selection_options
-from prover.plugins import available_backends
+from prover.plugins import UserFilesError, available_backends, cached_plugin
 from prover.types import BackendUnavailable
 
 
 @click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @selection_options(f"proof assistant ({', '.join(available_backends())})")
 @model_option("default (tuned for the backend where an adapter ships) | base | none | hints (rule-based, rocq) | "
               "hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL (a bare PATH means hf:PATH)")
@@ -39,13 +40,28 @@ from prover.types import BackendUnavailable
               help="longest-first: theorems still running when the last run stopped, then by statement length")
 @click.option("--trees/--no-trees", default=True, show_default=True,
               help="keep each attempted theorem's search graph in OUT/trees/NAME.json (what `train-data` reads)")
-def prove(backend, benchmark, split, limit, names, model, model_settings, search_config, out, progress, workers,
-          ray_address, cpus_per_worker, model_replicas, model_gpus, order, trees):
-    """Batch-prove a benchmark split; rows go to OUT/results.jsonl, proofs to OUT/proofs/, search graphs to
-    OUT/trees/."""
+@click.option("-R", "recursive_paths", nargs=2, multiple=True, metavar="DIR LIB",
+              help="with PATHS: bind folder DIR to library LIB, as coqc -R (over the _CoqProject's); repeatable")
+@click.option("-Q", "qualified_paths", nargs=2, multiple=True, metavar="DIR LIB",
+              help="with PATHS: bind folder DIR to library LIB, qualified only, as coqc -Q; repeatable")
+@click.option("--write", is_flag=True,
+              help="with PATHS: put each file's proofs into the file (compiled first; a file that would not compile "
+                   "is left as it was); default: a patch per file in OUT/patches/")
+def prove(paths, backend, benchmark, split, limit, names, model, model_settings, search_config, out, progress,
+          workers, ray_address, cpus_per_worker, model_replicas, model_gpus, order, trees, recursive_paths,
+          qualified_paths, write):
+    """Batch-prove a benchmark split, or the holes (proofs left unfinished: Admitted, sorry) of the files or
+    folders PATHS; rows go to OUT/results.jsonl, proofs to OUT/proofs/, search graphs to OUT/trees/."""
     plugin = plugin_named(backend)
     if ray_address and not workers:
         raise UserError("--ray-address goes with --workers N")
+    load_paths = [("-R", *binding) for binding in recursive_paths] + [("-Q", *binding) for binding in qualified_paths]
+    if paths:
+        _prove_files(plugin, list(paths), load_paths, limit, names, model, model_settings, search_config, out,
+                     progress, workers, order, trees, write)
+        return
+    if load_paths or write:
+        raise UserError(f"{'-R/-Q' if load_paths else '--write'} goes with files to prove (prover prove PATHS ...)")
     theorems = select_theorems(benchmark_theorems(plugin, benchmark, split), names, limit)
     run_config = {"backend": backend, "benchmark": benchmark, "split": split, "model": model, "limit": limit,
                   "names": names, **vars(search_config), **vars(model_settings), "workers": workers,
@@ -98,3 +114,56 @@ def _prove_on_ray(backend, suffix, theorems, config, out, model, settings, clust
             return job.model_name
     except (ClusterError, BackendUnavailable) as exc:
         raise UserError(str(exc)) from None
+
+
+def _prove_files(plugin, paths, load_paths, limit, names, model, model_settings, search_config, out, progress,
+                 workers, order, trees, write) -> None:
+    """`prover prove PATHS`: the holes of the user's files, proved in-process into the run folder OUT."""
+    from prover.prove_files import prove_holes, select_holes
+
+    ctx = click.get_current_context()
+    given = [f"--{name}" for name in ("benchmark", "split")
+             if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise UserError(f"{' and '.join(given)} name a benchmark: they do not go with files to prove")
+    if plugin.user_files is None:
+        able = [name for name in available_backends() if cached_plugin(name).user_files is not None]
+        raise UserError(f"the {plugin.name} backend cannot prove holes in files yet"
+                        + (f"; use --backend {' or '.join(able)}" if able else ""))
+    if workers:
+        raise UserError("--workers is not yet for files: prove them in-process (leave out --workers)")
+    wanted = theorem_names(names)
+    try:
+        files = plugin.user_files(paths, load_paths)
+        holes = select_holes(files.holes, wanted, limit)
+    except UserFilesError as exc:
+        raise UserError(str(exc)) from None
+    run_config = {"backend": plugin.name, "paths": sorted(str(p.absolute()) for p in paths),
+                  "load_paths": [list(b) for b in load_paths], "model": model, "limit": limit, "names": names,
+                  **vars(search_config), **vars(model_settings), "workers": None, "order": order, "trees": trees,
+                  "write": write}
+    check_model_spec(model, plugin.name, model_settings)
+    try:
+        prepare_run_dir(out, run_config)
+        prover_backend = files.make_backend()
+    except (RunFolderError, BackendUnavailable) as exc:
+        raise UserError(str(exc)) from None
+    generator = tactic_generator(model, plugin.name, model_settings)
+    try:
+        with prover_backend:
+            outcomes = prove_holes(files, holes, prover_backend, generator, search_config, out, plugin.file_suffix,
+                                   write=write, progress=progress, trees=trees, order=order)
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: finished rows are saved in {out / RESULTS}; rerun the same command to resume", err=True)
+        sys.exit(130)
+    for outcome in outcomes:
+        shown = outcome.file.relative_to(files.root) if outcome.file.is_relative_to(files.root) else outcome.file
+        if outcome.written:
+            click.echo(f"{shown}: proofs written")
+        elif outcome.patch is not None:
+            click.echo(f"{shown}: patch {outcome.patch}")
+        else:
+            click.echo(f"{shown}: nothing written: {outcome.reason}")
+    selected = {hole.theorem.name for hole in holes}
+    rows = [r for r in read_rows(out / RESULTS) if r["name"] in selected]
+    click.echo(f"{len(holes)} holes in {len({h.file for h in holes})} files [{generator.name}]: {summarize(rows).line()}")

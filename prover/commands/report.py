@@ -30,7 +30,11 @@ def report(run):
         config = {}
     if not isinstance(config, dict):
         config = {}
-    click.echo(f"{config.get('benchmark', '?')} {config.get('split', '?')} [{config.get('model', '?')}]: {summarize(rows).line()}")
+    if isinstance(config.get("paths"), list):  # `prover prove PATHS`: the holes of a user's files
+        what = f"holes in {', '.join(map(str, config['paths']))}"
+    else:
+        what = f"{config.get('benchmark', '?')} {config.get('split', '?')}"
+    click.echo(f"{what} [{config.get('model', '?')}]: {summarize(rows).line()}")
     timed = [r for r in rows if isinstance(r.get("seconds"), (int, float))]
     if timed:
         total = sum(r["seconds"] for r in timed)
@@ -39,4 +43,5 @@ def report(run):
         click.echo(f"time: {total:.1f}s over {len(timed)} theorems (model {model:.1f}s, proof assistant {env:.1f}s)")
     for row in rows:
         if row["status"] == "proved":
-            click.echo(f"  proved {row['name']}: {' '.join(map(str, row.get('proof') or []))}")
+            resting = f" (depends on open lemma {', '.join(row['depends_on'])})" if row.get("depends_on") else ""
+            click.echo(f"  proved {row['name']}: {' '.join(map(str, row.get('proof') or []))}{resting}")
