@@ -10,6 +10,7 @@ from coq_env.hints import HintGenerator
 from coq_env.renaming import rename_step
 from coq_env.synthetic import KINDS, write_synthetic_proofsteps
 from coq_env.user_files import open_user_files
+from coq_env.stdlib_holes import build_stdlib_holes
 from coq_env.minif2f import load_split
 from coq_env.sketch import SKETCH
 from coq_env.verify import RocqVerifier
@@ -42,4 +43,5 @@ PLUGIN = BackendPlugin(
     synthesize_proofsteps=write_synthetic_proofsteps,
     synthetic_kinds=KINDS,
     user_files=open_user_files,
+    holes_benchmark=build_stdlib_holes,
 )

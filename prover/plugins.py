@@ -72,6 +72,14 @@ class SynthesizeProofsteps(Protocol):
         ...
 
 
+class BuildHolesBenchmark(Protocol):
+    def __call__(self, out: Path, files: int, holes_per_file: int, seed: int, max_sentences: int) -> dict:
+        """`prover stdlib-holes`: copies of up to `files` of the standard library's held-out files with a seeded
+        choice of up to `holes_per_file` short proofs left as holes, written to `out` as a project `prover prove`
+        works on, with a manifest of the proofs taken out; a JSON-able summary. ValueError on bad input."""
+        ...
+
+
 class UserFilesError(ValueError):
     """A user's files that cannot be proved as given (no such path, no holes, a library not compiled, a bad
     project file): one line saying why and, where it can, what to do."""
@@ -166,6 +174,7 @@ class BackendPlugin:
     synthesize_proofsteps: SynthesizeProofsteps | None = None
     synthetic_kinds: tuple[str, ...] = ()  # what `prover synth --kinds` may name
     user_files: OpenUserFiles | None = None  # `prover prove PATHS`: the holes of a user's own files
+    holes_benchmark: BuildHolesBenchmark | None = None  # `prover stdlib-holes`: held-out library files with holes
 
 
 class UnknownBackend(LookupError):

@@ -139,3 +139,33 @@ def train_data(runs, out, splits, include_automation, renamed_copies):
         raise UserError(f"cannot write {out}: {exc}") from None
     click.echo(json.dumps({"out": str(out), "splits": list(splits), **found.summary(),
                            "rows_written": len(rows)}, indent=2))
+
+
+@click.command("stdlib-holes")
+@backend_option("proof assistant whose standard library is copied")
+@click.option("--out", type=OutPath(file_okay=False, path_type=Path), required=True,
+              help="a new (or empty) folder: the project, its manifest.jsonl and provenance.json")
+@click.option("--files", type=click.IntRange(min=1), default=20, show_default=True,
+              help="held-out library files to copy (fewer where fewer have a proof to take out)")
+@click.option("--holes-per-file", type=click.IntRange(min=1), default=3, show_default=True,
+              help="proofs taken out of each file")
+@click.option("--seed", type=int, default=0, show_default=True, help="the same seed makes the same files")
+@click.option("--max-sentences", type=click.IntRange(min=1), default=10, show_default=True,
+              help="only proofs of at most this many steps are taken out")
+def stdlib_holes(backend, out, files, holes_per_file, seed, max_sentences):
+    """A benchmark from the proof assistant's own library: its held-out files (the valid split of `prover extract
+    --source stdlib`) copied into OUT with a seeded choice of short proofs left as holes, each copy still
+    compiling; prove them back with `prover prove OUT/theories`. Prints a one-line summary."""
+    plugin = plugin_named(backend)
+    if plugin.holes_benchmark is None:
+        raise UserError(f"backend {backend} cannot build a stdlib-holes benchmark")
+    try:
+        summary = plugin.holes_benchmark(out, files, holes_per_file, seed, max_sentences)
+    except (ValueError, BackendUnavailable) as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc}") from None
+    holes, files = summary["holes"], summary["files"]
+    click.echo(f"{holes} hole{'s' * (holes != 1)} in {files} file{'s' * (files != 1)} written to {out} "
+               f"(manifest.jsonl; provenance.json says which held-out files were left out and why); "
+               f"prove them with: prover prove {summary['theories']} --out runs/NAME")
