@@ -11,6 +11,7 @@ from isabelle_env.checker import IsabelleVerifier
 from isabelle_env.minif2f import load_split
 from isabelle_env.setup import setup_isabelle_command
 from isabelle_env.sketch import SKETCH
+from isabelle_env.user_files import open_user_files
 from prover.backend import check_file as check_with
 from prover.plugins import BackendPlugin
 from prover.proofsteps import ExtractOptions
@@ -51,4 +52,5 @@ PLUGIN = BackendPlugin(
     sketch=SKETCH,
     setup_command=setup_isabelle_command,
     extract_proofsteps=extract_proofsteps,
+    user_files=open_user_files,
 )

@@ -41,6 +41,13 @@ def extract_proofsteps(source, out, options: ExtractOptions) -> dict:
     return extract(source, out, options)
 
 
+def open_user_files(paths, load_paths):
+    """`prover prove PATHS`: the sorry holes of .lean files (lean_env.user_files), imported on first use."""
+    from lean_env.user_files import open_user_files as open_files
+
+    return open_files(paths, load_paths)
+
+
 def check_file(path: Path, expected: Theorem | None) -> Verdict:
     """Static refusals always; a statically clean file is accepted only by Lean itself, in a fresh REPL."""
     return check_with(LeanVerifier(), path, expected)
@@ -107,6 +114,7 @@ PLUGIN = BackendPlugin(
     editor=EditorSyntax(protocols=("leancopilot",)),  # suggestions for Lean editors are not checked here
     setup_command=setup_lean_command,
     extract_proofsteps=extract_proofsteps,
+    user_files=open_user_files,
 )
 
 LEANDOJO_PLUGIN = BackendPlugin(
