@@ -283,6 +283,7 @@ def test_without_isabelle_every_hole_gets_a_row_saying_it_is_not_provable_here(t
     assert rows["Foo.thy:swap_twice"]["reason"].startswith("not provable here: Isabelle not found")
     assert rows["Foo.thy:swap_twice"]["line"] == 20 and rows["Foo.thy:swap_twice"]["file"] == "Foo.thy"
     assert "unsupported 9" in done.stdout.strip().splitlines()[-1]
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith("error: 9 holes found, none provable here")
     assert (tmp_path / "proj" / "Foo.thy").read_text() == FOO
 
 

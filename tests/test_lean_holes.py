@@ -428,6 +428,7 @@ def test_the_cli_without_lean_gives_each_hole_a_row_saying_why(project, tmp_path
         ("Demo/Holes.lean:Demo.double_zero", 19, "unsupported", NO_LEAN),
         ("Demo/Holes.lean:Demo.double_add", 28, "unsupported", NO_LEAN)]
     assert len(rows) == 6 and "6 holes in 1 files" in done.stdout and "unsupported 6" in done.stdout
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1] == f"error: 6 holes found, none provable here: {NO_LEAN}"
 
 
 def test_the_cli_refuses_a_file_that_is_not_lean_in_one_line(project, tmp_path):

@@ -156,6 +156,8 @@ def _prove_files(plugin, paths, load_paths, limit, names, model, model_settings,
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: finished rows are saved in {out / RESULTS}; rerun the same command to resume", err=True)
         sys.exit(130)
+    except BackendUnavailable as exc:  # e.g. a hole whose imports the project cannot resolve
+        raise UserError(str(exc)) from None
     for outcome in outcomes:
         shown = outcome.file.relative_to(files.root) if outcome.file.is_relative_to(files.root) else outcome.file
         if outcome.written:
@@ -167,3 +169,5 @@ def _prove_files(plugin, paths, load_paths, limit, names, model, model_settings,
     selected = {hole.theorem.name for hole in holes}
     rows = [r for r in read_rows(out / RESULTS) if r["name"] in selected]
     click.echo(f"{len(holes)} holes in {len({h.file for h in holes})} files [{generator.name}]: {summarize(rows).line()}")
+    if holes and all(hole.unsupported for hole in holes):  # the rows say why, one each; the exit status says so too
+        raise UserError(f"{len(holes)} holes found, none provable here: {holes[0].unsupported}")
