@@ -32,6 +32,8 @@ _ASSUMING = re.compile(
 _SECTION_VARIABLES = ("Hypothesis", "Hypotheses", "Variable", "Variables", "Context")
 _SCOPE_OPEN = re.compile(r"^(Section|Module(?:\s+Type)?)\s+(?:(?:Import|Export)\s+)?([\w']+)(.*)$")
 _SCOPE_END = re.compile(r"^End\s+([\w']+)\s*\.$")
+# `Module M <: S with Module E := N.` opens M: the `:=` of a `with` constraint on its type is not a module body.
+_WITH_CONSTRAINT = re.compile(r"\bwith\s+(?:Module\s+[\w.']+\s*:=\s*[\w.']+|Definition\s+[\w.']+\s*:=\s*(?:\([^()]*\)|[\w.']+))")
 # Generic mode: notations that give standard symbols a meaning of the file's own. A symbol token counts as
 # standard when it contains one of these (so `=`, `<=`, `=?` and a glued `x=y` all do).
 _NOTATION = re.compile(r'^(?:Reserved\s+)?(?:Notation|Infix)\s+"((?:[^"]|"")*)"(.*)$')
@@ -203,7 +205,8 @@ def _scoped(sentences: list[str]) -> list[tuple[str, tuple[tuple[str, str], ...]
         scoped.append((command, tuple(open_scopes)))
         if m := _SCOPE_OPEN.match(command):
             kind = " ".join(m.group(1).split())
-            if kind == "Section" or ":=" not in m.group(3):  # `Module M := N.` defines a module without opening one
+            # `Module M := N.` defines a module without opening one
+            if kind == "Section" or ":=" not in _WITH_CONSTRAINT.sub("", m.group(3)):
                 open_scopes.append((kind, m.group(2)))
         elif (m := _SCOPE_END.match(command)) and m.group(1) in [name for _, name in open_scopes]:
             while open_scopes.pop()[1] != m.group(1):

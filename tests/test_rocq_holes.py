@@ -206,3 +206,12 @@ def test_line_numbers_count_comments_strings_and_attributes_before_a_hole():
     assert hole.statement == "#[global]\nLemma real :\n  True."
     assert hole.context.endswith("(** The lemma: *)\n")  # a comment leading into the statement stays context
     assert text[hole.start:hole.end] == hole.replaced and hole.replaced.endswith("(* still to do *) Admitted.")
+
+
+def test_a_module_with_a_with_constraint_on_its_type_qualifies_its_holes():
+    # The `:=` of `with Module E := N` constrains the type; the module is opened, not defined as N (FMapPositive).
+    text = ("Module Type S. Parameter t : Type. End S.\nModule E. Definition t := nat. End E.\n"
+            "Module M <: S with Definition t := nat.\n  Definition t := nat.\n"
+            "  Lemma inside : True.\n  Proof.\n  Admitted.\nEnd M.\n")
+    [hole] = find_holes(text)
+    assert hole.qualified_name == "M.inside" and hole.scopes == (("Module", "M"),)
