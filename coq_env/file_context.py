@@ -19,7 +19,7 @@ from coq_env.coqtop import SandboxLimits
 from coq_env.holes import ADMIT, Hole, find_holes
 from coq_env.project import CoqProject
 from coq_env.sentences import normalize, split_sentences
-from coq_env.verify import (AUTOMATION_IMPORT, CHECK_ROOT, DEFAULT_TIMEOUT, LIBRARY_ROOTS, TACTICS_IMPORT,
+from coq_env.verify import (AUTOMATION_IMPORT, CHECK_ROOT, DEFAULT_TIMEOUT, LIBRARY_ROOTS, TACTICS_IMPORT, _scoped,
                             assumptions_verdict, compile_checked_file, proof_shape_problem, render_proof)
 from coq_env.writeback import missing_dependency
 from prover.sandbox import Sandbox, named_paths
@@ -78,6 +78,9 @@ def check_in_context(path: str | Path, hole: Hole, tactics: Sequence[str], proje
     problem = proof_shape_problem(split_sentences(text), theorem, (AUTOMATION_IMPORT, TACTICS_IMPORT))
     if problem:
         return Verdict(False, problem)
+    # The file is cut at the hole: each module still open is closed at once, so its type (`<: S`) is dropped, or
+    # coqc would check it against a half-built module. Inside the module nothing changes for the proof.
+    text = _open_modules_untyped(text[:len(theorem.header)]) + text[len(theorem.header):]
     text += "".join(f"End {name}.\n" for _, name in reversed(hole.scopes))  # coqc refuses a file left inside one
     flags = tuple(project.flags())
     with Sandbox("rocq-hole-", readable=named_paths(flags)) as box:
@@ -117,3 +120,41 @@ def _with_admit_proofs_admitted(context: str) -> str:
                 context = context[:start] + "Admitted." + context[cursor:]
                 break
     return context
+
+
+def _open_modules_untyped(context: str) -> str:
+    """`context` with the type of each module still open at its end (`Module M (X : T) <: S.`, `: S`) left out of
+    the sentence that opens it, every other character kept."""
+    sentences = split_sentences(context)
+    scoped = _scoped([*sentences, "Check True."])  # the last entry: the scopes open at the end
+    still_open = scoped[-1][1]
+    cuts: list[tuple[int, int]] = []
+    cursor = 0
+    for i, sentence in enumerate(sentences):
+        start = context.index(sentence, cursor)  # sentences are stripped slices of the text, in order
+        cursor = start + len(sentence)
+        depth, after = len(scoped[i][1]), scoped[i + 1][1]
+        opened = len(after) == depth + 1 and depth < len(still_open) and after[depth] == still_open[depth]
+        if opened and after[depth][0] == "Module" and (cut := _module_type_start(sentence)) is not None:
+            cuts.append((start + cut, cursor - 1))  # up to the closing period
+    for cut_start, cut_end in reversed(cuts):
+        context = context[:cut_start] + context[cut_end:]
+    return context
+
+
+def _module_type_start(sentence: str) -> int | None:
+    """Where `: S` or `<: S` starts in a module-opening sentence (after its name and bracketed binders), or None."""
+    found = re.match(r"\s*Module\s+(?:(?:Import|Export)\s+)?[\w']+", sentence)
+    if found is None:
+        return None
+    depth, i = 0, found.end()
+    while i < len(sentence):
+        char = sentence[i]
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and (sentence.startswith("<:", i) or (char == ":" and not sentence.startswith(":=", i))):
+            return i
+        i += 1
+    return None

@@ -129,3 +129,13 @@ def test_a_context_whose_project_library_is_not_compiled_says_which_vo_is_missin
     path = tmp_path / "project" / "theories" / "Lemmas.v"
     with pytest.raises(CannotProveHole, match=r"Base\.vo is missing"):
         hole_theorem(path, hole_of(path, "double_plus"), project_for(path))
+
+
+def test_a_hole_in_a_module_with_a_type_is_checked_without_the_rest_of_the_module(tmp_path):
+    # Cut at the hole, `M` lacks `x`: checked against `WS` it would fail (MSetWeakList's MakeRaw <: WRawSets).
+    path = tmp_path / "Typed.v"
+    path.write_text("Module Type WS.\n  Parameter t : Type.\n  Parameter x : t.\nEnd WS.\n"
+                    "Module M <: WS.\n  Definition t := nat.\n  Lemma two : 1 + 1 = 2.\n  Proof.\n  Admitted.\n"
+                    "  Definition x : t := 0.\nEnd M.\n")
+    verdict = check_in_context(path, hole_of(path, "M.two"), ("reflexivity.",), project_for(path), timeout=120)
+    assert verdict.accepted and verdict.reason == "", verdict
