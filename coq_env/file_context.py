@@ -144,7 +144,7 @@ def _open_modules_untyped(context: str) -> str:
 
 def _module_type_start(sentence: str) -> int | None:
     """Where `: S` or `<: S` starts in a module-opening sentence (after its name and bracketed binders), or None."""
-    found = re.match(r"\s*Module\s+(?:(?:Import|Export)\s+)?[\w']+", sentence)
+    found = re.match(r"(?:\s|\(\*.*?\*\))*Module\s+(?:(?:Import|Export)\s+)?[\w']+", sentence, re.S)  # comments first
     if found is None:
         return None
     depth, i = 0, found.end()
