@@ -18,8 +18,9 @@ from typing import Sequence
 from coq_env.coqtop import SandboxLimits
 from coq_env.holes import ADMIT, Hole, find_holes
 from coq_env.project import CoqProject
+from coq_env.proof_imports import needed_imports
 from coq_env.sentences import normalize, split_sentences
-from coq_env.verify import (AUTOMATION_IMPORT, CHECK_ROOT, DEFAULT_TIMEOUT, LIBRARY_ROOTS, TACTICS_IMPORT, _scoped,
+from coq_env.verify import (CHECK_ROOT, DEFAULT_TIMEOUT, LIBRARY_ROOTS, _scoped,
                             assumptions_verdict, compile_checked_file, proof_shape_problem, render_proof)
 from coq_env.writeback import missing_dependency
 from prover.sandbox import Sandbox, named_paths
@@ -74,8 +75,9 @@ def check_in_context(path: str | Path, hole: Hole, tactics: Sequence[str], proje
     except CannotProveHole as exc:
         return Verdict(False, str(exc))
     tactics = tuple(tactics)
-    text = render_proof(theorem, tactics)
-    problem = proof_shape_problem(split_sentences(text), theorem, (AUTOMATION_IMPORT, TACTICS_IMPORT))
+    imports = needed_imports(tactics, hole.context)  # what the writer will put before the lemma
+    text = render_proof(theorem, tactics, imports)
+    problem = proof_shape_problem(split_sentences(text), theorem, imports)
     if problem:
         return Verdict(False, problem)
     # The file is cut at the hole: each module still open is closed at once, so its type (`<: S`) is dropped, or

@@ -59,13 +59,14 @@ AUTOMATION_IMPORT = "From Coq Require Import Lia Lra Psatz Field Ring."
 DEFAULT_TIMEOUT = 300.0  # seconds for one whole check: coqc, then the assumptions' coqtop
 
 
-def render_proof(theorem: Theorem, tactics: tuple[str, ...]) -> str:
+def render_proof(theorem: Theorem, tactics: tuple[str, ...], imports: tuple[str, ...] | None = None) -> str:
     """The proof file the backend's search writes and this checker accepts: the benchmark's header, the automation
     import (and CoqHammer's reconstruction tactics where the proof uses them: a hammer's replay), the statement,
-    then the tactics between `Proof.` and `Qed.`."""
+    then the tactics between `Proof.` and `Qed.`. `imports`: other import sentences instead of those two."""
     body = "\n".join(f"  {t}" for t in tactics)
-    imports = AUTOMATION_IMPORT + (f"\n{TACTICS_IMPORT}" if uses_reconstruction(tactics) else "")
-    return f"{theorem.header}\n{imports}\n\n{theorem.statement}\nProof.\n{body}\nQed.\n"
+    if imports is None:
+        imports = (AUTOMATION_IMPORT, *([TACTICS_IMPORT] if uses_reconstruction(tactics) else []))
+    return f"{theorem.header}\n{''.join(i + chr(10) for i in imports)}\n{theorem.statement}\nProof.\n{body}\nQed.\n"
 
 
 class RocqVerifier:

@@ -24,8 +24,9 @@ from typing import Iterator, Mapping, Sequence
 import psutil
 
 from coq_env.coqtop import SandboxLimits, find_executable
-from coq_env.holes import ADMITTED, Hole, fill_hole, find_holes
+from coq_env.holes import ADMITTED, Hole, find_holes
 from coq_env.project import CoqProject, project_for
+from coq_env.proof_imports import needed_imports
 from coq_env.sentences import normalize, split_sentences, tactic_problem
 from prover.jsonl import atomic_file, write_atomic
 from prover.sandbox import Sandbox, named_paths
@@ -106,27 +107,48 @@ def write_proofs(path: str | os.PathLike, proofs: Mapping[str, Proof], project: 
 
 
 def fill_proofs(text: str, proofs: Mapping[str, Proof]) -> FilledText:
-    """`text` with each proof in place of its hole (by label), every other character kept. Raises WriteError for a
-    label that is no hole of `text`, a hole the prover cannot fill, or a proof that is not tactics."""
+    """`text` with each proof in place of its hole (by label), every other character kept, and the imports its
+    tactics need that the file lacks (proof_imports.needed_imports) on the line before its lemma: the text the
+    proof was checked in. Raises WriteError for a label that is no hole of `text`, a hole the prover cannot
+    fill, or a proof that is not tactics."""
     holes = {hole.label: hole for hole in find_holes(text)}
     gone = [label for label in proofs if label not in holes]
     if gone:
         raise WriteError(f"no hole {', '.join(gone)} in the file any more: it changed since its holes were read")
-    chosen = sorted((holes[label] for label in proofs), key=lambda hole: hole.start)
-    rendered = {}
-    for hole in chosen:
+    edits: list[tuple[int, int, str, str | None]] = []  # (start, end, new text, the hole it fills), by start
+    for hole in sorted((holes[label] for label in proofs), key=lambda hole: hole.start):
         if hole.unsupported:
             raise WriteError(f"{hole.label}: {hole.unsupported}")
-        rendered[hole.label] = _rendered(text, hole, _tactic_lines(hole.label, proofs[hole.label]))
-    filled = text
-    for hole in reversed(chosen):  # from the end, so the spans before each hole stay where they were
-        filled = fill_hole(filled, hole, rendered[hole.label])
-    spans, shift = {}, 0
-    for hole in chosen:
-        start = hole.start + shift
-        spans[hole.label] = (start, start + len(rendered[hole.label]))
-        shift += len(rendered[hole.label]) - len(hole.replaced)
-    return FilledText(filled, spans)
+        lines = _tactic_lines(hole.label, proofs[hole.label])
+        imports = needed_imports(lines, hole.context)
+        if imports:
+            edits.append(_import_edit(text, len(hole.context), imports))
+        edits.append((hole.start, hole.end, _rendered(text, hole, lines), hole.label))
+        if text[hole.start:hole.end] != hole.replaced:
+            raise WriteError(f"{hole.label}: the file changed since its holes were read (line {hole.line})")
+    edits.sort(key=lambda edit: edit[0])  # an import goes before its lemma's statement, so before its proof
+    pieces, spans, cursor, length = [], {}, 0, 0
+    for start, end, new, label in edits:
+        pieces.append(text[cursor:start])
+        length += start - cursor
+        if label is not None:
+            spans[label] = (length, length + len(new))
+        pieces.append(new)
+        length += len(new)
+        cursor = end
+    pieces.append(text[cursor:])
+    return FilledText("".join(pieces), spans)
+
+
+def _import_edit(text: str, statement_start: int, imports: tuple[str, ...]) -> tuple[int, int, str, None]:
+    """The insertion of `imports` on lines of their own before the lemma whose statement starts at
+    `statement_start`, indented like it (or just before it, when the line holds something else first)."""
+    newline = "\r\n" if "\r\n" in text else "\n"
+    line_start = text.rfind("\n", 0, statement_start) + 1
+    indent = text[line_start:statement_start]
+    if indent.strip():
+        return statement_start, statement_start, " ".join(imports) + " ", None
+    return line_start, line_start, "".join(f"{indent}{sentence}{newline}" for sentence in imports), None
 
 
 def compile_problem(text: str, file_name: str, project: CoqProject, timeout: float = COMPILE_TIMEOUT,

@@ -139,3 +139,10 @@ def test_a_hole_in_a_module_with_a_type_is_checked_without_the_rest_of_the_modul
                     "  Definition x : t := 0.\nEnd M.\n")
     verdict = check_in_context(path, hole_of(path, "M.two"), ("reflexivity.",), project_for(path), timeout=120)
     assert verdict.accepted and verdict.reason == "", verdict
+
+
+def test_a_proof_is_checked_with_the_imports_its_tactics_need(tmp_path):
+    path = tmp_path / "NoLia.v"
+    path.write_text("Lemma z (n : nat) : n + 0 = n.\nAdmitted.\n")
+    verdict = check_in_context(path, hole_of(path, "z"), ("lia.",), project_for(path), timeout=120)
+    assert verdict.accepted, verdict

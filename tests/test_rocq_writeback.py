@@ -340,3 +340,23 @@ def test_a_writer_killed_at_the_rename_leaves_the_old_file_or_the_whole_new_one(
         assert [p.name for p in lemmas.parent.glob(".Lemmas.v.*.tmp")]
         assert write_proofs(lemmas, DOUBLE_PLUS, timeout=300).written
         assert list(lemmas.parent.glob(".Lemmas.v.*.tmp")) == []
+
+
+def test_a_proof_whose_tactic_needs_a_library_the_file_lacks_brings_its_import(tmp_path):
+    # The search loads lia and CoqHammer's tactics for every proof; a user's file need not (ssreflect.v's
+    # `sauto lq: on` was written without its import): the import goes on the line before the lemma.
+    path = tmp_path / "Plain.v"
+    path.write_text("Section S.\n  Variable k : nat.\n  (** About k. *)\n  Lemma k_plus : k + 0 = k.\n  Admitted.\n"
+                    "End S.\nLemma tt : True.\nAdmitted.\n")
+    result = write_proofs(path, {"k_plus": "lia.", "tt": "sfirstorder."}, timeout=300)
+    assert result.written, result.reason
+    assert path.read_text() == (
+        "Section S.\n  Variable k : nat.\n  (** About k. *)\n  From Coq Require Import Lia.\n  Lemma k_plus : k + 0 = k.\n"
+        "  Proof.\n    lia.\n  Qed.\nEnd S.\nFrom Hammer Require Import Tactics.\nLemma tt : True.\nProof.\n  sfirstorder.\n"
+        "Qed.\n")
+    assert coqc(path).returncode == 0
+
+
+def test_a_file_that_imports_the_library_gets_no_second_import():
+    text = "From Coq Require Import Lia.\nLemma z (n : nat) : n + 0 = n.\nAdmitted.\n"
+    assert fill_proofs(text, {"z": "lia."}).text == text.replace("Admitted.", "Proof.\n  lia.\nQed.")
