@@ -4,9 +4,8 @@ The context is what Coq sees before the hole's statement: the file's text up to 
 flags. Earlier holes of the file stay available, as Coq makes them (an `Admitted` lemma is an axiom), so a proof
 may use them; its verdict then says "depends on open lemma X" instead of passing as clean.
 
-Only `Admitted` holes can be proved here. An `admit.` hole's goal is one of several under the proof's focus, known
-only once the steps before it have run, and closing it leaves the rest of that proof open: today's Theorem (a
-header, then a statement whose `Proof.` is the search's root, proved at "No more goals") cannot say that.
+An `admit.` step's hole is the goal it gives up, stated as a lemma of its own (coq_env.admit_goal): the search
+proves that lemma, and the check then fills the step with the proof inside the hole's own proof.
 """
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from coq_env.admit_goal import NoAdmitGoal, admit_goal_statement, admit_lemma_name, filled_admit
 from coq_env.coqtop import SandboxLimits
 from coq_env.holes import ADMIT, Hole, find_holes
 from coq_env.project import CoqProject
@@ -36,32 +36,40 @@ class CannotProveHole(ValueError):
     one line saying why."""
 
 
-def hole_theorem(path: str | Path, hole: Hole, project: CoqProject) -> Theorem:
+def hole_theorem(path: str | Path, hole: Hole, project: CoqProject, limits: SandboxLimits = SandboxLimits()) -> Theorem:
     """The theorem to search for `hole` of the file at `path`: named by the hole's label, its header the file's
     text before the statement (with earlier proofs that hold an `admit.` ending in `Admitted.`, as the holes they
-    are: Coq refuses to save them with `Qed`), its statement as written. The backend and verifier need the
+    are: Coq refuses to save them with `Qed`), its statement as written, or for an `admit.` step the lemma
+    stating the goal it gives up (coq_env.admit_goal: this runs coqtop). The backend and verifier need the
     project's flags (`project.flags()`) to load it.
 
-    Raises CannotProveHole for an `admit.` hole, a hole find_holes marks unsupported, or a library of the project
-    the context requires that has no `.vo` yet.
+    Raises CannotProveHole for a hole find_holes marks unsupported, an admitted goal that cannot be stated on its
+    own, or a library of the project the context requires that has no `.vo` yet.
     """
-    if hole.kind == ADMIT:
-        raise CannotProveHole(f"{hole.label}: an admit. step inside a proof is not supported yet (only Admitted "
-                              f"lemmas): its goal is one of several under the proof's focus")
     if hole.unsupported:
         raise CannotProveHole(f"{hole.label}: {hole.unsupported}")
     header = _with_admit_proofs_admitted(hole.context)
     problem = missing_dependency(header, project, Path(path).absolute())
     if problem:
         raise CannotProveHole(problem)
-    return Theorem(name=hole.label, statement=hole.statement, header=header, backend="rocq")
+    statement = hole.statement
+    if hole.kind == ADMIT:
+        try:
+            statement = admit_goal_statement(header, hole, tuple(project.flags()), limits)
+        except NoAdmitGoal as exc:
+            raise CannotProveHole(f"{hole.label}: {exc}") from None
+    return Theorem(name=hole.label, statement=statement, header=header, backend="rocq")
 
 
 def check_in_context(path: str | Path, hole: Hole, tactics: Sequence[str], project: CoqProject,
-                     timeout: float = DEFAULT_TIMEOUT, limits: SandboxLimits = SandboxLimits()) -> Verdict:
+                     timeout: float = DEFAULT_TIMEOUT, limits: SandboxLimits = SandboxLimits(),
+                     theorem: Theorem | None = None) -> Verdict:
     """Check that `tactics` prove `hole` in its file's context: the hole's theorem as the search had it (header,
-    automation import, statement, `Proof.`, the tactics, `Qed.`, then an `End` for each section and module open
-    there) compiled by coqc with the project's flags in a fresh sandbox, then `Print Assumptions` on it.
+    the imports the tactics need, statement, `Proof.`, the tactics, `Qed.`, then an `End` for each section and
+    module open there) compiled by coqc with the project's flags in a fresh sandbox, then `Print Assumptions` on
+    it. For an `admit.` step, the lemma stating its goal is followed by the hole's own proof up to the step and
+    the step closed with that lemma as the writer writes it (then `Abort.`): the lemma must be the step's goal.
+    `theorem`: hole_theorem's answer, where the caller has it.
 
     Accepted: axioms of the standard libraries (LIBRARY_ROOTS) as for benchmarks, and the file's earlier open
     lemmas (`hole.open_before`), which the reason then names ("depends on open lemma X, Y"; see
@@ -71,7 +79,7 @@ def check_in_context(path: str | Path, hole: Hole, tactics: Sequence[str], proje
     """
     started = time.monotonic()
     try:
-        theorem = hole_theorem(path, hole, project)
+        theorem = theorem or hole_theorem(path, hole, project, limits)
     except CannotProveHole as exc:
         return Verdict(False, str(exc))
     tactics = tuple(tactics)
@@ -80,10 +88,16 @@ def check_in_context(path: str | Path, hole: Hole, tactics: Sequence[str], proje
     problem = proof_shape_problem(split_sentences(text), theorem, imports)
     if problem:
         return Verdict(False, problem)
+    name = hole.qualified_name
+    if hole.kind == ADMIT:
+        opening = hole.proof_opening or "Proof."
+        lemma = admit_lemma_name(hole)
+        text += "\n".join([hole.statement, opening, *hole.steps_before, filled_admit(hole, lemma), "Abort.\n"])
+        name = ".".join([*hole.qualified_name.split(".")[:-1], lemma])
     # The file is cut at the hole: each module still open is closed at once, so its type (`<: S`) is dropped, or
     # coqc would check it against a half-built module. Inside the module nothing changes for the proof.
     text = _open_modules_untyped(text[:len(theorem.header)]) + text[len(theorem.header):]
-    text += "".join(f"End {name}.\n" for _, name in reversed(hole.scopes))  # coqc refuses a file left inside one
+    text += "".join(f"End {scope}.\n" for _, scope in reversed(hole.scopes))  # coqc refuses a file left inside one
     flags = tuple(project.flags())
     with Sandbox("rocq-hole-", readable=named_paths(flags)) as box:
         (Path(box.dir) / "Proof.v").write_text(text)
@@ -91,8 +105,7 @@ def check_in_context(path: str | Path, hole: Hole, tactics: Sequence[str], proje
         if compiled is not None:
             return Verdict(False, compiled)
         left = max(1.0, timeout - (time.monotonic() - started))
-        verdict = assumptions_verdict(box.dir, [hole.qualified_name], limits, left, load_flags=flags,
-                                      allowed_own=hole.open_before)
+        verdict = assumptions_verdict(box.dir, [name], limits, left, load_flags=flags, allowed_own=hole.open_before)
     axioms = tuple(axiom.removeprefix(_FILE_PREFIX) for axiom in verdict.axioms)
     open_lemmas = [axiom for axiom in axioms if axiom in hole.open_before]
     reason = f"{OPEN_LEMMA} {', '.join(open_lemmas)}" if verdict.accepted and open_lemmas else verdict.reason

@@ -9,7 +9,8 @@ from typing import Mapping, Sequence
 
 from coq_env.backend import RocqBackend
 from coq_env.file_context import CannotProveHole, check_in_context, depends_on_open_lemmas, hole_theorem
-from coq_env.holes import Hole, find_holes
+from coq_env.admit_goal import GoalLemma
+from coq_env.holes import ADMIT, Hole, find_holes
 from coq_env.project import CoqProject, ProjectFileError, project_for
 from coq_env.verify import DEFAULT_TIMEOUT
 from coq_env.writeback import WriteError, missing_dependency, write_patch, write_proofs
@@ -27,6 +28,7 @@ class RocqUserFiles:
         self.project = project
         self.root = project.root
         self._holes: dict[str, tuple[Path, Hole]] = {}  # FileHole name -> its file and hole
+        self._theorems: dict[str, Theorem] = {}  # FileHole name -> hole_theorem's answer, for the holes it took
         holes = []
         for file in files:
             holes += self._file_holes(file)
@@ -40,12 +42,18 @@ class RocqUserFiles:
 
     def check(self, hole: FileHole, tactics: Sequence[str], timeout: float | None = None) -> Verdict:
         file, found = self._holes[hole.theorem.name]
-        return check_in_context(file, found, tactics, self.project, timeout or DEFAULT_TIMEOUT)
+        return check_in_context(file, found, tactics, self.project, timeout or DEFAULT_TIMEOUT,
+                                theorem=self._theorems.get(hole.theorem.name))
 
     def depends_on(self, verdict: Verdict) -> tuple[str, ...]:
         return depends_on_open_lemmas(verdict)
 
     def write_back(self, file: Path, proofs: Mapping[str, Sequence[str]], write: bool, out: Path) -> WriteOutcome:
+        # A proof of an admit step's hole proves the lemma stating its goal: the writer puts that lemma in too.
+        lemmas = {hole.label: self._theorems[name].statement for name, (path, hole) in self._holes.items()
+                  if path == file and hole.kind == ADMIT and name in self._theorems}
+        proofs = {label: GoalLemma(lemmas[label], tuple(tactics)) if label in lemmas else tactics
+                  for label, tactics in proofs.items()}
         try:
             if write:
                 result = write_proofs(file, proofs, self.project)
@@ -73,6 +81,7 @@ class RocqUserFiles:
             name = f"{relative}:{hole.label}"
             try:
                 theorem, unsupported = hole_theorem(file, hole, self.project), None
+                self._theorems[name] = theorem
             except CannotProveHole as exc:
                 theorem = Theorem(name=name, statement=hole.statement, header=hole.context, backend="rocq")
                 unsupported = str(exc)

@@ -24,7 +24,8 @@ from typing import Iterator, Mapping, Sequence
 import psutil
 
 from coq_env.coqtop import SandboxLimits, find_executable
-from coq_env.holes import ADMITTED, Hole, find_holes
+from coq_env.admit_goal import GoalLemma, goal_lemma_use
+from coq_env.holes import ADMIT, ADMITTED, Hole, find_holes
 from coq_env.project import CoqProject, project_for
 from coq_env.proof_imports import needed_imports
 from coq_env.sentences import normalize, split_sentences, tactic_problem
@@ -40,7 +41,7 @@ _UNBOUND_LIBRARY = re.compile(r"Cannot find a physical path bound to logical pat
 # prover.jsonl.atomic_file's temp files: `.NAME.PID-TID.tmp`. A writer killed before its rename leaves one.
 _TEMP_NAME = r"\.{name}\.(\d+)-\d+\.tmp"
 
-Proof = str | Sequence[str]  # tactic lines as one text, or one tactic (or line) per item
+Proof = str | Sequence[str] | GoalLemma  # tactic lines as one text, or one tactic (or line) per item; see GoalLemma
 
 
 class WriteError(Exception):
@@ -109,7 +110,8 @@ def write_proofs(path: str | os.PathLike, proofs: Mapping[str, Proof], project: 
 def fill_proofs(text: str, proofs: Mapping[str, Proof]) -> FilledText:
     """`text` with each proof in place of its hole (by label), every other character kept, and the imports its
     tactics need that the file lacks (proof_imports.needed_imports) on the line before its lemma: the text the
-    proof was checked in. Raises WriteError for a label that is no hole of `text`, a hole the prover cannot
+    proof was checked in. A GoalLemma proves an admit step's goal: the lemma goes before the hole's lemma and
+    closes the step (coq_env.admit_goal). Raises WriteError for a label that is no hole of `text`, a hole the prover cannot
     fill, or a proof that is not tactics."""
     holes = {hole.label: hole for hole in find_holes(text)}
     gone = [label for label in proofs if label not in holes]
@@ -119,10 +121,18 @@ def fill_proofs(text: str, proofs: Mapping[str, Proof]) -> FilledText:
     for hole in sorted((holes[label] for label in proofs), key=lambda hole: hole.start):
         if hole.unsupported:
             raise WriteError(f"{hole.label}: {hole.unsupported}")
-        lines = _tactic_lines(hole.label, proofs[hole.label])
-        imports = needed_imports(lines, hole.context)
-        if imports:
-            edits.append(_import_edit(text, len(hole.context), imports))
+        proof = proofs[hole.label]
+        if isinstance(proof, GoalLemma):  # an admit step's goal, proved as a lemma put before the hole's lemma
+            if hole.kind != ADMIT:
+                raise WriteError(f"{hole.label}: a lemma for an admitted goal fills an admit. step, not a lemma")
+            tactics = _tactic_lines(hole.label, proof.tactics)
+            lemma, lines = [proof.statement, "Proof.", *(f"  {t}" for t in tactics), "Qed."], [goal_lemma_use(proof.name)]
+        else:
+            tactics = lines = _tactic_lines(hole.label, proof)
+            lemma = []
+        imports = needed_imports(tactics, hole.context)
+        if imports or lemma:
+            edits.append(_insert_before(text, len(hole.context), [*imports, *lemma]))
         edits.append((hole.start, hole.end, _rendered(text, hole, lines), hole.label))
         if text[hole.start:hole.end] != hole.replaced:
             raise WriteError(f"{hole.label}: the file changed since its holes were read (line {hole.line})")
@@ -140,15 +150,15 @@ def fill_proofs(text: str, proofs: Mapping[str, Proof]) -> FilledText:
     return FilledText("".join(pieces), spans)
 
 
-def _import_edit(text: str, statement_start: int, imports: tuple[str, ...]) -> tuple[int, int, str, None]:
-    """The insertion of `imports` on lines of their own before the lemma whose statement starts at
-    `statement_start`, indented like it (or just before it, when the line holds something else first)."""
+def _insert_before(text: str, statement_start: int, lines: list[str]) -> tuple[int, int, str, None]:
+    """The insertion of `lines` (imports, a lemma) before the lemma whose statement starts at `statement_start`,
+    indented like it (or on its line just before it, when the line holds something else first)."""
     newline = "\r\n" if "\r\n" in text else "\n"
     line_start = text.rfind("\n", 0, statement_start) + 1
     indent = text[line_start:statement_start]
     if indent.strip():
-        return statement_start, statement_start, " ".join(imports) + " ", None
-    return line_start, line_start, "".join(f"{indent}{sentence}{newline}" for sentence in imports), None
+        return statement_start, statement_start, " ".join(lines) + " ", None
+    return line_start, line_start, "".join(f"{indent}{line}{newline}" for line in lines), None
 
 
 def compile_problem(text: str, file_name: str, project: CoqProject, timeout: float = COMPILE_TIMEOUT,
@@ -252,7 +262,9 @@ def _rendered(text: str, hole: Hole, lines: list[str]) -> str:
     keyword = max(m.start() for m in re.finditer(r"admit|give_up", hole.replaced))
     selector = hole.replaced[:keyword].strip()
     column = hole.start - (text.rfind("\n", 0, hole.start) + 1)
-    if selector:  # `2: admit.` focused goal 2: the tactics must work on it alone
+    if selector and lines[0].startswith("{"):  # the proof focuses the goal itself (coq_env.admit_goal)
+        lines = [f"{selector} {lines[0]}", *lines[1:]]
+    elif selector:  # `2: admit.` focused goal 2: the tactics must work on it alone
         lines = [f"{selector} {{ {lines[0]}", *lines[1:]]
         lines[-1] += " }"
     return newline.join([lines[0], *(" " * column + line if line else "" for line in lines[1:])])

@@ -90,17 +90,16 @@ def test_every_hole_of_a_folder_gets_a_row_with_its_file_line_and_status(folder_
         "theories/Easy.v:double_S_even": ("theories/Easy.v", 14, "proved"),
         "theories/Lemmas.v:double_plus": ("theories/Lemmas.v", 13, "failed"),
         "theories/Lemmas.v:plus3_double": ("theories/Lemmas.v", 19, "failed"),
-        "theories/Lemmas.v:iter_f_id#admit1": ("theories/Lemmas.v", 30, "unsupported"),
-        "theories/Lemmas.v:iter_f_id#admit2": ("theories/Lemmas.v", 31, "unsupported"),
+        "theories/Lemmas.v:iter_f_id#admit1": ("theories/Lemmas.v", 30, "proved"),
+        "theories/Lemmas.v:iter_f_id#admit2": ("theories/Lemmas.v", 31, "proved"),
         "theories/Lemmas.v:Evens.even_4": ("theories/Lemmas.v", 37, "proved"),
         "theories/Lemmas.v:double_even": ("theories/Lemmas.v", 44, "failed"),
     }
-    assert "admit. step" in rows["theories/Lemmas.v:iter_f_id#admit1"]["reason"]
     assert rows["theories/Easy.v:double_3"]["proof"] == ["reflexivity."]
     # a `/` in a row's name is escaped in its tree's and proof's file names
     assert (out / "trees" / "theories%2FEasy.v:double_3.json").is_file()
     assert (out / "proofs" / "theories%2FEasy.v:double_3.v").read_text().rstrip().endswith("Qed.")
-    assert "proved 3/7" in done.stdout.splitlines()[-1]
+    assert "proved 5/9" in done.stdout.splitlines()[-1]
     assert json.loads((out / "config.json").read_text())["paths"] == [str(compiled / "theories")]
 
 
@@ -137,7 +136,7 @@ def test_a_rerun_resumes_and_adds_no_rows(folder_run, compiled, tmp_path):
     done = prover("prove", "theories/", *QUICK, "--out", resumed, cwd=compiled)
     assert done.returncode == 0, done.stderr
     assert (resumed / "results.jsonl").read_text() == before
-    assert "proved 3/7" in done.stdout.splitlines()[-1]
+    assert "proved 5/9" in done.stdout.splitlines()[-1]
 
 
 @pytest.mark.rocq
@@ -168,6 +167,27 @@ def test_a_write_that_would_not_compile_leaves_the_file_untouched_and_its_rows_s
     assert row["status"] == "proved" and row["written"] is False
     assert row["write_reason"].startswith("does not compile: line 32")
     assert "theories/Lemmas.v: nothing written: does not compile" in done.stdout
+
+
+@pytest.mark.rocq
+def test_the_goals_of_admit_steps_are_proved_as_lemmas_of_their_own_and_written_before_their_lemma(project, tmp_path):
+    lemmas = project / "theories" / "Lemmas.v"
+    before = lemmas.read_text()
+    done = prover("prove", "theories/Lemmas.v", "--names", "iter_f_id", "--write", *QUICK, "--out", tmp_path / "run",
+                  cwd=project)
+    assert done.returncode == 0, done.stderr
+    rows = rows_by_name(tmp_path / "run")
+    assert {row["status"] for row in rows.values()} == {"proved"} and len(rows) == 2
+    after = lemmas.read_text()
+    assert "admit." not in after.replace('"admit."', "")
+    assert "  Lemma iter_f_id_admit1 : forall f : nat -> nat," in after
+    assert after.index("Lemma iter_f_id_admit2") < after.index("Lemma iter_f_id :")
+    assert "    - { repeat match goal with H : _ |- _ => revert H end. exact iter_f_id_admit2. }" in after
+    # everything but the holes' text is as it was
+    assert after.startswith(before[:before.index("  Lemma iter_f_id")]) and after.endswith(before[before.index("  Qed.\nEnd WithStep."):])
+    compiled = subprocess.run(["coqc", "-q", *project_for(lemmas).flags(), str(lemmas)], capture_output=True,
+                              text=True, timeout=300)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
 
 
 @pytest.mark.rocq

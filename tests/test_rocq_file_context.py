@@ -118,10 +118,24 @@ def test_a_proof_that_is_not_only_tactics_is_refused_before_anything_runs(projec
         assert not verdict.accepted and "command" in verdict.reason, verdict.reason
 
 
-def test_admit_holes_are_unsupported_with_a_reason(project):
+def test_an_admit_step_is_the_lemma_of_the_goal_it_gives_up_and_its_proof_is_checked_in_the_proof(project):
     path = project / "theories" / "Lemmas.v"
-    with pytest.raises(CannotProveHole, match="admit"):
-        hole_theorem(path, hole_of(path, "iter_f_id#admit1"), project_for(path))
+    hole = hole_of(path, "iter_f_id#admit1")
+    theorem = hole_theorem(path, hole, project_for(path))
+    # The context reverted into the goal: the section's variable and hypothesis, then the induction's n, x, IH.
+    assert theorem.statement.startswith("Lemma iter_f_id_admit1 : forall f : nat -> nat, (forall n : nat, f n = n) ->")
+    right = check_in_context(path, hole, ("intros ? ? n x IH.", "exact IH."), project_for(path), timeout=120,
+                             theorem=theorem)
+    assert right.accepted and right.reason == "", right
+    wrong = check_in_context(path, hole, ("intros.", "reflexivity."), project_for(path), timeout=120)
+    assert not wrong.accepted
+
+
+def test_an_admitted_goal_that_no_lemma_states_is_unsupported_with_a_reason(tmp_path):
+    path = tmp_path / "Evar.v"
+    path.write_text("Lemma e : exists n : nat, n = 0.\nProof.\n  eexists.\n  admit.\nQed.\n")
+    with pytest.raises(CannotProveHole, match="existential"):
+        hole_theorem(path, hole_of(path, "e#admit1"), project_for(path))
 
 
 def test_a_context_whose_project_library_is_not_compiled_says_which_vo_is_missing(tmp_path):
