@@ -12,8 +12,6 @@ showing `skip_proof`. Where Isabelle is missing every hole is still found and re
 """
 from __future__ import annotations
 
-import difflib
-import fcntl
 import os
 import re
 from dataclasses import dataclass
@@ -27,7 +25,8 @@ from isabelle_env.verify import Checker, _as_message, _oracles_reported, _quoted
 from isabelle_env.verify import with_oracle_probes
 from prover.backend import BackendBase, Timeouts
 from prover.errors import one_line
-from prover.jsonl import atomic_file, write_atomic
+from prover.file_writes import LOCK_WAIT, FileWriteError, read_exact, relative_name, rewriting
+from prover.file_writes import write_patch as write_patch_file
 from prover.plugins import FileHole, UserFilesError, WriteOutcome
 from prover.types import BackendUnavailable, Theorem, Verdict
 
@@ -86,7 +85,7 @@ class IsabelleUserFiles:
                 return write_proofs(file, proofs, self._live)
             patch = write_patch(out, file, proofs, self.root)
             return WriteOutcome(file, patch=patch, reason="" if patch else "the proofs change nothing")
-        except (OSError, ValueError, BackendUnavailable) as exc:
+        except (FileWriteError, OSError, ValueError, BackendUnavailable) as exc:
             return WriteOutcome(file, reason=one_line(str(exc)))
 
     def _live(self) -> Checker:
@@ -307,20 +306,14 @@ def fill_proofs(text: str, proofs: Mapping[str, Sequence[str]]) -> str:
     return text
 
 
-def write_proofs(file: Path, proofs: Mapping[str, Sequence[str]], checker: Callable[[], Checker]) -> WriteOutcome:
+def write_proofs(file: Path, proofs: Mapping[str, Sequence[str]], checker: Callable[[], Checker],
+                 lock_wait: float = LOCK_WAIT) -> WriteOutcome:
     """Put `proofs` into `file`, under an exclusive lock on it: filled, run whole by Isabelle (an error leaves the
-    file as it was, the outcome saying why), then swapped in by one rename with the file's permissions."""
-    if not all(os.access(path, os.W_OK) and os.stat(path).st_mode & 0o222 for path in (file, file.parent)):
-        # the mode bits too: root may write anything, but a file its owner made read-only stays so
-        return WriteOutcome(file, reason=f"{file} is read-only: nothing was written")
-    fd = os.open(file, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return WriteOutcome(file, reason=f"{file}: another writer holds it; nothing was written")
-        original = file.read_bytes().decode("utf-8")
-        filled = fill_proofs(original, proofs)
+    file as it was, the outcome saying why), then swapped in by one rename with the file's permissions. Raises
+    FileWriteError for a read-only file or folder, a file changed meanwhile, or another writer holding it past
+    `lock_wait` seconds."""
+    with rewriting(file, lock_wait) as held:
+        filled = fill_proofs(held.text, proofs)
         ok, raw = checker()(absolute_imports(filled, file.parent))
         errors = [(line, message) for kind, message, line in map(_as_message, raw) if "error" in kind.lower()]
         if errors or not ok:
@@ -328,34 +321,17 @@ def write_proofs(file: Path, proofs: Mapping[str, Sequence[str]], checker: Calla
             where = f" (line {line} of the filled file)" if line else ""
             return WriteOutcome(file, reason=f"the filled theory fails{where}: {one_line(message, 200)}; "
                                              f"the file is unchanged")
-        mode = os.stat(file).st_mode & 0o7777
-        with atomic_file(file, "wb") as replacement:  # a writer killed here leaves the old file whole
-            os.fchmod(replacement.fileno(), mode)
-            replacement.write(filled.encode("utf-8"))
-        return WriteOutcome(file, written=True)
-    finally:
-        os.close(fd)
+        held.replace(filled, meanwhile="Isabelle ran the filled theory")
+    return WriteOutcome(file, written=True)
 
 
 def write_patch(out: Path, file: Path, proofs: Mapping[str, Sequence[str]], root: Path) -> Path | None:
-    """The unified diff (`a/REL`, `b/REL`, REL relative to `root`) putting `proofs` into `file`, written to
-    `out/patches/REL.diff` (`/` as `__`) for `git apply` in `root`; None when nothing changes."""
-    original = file.read_bytes().decode("utf-8")
-    relative = file.relative_to(root).as_posix() if file.is_relative_to(root) else file.name
-    lines = difflib.unified_diff(_lines(original), _lines(fill_proofs(original, proofs)), f"a/{relative}",
-                                 f"b/{relative}")
-    diff = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
-    if not diff:
-        return None
-    target = out / "patches" / (relative.replace("/", "__") + ".diff")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, diff)
-    return target
-
-
-def _lines(text: str) -> list[str]:
-    """`text` split after each "\\n" only, as git counts lines."""
-    return [line for line in re.split(r"(?<=\n)", text) if line]
+    """The unified diff (`a/REL`, `b/REL`, REL relative to `root`, else the file's name) putting `proofs` into
+    `file`, written under `out/patches/` (prover.file_writes.write_patch names it) for `git apply` in `root`; None
+    when nothing changes."""
+    original = read_exact(file)
+    relative = relative_name(file, root) if file.is_relative_to(root) else file.name
+    return write_patch_file(out, relative, original, fill_proofs(original, proofs))
 
 
 def _theory_files(path: Path) -> list[Path]:
