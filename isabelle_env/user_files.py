@@ -20,6 +20,7 @@ from typing import Callable, Mapping, Sequence
 
 from isabelle_env.holes import STEP, Hole, fill_hole, find_holes, proof_extent
 from isabelle_env.outer_syntax import LexError, code_tokens
+from isabelle_env.root_file import ROOT_SESSION_PARENT, RootFileError, read_root, session_holding
 # verify's reading of a message and of an oracle report is the one this check must agree with
 from isabelle_env.verify import Checker, _as_message, _oracles_reported, _quoted_problem, _word_problem
 from isabelle_env.verify import with_oracle_probes
@@ -34,16 +35,20 @@ SUFFIX = ".thy"
 OPEN_LEMMA = "depends on open lemma"  # how an accepted verdict's reason starts when the proof rests on a hole
 NOT_PROVABLE_HERE = "not provable here"
 SKIP_PROOF_ORACLE = "skip_proof"  # last name component of the oracle a `sorry` leaves in a derivation
+DEFAULT_PARENT = "HOL"  # the session a theory no ROOT session holds is checked on
 
 
 @dataclass(frozen=True)
 class IsabelleProject:
     """Where a user's theories live: the folder of the ROOT file governing them (or the folder they share), and
-    the session the check starts (the ROOT's parent session of the theories' own, or None for the default)."""
+    the session the check is built on: the parent of the ROOT's session holding the theories (DEFAULT_PARENT when
+    no session holds them), with the ROOT's folder among the check's session folders when that parent is defined
+    there too."""
 
     root: Path
     root_file: Path | None = None
-    parent_session: str | None = None
+    parent_session: str = DEFAULT_PARENT
+    session_dirs: tuple[Path, ...] = ()
 
 
 class IsabelleUserFiles:
@@ -92,7 +97,8 @@ class IsabelleUserFiles:
         if self._checker is None:
             from isabelle_env.checker import live_checker
 
-            self._checker = live_checker()
+            self._checker = live_checker(session=self.project.parent_session,
+                                         dirs=[str(folder) for folder in self.project.session_dirs])
         return self._checker
 
     def _file_holes(self, file: Path) -> list[FileHole]:
@@ -153,7 +159,7 @@ def open_user_files(paths: Sequence[Path], load_paths: Sequence[tuple[str, str, 
                              f"({', '.join(str(r) if r else 'no ROOT' for r in roots)}): prove one at a time")
     root_file = roots.pop()
     if root_file is not None:
-        project = IsabelleProject(root_file.parent, root_file, parent_session(root_file, files[0].stem))
+        project = _project(root_file, files)
     else:
         project = IsabelleProject(Path(os.path.commonpath([file.parent for file in files])))
     return IsabelleUserFiles(project, files, checker, None if checker else isabelle_missing())
@@ -176,21 +182,30 @@ def find_root_file(folder: Path) -> Path | None:
     return None
 
 
-def parent_session(root_file: Path, theory: str) -> str | None:
-    """The parent of the session in `root_file` that lists `theory` (`session S = PARENT + ... theories ...`),
-    or None when no session there lists it or the file does not lex."""
-    try:
-        tokens = code_tokens(root_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, LexError):
+def parent_session(root_file: Path, theory_file: Path) -> str | None:
+    """The parent of the session in `root_file` holding `theory_file` (`session S = PARENT + ... theories ...`;
+    Pure for a session without one), or None when no session there holds it. RootFileError for a ROOT that
+    cannot be read."""
+    entry = session_holding(root_file, theory_file)
+    if entry is None:
         return None
-    starts = [i for i, t in enumerate(tokens) if t.kind == "word" and t.text == "session"] + [len(tokens)]
-    for start, stop in zip(starts, starts[1:]):
-        entry = tokens[start:stop]
-        names = {t.text.strip('"') for t in entry if t.kind in ("word", "string")}
-        equals = next((k for k, t in enumerate(entry) if t.text == "="), None)
-        if theory in names and equals is not None and equals + 2 < len(entry) and entry[equals + 2].text == "+":
-            return entry[equals + 1].text.strip('"')
-    return None
+    return entry.parent or ROOT_SESSION_PARENT
+
+
+def _project(root_file: Path, files: Sequence[Path]) -> IsabelleProject:
+    """The project of theories under `root_file`: UserFilesError for a ROOT that cannot be read, or theories of
+    sessions with different parents (one check session serves a run)."""
+    try:
+        sessions = read_root(root_file)
+        parents = {parent_session(root_file, file) or DEFAULT_PARENT for file in files}
+    except RootFileError as exc:
+        raise UserFilesError(str(exc)) from None
+    if len(parents) > 1:
+        raise UserFilesError(f"the theories belong to sessions of {root_file} with different parents "
+                             f"({', '.join(sorted(parents))}): prove one session at a time")
+    parent = parents.pop()
+    defined_here = any(entry.name == parent for entry in sessions)
+    return IsabelleProject(root_file.parent, root_file, parent, (root_file.parent,) if defined_here else ())
 
 
 _IMPORTS = re.compile(r"\bimports\b(?P<names>.*?)\bbegin\b", re.S)

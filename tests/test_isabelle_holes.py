@@ -151,7 +151,7 @@ def test_a_holes_theorem_is_its_theory_before_the_lemma_with_sibling_imports_mad
 def test_the_session_comes_from_the_root_file_above_the_theory(tmp_path):
     user = files(tmp_path)
     assert user.root == tmp_path / "proj" and user.project.parent_session == "HOL-Library"
-    assert parent_session(tmp_path / "proj" / "ROOT", "Nowhere") is None
+    assert parent_session(tmp_path / "proj" / "ROOT", tmp_path / "proj" / "Nowhere.thy") is None
     assert [h.relative for h in user.holes][0] == "Foo.thy"
 
 
