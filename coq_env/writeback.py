@@ -8,20 +8,13 @@ one line each; a filled text that does not compile is a WriteResult saying why.
 """
 from __future__ import annotations
 
-import difflib
-import fcntl
 import os
 import re
-import stat
 import subprocess
 import textwrap
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
-
-import psutil
+from typing import Mapping, Sequence
 
 from coq_env.coqtop import SandboxLimits, find_executable
 from coq_env.admit_goal import GoalLemma, goal_lemma_use
@@ -29,23 +22,20 @@ from coq_env.holes import ADMIT, ADMITTED, Hole, find_holes
 from coq_env.project import CoqProject, project_for
 from coq_env.proof_imports import needed_imports
 from coq_env.sentences import normalize, split_sentences, tactic_problem
-from prover.jsonl import atomic_file, write_atomic
+from prover.file_writes import LOCK_WAIT, FileWriteError, read_exact, relative_name, rewriting, unified_diff
+from prover.file_writes import write_patch as write_patch_file
 from prover.sandbox import Sandbox, named_paths
 
 COMPILE_TIMEOUT = 300.0  # seconds for coqc on the whole filled file
-LOCK_WAIT = 120.0  # how long a second writer of the same file waits for the first before giving up
 BUILD_HINT = "build the project first: `make` (no Makefile yet: `coq_makefile -f _CoqProject -o Makefile && make`)"
 _REQUIRE = re.compile(r"^(?:From\s+([\w.']+)\s+)?Require(?:\s+(?:Import|Export))?\s+([^()]+?)\s*\.$")
 _COQC_LOCATION = re.compile(r'^File "[^"]*", line (\d+), characters', re.M)
 _UNBOUND_LIBRARY = re.compile(r"Cannot find a physical path bound to logical path\s+(\S+)\s+with prefix\s+(\S+?)\.?$")
-# prover.jsonl.atomic_file's temp files: `.NAME.PID-TID.tmp`. A writer killed before its rename leaves one.
-_TEMP_NAME = r"\.{name}\.(\d+)-\d+\.tmp"
 
 Proof = str | Sequence[str] | GoalLemma  # tactic lines as one text, or one tactic (or line) per item; see GoalLemma
 
 
-class WriteError(Exception):
-    """A write refused before the file was touched: one line saying why."""
+WriteError = FileWriteError  # a write refused before the file was touched (the core's, under this module's name)
 
 
 class MissingDependency(WriteError):
@@ -82,15 +72,12 @@ def write_proofs(path: str | os.PathLike, proofs: Mapping[str, Proof], project: 
     Raises WriteError for a read-only file or folder, a hole no longer there, another writer holding the file past
     `lock_wait` seconds, or (MissingDependency) a required library of the project not yet compiled.
     """
-    given, path = path, Path(os.path.realpath(path))  # a link stays a link: the file it names is replaced
-    _require_writable(path)
     if not proofs:
-        return WriteResult(path, False, reason="no proof to write")
-    project = project or project_for(given)
-    with _exclusive(path, lock_wait):
-        _remove_abandoned_temps(path)
-        original = _read(path)
-        filled = fill_proofs(original, proofs)
+        return WriteResult(Path(os.path.realpath(path)), False, reason="no proof to write")
+    project = project or project_for(path)
+    with rewriting(path, lock_wait) as held:
+        path = held.path
+        filled = fill_proofs(held.text, proofs)
         problem = missing_dependency(filled.text, project, path)
         if problem:
             raise MissingDependency(problem)
@@ -101,9 +88,7 @@ def write_proofs(path: str | os.PathLike, proofs: Mapping[str, Proof], project: 
                 raise MissingDependency(f"{path.name} requires {dependency}, which has no .vo on the load path: "
                                         f"{BUILD_HINT}")
             return WriteResult(path, False, reason=_reason(line, message, filled))
-        if _read(path) != original:  # an editor that takes no lock saved the file while coqc ran: its text wins
-            raise WriteError(f"{path}: the file changed while the proofs compiled; nothing was written")
-        _replace(path, filled.text)
+        held.replace(filled.text, meanwhile="the proofs compiled")
     return WriteResult(path, True, tuple(proofs))
 
 
@@ -206,30 +191,17 @@ def patch_for(path: str | os.PathLike, proofs: Mapping[str, Proof], root: str | 
     `proofs` into the file at `path`, for `git apply` run in `root`; "" when nothing changes. The file is only
     read."""
     path = Path(path).absolute()
-    original = _read(path)
-    return _unified_diff(original, fill_proofs(original, proofs).text, _relative(path, root))
+    original = read_exact(path)
+    return unified_diff(original, fill_proofs(original, proofs).text, relative_name(path, root))
 
 
 def write_patch(out_dir: str | os.PathLike, path: str | os.PathLike, proofs: Mapping[str, Proof],
                 root: str | os.PathLike | None = None) -> Path | None:
-    """Write `patch_for(path, proofs, root)` atomically to `out_dir/patches/REL.diff` (REL's `/` as `__`); the
-    patch's path, or None when there is nothing to change."""
+    """Write the change `patch_for(path, proofs, root)` gives atomically under `out_dir/patches/` (named after REL,
+    `/` as `__`: see prover.file_writes.write_patch); the patch's path, or None when there is nothing to change."""
     path = Path(path).absolute()
-    diff = patch_for(path, proofs, root)
-    if not diff:
-        return None
-    target = Path(out_dir) / "patches" / (_relative(path, root).replace("/", "__") + ".diff")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, diff)
-    return target
-
-
-def _relative(path: Path, root: str | os.PathLike | None) -> str:
-    """`path` relative to `root` (default: its folder), with `/` separators, as a patch names it."""
-    root = Path(root).absolute() if root else path.parent
-    if not path.is_relative_to(root):
-        raise WriteError(f"{path} is not inside {root}: a patch names files relative to it")
-    return path.relative_to(root).as_posix()
+    original = read_exact(path)
+    return write_patch_file(out_dir, relative_name(path, root), original, fill_proofs(original, proofs).text)
 
 
 def _tactic_lines(label: str, proof: Proof) -> list[str]:
@@ -344,91 +316,3 @@ def _reason(line: int | None, message: str, filled: FilledText) -> str:
 
 def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
-
-
-def _read(path: Path) -> str:
-    return path.read_bytes().decode("utf-8")  # bytes decoded as they are: line endings stay what they were
-
-
-def _require_writable(path: Path) -> None:
-    """Refuse a file or folder its owner marked read-only (root ignores permission bits, so they are read too)."""
-    if not path.is_file():
-        raise WriteError(f"{path}: no such file")
-    if not os.access(path, os.W_OK) or not os.stat(path).st_mode & 0o222:
-        raise WriteError(f"{path} is read-only: nothing was written")
-    folder = path.parent
-    if not os.access(folder, os.W_OK | os.X_OK) or not os.stat(folder).st_mode & 0o222:
-        raise WriteError(f"{folder} is read-only, so {path.name} cannot be replaced in it: nothing was written")
-
-
-@contextmanager
-def _exclusive(path: Path, wait: float) -> Iterator[None]:
-    """Hold an exclusive flock on the file at `path` (released when the block ends), waiting up to `wait`
-    seconds for another writer. The lock is on the file itself: no lock file is left behind."""
-    deadline = time.monotonic() + wait
-    while True:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise WriteError(f"{path}: another writer has held it for {wait:.0f}s; nothing was written, "
-                                         f"try again when it is done") from None
-                    time.sleep(0.05)
-            # the writer before us renamed a new file into place: our lock is on the old one
-            try:
-                if os.fstat(fd).st_ino == os.stat(path).st_ino:
-                    break
-            except FileNotFoundError:
-                raise WriteError(f"{path}: the file was removed while waiting to write it") from None
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
-    try:
-        yield
-    finally:
-        os.close(fd)
-
-
-def _replace(path: Path, text: str) -> None:
-    """Swap `text` in for the file in one rename, with the file's permission bits and owner; the folder is synced so the
-    rename itself survives a crash."""
-    before = os.stat(path)
-    with atomic_file(path, "wb") as f:
-        os.fchmod(f.fileno(), stat.S_IMODE(before.st_mode))
-        if (before.st_uid, before.st_gid) != (os.getuid(), os.getgid()):
-            try:  # root writing a user's file: it stays the user's
-                os.fchown(f.fileno(), before.st_uid, before.st_gid)
-            except PermissionError:
-                pass
-        f.write(text.encode("utf-8"))
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
-
-
-def _remove_abandoned_temps(path: Path) -> None:
-    """Remove the temp files that writers of `path` killed before their rename left beside it (their process is
-    gone); called under the lock, so no writer of ours is using one."""
-    pattern = re.compile(_TEMP_NAME.format(name=re.escape(path.name)))
-    for candidate in path.parent.iterdir():
-        m = pattern.fullmatch(candidate.name)
-        if m and not psutil.pid_exists(int(m.group(1))):
-            candidate.unlink(missing_ok=True)
-
-
-def _unified_diff(old: str, new: str, rel: str) -> str:
-    """A unified diff git accepts: a last line without a newline is marked as such, as git itself writes it."""
-    lines = difflib.unified_diff(_lines(old), _lines(new), f"a/{rel}", f"b/{rel}")
-    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
-
-
-def _lines(text: str) -> list[str]:
-    """`text` split after each "\\n" only (str.splitlines also splits at form feeds and other breaks git keeps)."""
-    return [line for line in re.split(r"(?<=\n)", text) if line]

@@ -75,20 +75,22 @@ def render_proof(theorem: Theorem, tactics: Sequence[str]) -> str:
     return f"{theorem.header.rstrip()}\n\n{theorem.statement.rstrip()}\n{body}\n\nend\n"
 
 
-def live_checker(timeout: float = CHECK_TIMEOUT) -> Checker:
+def live_checker(timeout: float = CHECK_TIMEOUT, *, session: str | None = None, dirs: Sequence[str] = ()) -> Checker:
     """A checker through the Isabelle server: the one `prover setup isabelle` recorded when it answers,
-    else the one `isabelle server -n NAME` finds or starts. BackendUnavailable when there is no Isabelle."""
+    else the one `isabelle server -n NAME` finds or starts. Each theory runs in a fresh `session` (default: the
+    check session setup recorded), whose ROOT Isabelle also looks for in `dirs`. BackendUnavailable when there is
+    no Isabelle."""
     from isabelle_env.server_client import IsabelleServerClient, IsabelleServerError, ServerAddress
     from isabelle_env.setup import (CHECK_SESSION, DEFAULT_SERVER_NAME, ISABELLE_MISSING, SetupError, find_isabelle,
                                     read_record, start_or_find_server)
 
     record = read_record()
-    session = record.get("check_session", CHECK_SESSION)
+    session = session or record.get("check_session", CHECK_SESSION)
     if isinstance(record.get("server"), dict):
         try:
             address = ServerAddress.from_record(record["server"])
             IsabelleServerClient.connect(address, timeout=10.0).close()
-            return server_checker(address, session=session, timeout=timeout)
+            return server_checker(address, session=session, dirs=dirs, timeout=timeout)
         except (KeyError, ValueError, IsabelleServerError):
             pass  # stale record (the server was shut down): find or start one below
     isabelle = find_isabelle()
@@ -99,7 +101,7 @@ def live_checker(timeout: float = CHECK_TIMEOUT) -> Checker:
         address, _ = start_or_find_server(isabelle, name, env=dict(os.environ))
     except SetupError as exc:
         raise BackendUnavailable(f"{NO_LIVE_CHECK}: {exc}") from None
-    return server_checker(address, session=session, timeout=timeout)
+    return server_checker(address, session=session, dirs=dirs, timeout=timeout)
 
 
 class IsabelleVerifier:

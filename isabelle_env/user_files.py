@@ -12,8 +12,6 @@ showing `skip_proof`. Where Isabelle is missing every hole is still found and re
 """
 from __future__ import annotations
 
-import difflib
-import fcntl
 import os
 import re
 from dataclasses import dataclass
@@ -22,12 +20,14 @@ from typing import Callable, Mapping, Sequence
 
 from isabelle_env.holes import STEP, Hole, fill_hole, find_holes, proof_extent
 from isabelle_env.outer_syntax import LexError, code_tokens
+from isabelle_env.root_file import ROOT_SESSION_PARENT, RootFileError, read_root, session_holding
 # verify's reading of a message and of an oracle report is the one this check must agree with
 from isabelle_env.verify import Checker, _as_message, _oracles_reported, _quoted_problem, _word_problem
 from isabelle_env.verify import with_oracle_probes
 from prover.backend import BackendBase, Timeouts
 from prover.errors import one_line
-from prover.jsonl import atomic_file, write_atomic
+from prover.file_writes import LOCK_WAIT, FileWriteError, read_exact, relative_name, rewriting
+from prover.file_writes import write_patch as write_patch_file
 from prover.plugins import FileHole, UserFilesError, WriteOutcome
 from prover.types import BackendUnavailable, Theorem, Verdict
 
@@ -35,16 +35,20 @@ SUFFIX = ".thy"
 OPEN_LEMMA = "depends on open lemma"  # how an accepted verdict's reason starts when the proof rests on a hole
 NOT_PROVABLE_HERE = "not provable here"
 SKIP_PROOF_ORACLE = "skip_proof"  # last name component of the oracle a `sorry` leaves in a derivation
+DEFAULT_PARENT = "HOL"  # the session a theory no ROOT session holds is checked on
 
 
 @dataclass(frozen=True)
 class IsabelleProject:
     """Where a user's theories live: the folder of the ROOT file governing them (or the folder they share), and
-    the session the check starts (the ROOT's parent session of the theories' own, or None for the default)."""
+    the session the check is built on: the parent of the ROOT's session holding the theories (DEFAULT_PARENT when
+    no session holds them), with the ROOT's folder among the check's session folders when that parent is defined
+    there too."""
 
     root: Path
     root_file: Path | None = None
-    parent_session: str | None = None
+    parent_session: str = DEFAULT_PARENT
+    session_dirs: tuple[Path, ...] = ()
 
 
 class IsabelleUserFiles:
@@ -86,14 +90,15 @@ class IsabelleUserFiles:
                 return write_proofs(file, proofs, self._live)
             patch = write_patch(out, file, proofs, self.root)
             return WriteOutcome(file, patch=patch, reason="" if patch else "the proofs change nothing")
-        except (OSError, ValueError, BackendUnavailable) as exc:
+        except (FileWriteError, OSError, ValueError, BackendUnavailable) as exc:
             return WriteOutcome(file, reason=one_line(str(exc)))
 
     def _live(self) -> Checker:
         if self._checker is None:
             from isabelle_env.checker import live_checker
 
-            self._checker = live_checker()
+            self._checker = live_checker(session=self.project.parent_session,
+                                         dirs=[str(folder) for folder in self.project.session_dirs])
         return self._checker
 
     def _file_holes(self, file: Path) -> list[FileHole]:
@@ -154,7 +159,7 @@ def open_user_files(paths: Sequence[Path], load_paths: Sequence[tuple[str, str, 
                              f"({', '.join(str(r) if r else 'no ROOT' for r in roots)}): prove one at a time")
     root_file = roots.pop()
     if root_file is not None:
-        project = IsabelleProject(root_file.parent, root_file, parent_session(root_file, files[0].stem))
+        project = _project(root_file, files)
     else:
         project = IsabelleProject(Path(os.path.commonpath([file.parent for file in files])))
     return IsabelleUserFiles(project, files, checker, None if checker else isabelle_missing())
@@ -177,21 +182,30 @@ def find_root_file(folder: Path) -> Path | None:
     return None
 
 
-def parent_session(root_file: Path, theory: str) -> str | None:
-    """The parent of the session in `root_file` that lists `theory` (`session S = PARENT + ... theories ...`),
-    or None when no session there lists it or the file does not lex."""
-    try:
-        tokens = code_tokens(root_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, LexError):
+def parent_session(root_file: Path, theory_file: Path) -> str | None:
+    """The parent of the session in `root_file` holding `theory_file` (`session S = PARENT + ... theories ...`;
+    Pure for a session without one), or None when no session there holds it. RootFileError for a ROOT that
+    cannot be read."""
+    entry = session_holding(root_file, theory_file)
+    if entry is None:
         return None
-    starts = [i for i, t in enumerate(tokens) if t.kind == "word" and t.text == "session"] + [len(tokens)]
-    for start, stop in zip(starts, starts[1:]):
-        entry = tokens[start:stop]
-        names = {t.text.strip('"') for t in entry if t.kind in ("word", "string")}
-        equals = next((k for k, t in enumerate(entry) if t.text == "="), None)
-        if theory in names and equals is not None and equals + 2 < len(entry) and entry[equals + 2].text == "+":
-            return entry[equals + 1].text.strip('"')
-    return None
+    return entry.parent or ROOT_SESSION_PARENT
+
+
+def _project(root_file: Path, files: Sequence[Path]) -> IsabelleProject:
+    """The project of theories under `root_file`: UserFilesError for a ROOT that cannot be read, or theories of
+    sessions with different parents (one check session serves a run)."""
+    try:
+        sessions = read_root(root_file)
+        parents = {parent_session(root_file, file) or DEFAULT_PARENT for file in files}
+    except RootFileError as exc:
+        raise UserFilesError(str(exc)) from None
+    if len(parents) > 1:
+        raise UserFilesError(f"the theories belong to sessions of {root_file} with different parents "
+                             f"({', '.join(sorted(parents))}): prove one session at a time")
+    parent = parents.pop()
+    defined_here = any(entry.name == parent for entry in sessions)
+    return IsabelleProject(root_file.parent, root_file, parent, (root_file.parent,) if defined_here else ())
 
 
 _IMPORTS = re.compile(r"\bimports\b(?P<names>.*?)\bbegin\b", re.S)
@@ -307,20 +321,14 @@ def fill_proofs(text: str, proofs: Mapping[str, Sequence[str]]) -> str:
     return text
 
 
-def write_proofs(file: Path, proofs: Mapping[str, Sequence[str]], checker: Callable[[], Checker]) -> WriteOutcome:
+def write_proofs(file: Path, proofs: Mapping[str, Sequence[str]], checker: Callable[[], Checker],
+                 lock_wait: float = LOCK_WAIT) -> WriteOutcome:
     """Put `proofs` into `file`, under an exclusive lock on it: filled, run whole by Isabelle (an error leaves the
-    file as it was, the outcome saying why), then swapped in by one rename with the file's permissions."""
-    if not all(os.access(path, os.W_OK) and os.stat(path).st_mode & 0o222 for path in (file, file.parent)):
-        # the mode bits too: root may write anything, but a file its owner made read-only stays so
-        return WriteOutcome(file, reason=f"{file} is read-only: nothing was written")
-    fd = os.open(file, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return WriteOutcome(file, reason=f"{file}: another writer holds it; nothing was written")
-        original = file.read_bytes().decode("utf-8")
-        filled = fill_proofs(original, proofs)
+    file as it was, the outcome saying why), then swapped in by one rename with the file's permissions. Raises
+    FileWriteError for a read-only file or folder, a file changed meanwhile, or another writer holding it past
+    `lock_wait` seconds."""
+    with rewriting(file, lock_wait) as held:
+        filled = fill_proofs(held.text, proofs)
         ok, raw = checker()(absolute_imports(filled, file.parent))
         errors = [(line, message) for kind, message, line in map(_as_message, raw) if "error" in kind.lower()]
         if errors or not ok:
@@ -328,34 +336,17 @@ def write_proofs(file: Path, proofs: Mapping[str, Sequence[str]], checker: Calla
             where = f" (line {line} of the filled file)" if line else ""
             return WriteOutcome(file, reason=f"the filled theory fails{where}: {one_line(message, 200)}; "
                                              f"the file is unchanged")
-        mode = os.stat(file).st_mode & 0o7777
-        with atomic_file(file, "wb") as replacement:  # a writer killed here leaves the old file whole
-            os.fchmod(replacement.fileno(), mode)
-            replacement.write(filled.encode("utf-8"))
-        return WriteOutcome(file, written=True)
-    finally:
-        os.close(fd)
+        held.replace(filled, meanwhile="Isabelle ran the filled theory")
+    return WriteOutcome(file, written=True)
 
 
 def write_patch(out: Path, file: Path, proofs: Mapping[str, Sequence[str]], root: Path) -> Path | None:
-    """The unified diff (`a/REL`, `b/REL`, REL relative to `root`) putting `proofs` into `file`, written to
-    `out/patches/REL.diff` (`/` as `__`) for `git apply` in `root`; None when nothing changes."""
-    original = file.read_bytes().decode("utf-8")
-    relative = file.relative_to(root).as_posix() if file.is_relative_to(root) else file.name
-    lines = difflib.unified_diff(_lines(original), _lines(fill_proofs(original, proofs)), f"a/{relative}",
-                                 f"b/{relative}")
-    diff = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
-    if not diff:
-        return None
-    target = out / "patches" / (relative.replace("/", "__") + ".diff")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, diff)
-    return target
-
-
-def _lines(text: str) -> list[str]:
-    """`text` split after each "\\n" only, as git counts lines."""
-    return [line for line in re.split(r"(?<=\n)", text) if line]
+    """The unified diff (`a/REL`, `b/REL`, REL relative to `root`, else the file's name) putting `proofs` into
+    `file`, written under `out/patches/` (prover.file_writes.write_patch names it) for `git apply` in `root`; None
+    when nothing changes."""
+    original = read_exact(file)
+    relative = relative_name(file, root) if file.is_relative_to(root) else file.name
+    return write_patch_file(out, relative, original, fill_proofs(original, proofs))
 
 
 def _theory_files(path: Path) -> list[Path]:

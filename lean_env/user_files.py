@@ -11,17 +11,12 @@ with the one-line reason, and proofs go only into patches.
 """
 from __future__ import annotations
 
-import difflib
-import fcntl
 import os
 import re
-import stat
 import textwrap
-import time
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from lean_env.holes import Hole, code_view, fill_proofs, find_holes, open_lemmas_as_axioms
 from lean_env.messages import CommandReply
@@ -29,14 +24,14 @@ from lean_env.repl import LeanRepl, default_repl_command, find_lake, find_projec
 from lean_env.verify import STANDARD_AXIOMS, RunCommand, fresh_repl_runner, live_verdict, render_proof, tactic_problem
 from prover.backend import Backend, BackendBase, Timeouts
 from prover.errors import one_line
-from prover.jsonl import atomic_file, write_atomic
+from prover.file_writes import LOCK_WAIT, FileWriteError, read_exact, relative_name, rewriting
+from prover.file_writes import write_patch as write_patch_file
 from prover.plugins import FileHole, UserFilesError, WriteOutcome
 from prover.types import BackendUnavailable, Failed, ProofState, TacticResult, Theorem, Verdict
 
 SUFFIX = ".lean"
 PROJECT_MARKERS = ("lakefile.lean", "lakefile.toml", "lean-toolchain")  # what makes a folder a Lake project's root
 OPEN_LEMMA = "depends on open lemma"  # how an accepted verdict's reason starts when the proof rests on a hole
-LOCK_WAIT = 120.0  # how long a second writer of the same file waits for the first before giving up
 CHECKED_EXAMPLE = "llemma_prover_checked_example"  # an example is checked as a theorem of this name (#print axioms)
 NO_LEAN = "not provable here: Lean is not installed (no `lake` on PATH or in ~/.elan): `prover setup lean` installs it"
 # (folder under the project's root) of a built module's .olean: Lake 4's layout, then older ones
@@ -247,8 +242,7 @@ def _open_lemmas_named(verdict: Verdict, hole: Hole) -> Verdict:
 
 
 # -- writing the proofs back ------------------------------------------------------------------------------------
-class WriteError(Exception):
-    """A write refused before the file was touched: one line saying why."""
+WriteError = FileWriteError  # a write refused before the file was touched (the core's, under this module's name)
 
 
 def write_proofs(path: Path, proofs: Mapping[str, Sequence[str]], run_command: RunCommand,
@@ -258,11 +252,9 @@ def write_proofs(path: Path, proofs: Mapping[str, Sequence[str]], run_command: R
     run in a fresh REPL (`run_command`), and only a text with no error and no sorry in the filled declarations
     replaces the file, with its permission bits, in one rename. Raises WriteError for a read-only file or folder,
     a hole no longer there, a proof step refused, or another writer holding the file past `lock_wait` seconds."""
-    path = Path(os.path.realpath(path))  # a link stays a link: the file it names is replaced
-    _require_writable(path)
-    with _exclusive(path, lock_wait):
-        original = _read(path)
-        filled, spans = _filled(original, proofs)
+    with rewriting(path, lock_wait) as held:
+        path = held.path
+        filled, spans = _filled(held.text, proofs)
         try:
             reply = run_command(filled)
         except Exception as exc:  # a timeout, a crash, no Lean after all: the file stays as it was
@@ -270,29 +262,17 @@ def write_proofs(path: Path, proofs: Mapping[str, Sequence[str]], run_command: R
         problem = _file_problem(reply, filled, spans)
         if problem:
             return WriteOutcome(path, reason=problem)
-        if _read(path) != original:  # an editor that takes no lock saved the file meanwhile: its text wins
-            raise WriteError(f"{path}: the file changed while the proofs were checked; nothing was written")
-        _replace(path, filled)
+        held.replace(filled, meanwhile="the proofs were checked")
     return WriteOutcome(path, written=True)
 
 
 def write_patch(out: Path, path: Path, proofs: Mapping[str, Sequence[str]], root: Path) -> Path | None:
     """The unified diff that puts `proofs` into the file at `path` (headers `a/REL`, `b/REL`, REL relative to
-    `root`, for `git apply` there), written atomically to `out/patches/REL.diff` (`/` as `__`); None when nothing
-    changes. The file is only read."""
+    `root`, for `git apply` there), written atomically under `out/patches/` (prover.file_writes.write_patch names
+    it); None when nothing changes. The file is only read."""
     path = Path(path).absolute()
-    if not path.is_relative_to(root):
-        raise WriteError(f"{path} is not inside {root}: a patch names files relative to it")
-    rel = path.relative_to(root).as_posix()
-    original = _read(path)
-    lines = difflib.unified_diff(_lines(original), _lines(_filled(original, proofs)[0]), f"a/{rel}", f"b/{rel}")
-    diff = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
-    if not diff:
-        return None
-    target = Path(out) / "patches" / (rel.replace("/", "__") + ".diff")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, diff)
-    return target
+    original = read_exact(path)
+    return write_patch_file(out, relative_name(path, root), original, _filled(original, proofs)[0])
 
 
 def _filled(text: str, proofs: Mapping[str, Sequence[str]]) -> tuple[str, dict[str, tuple[int, int]]]:
@@ -380,58 +360,3 @@ def _lean_files(path: Path) -> list[Path]:
 def _shown(file: Path) -> str:
     """The file as the user would name it: relative to the current folder where it is below it."""
     return os.path.relpath(file) if file.is_relative_to(Path.cwd()) else str(file)
-
-
-def _read(path: Path) -> str:
-    return path.read_bytes().decode("utf-8")  # bytes decoded as they are: line endings stay what they were
-
-
-def _lines(text: str) -> list[str]:
-    """`text` split after each "\\n" only (str.splitlines also splits at form feeds and other breaks git keeps)."""
-    return [line for line in re.split(r"(?<=\n)", text) if line]
-
-
-def _require_writable(path: Path) -> None:
-    """Refuse a file or folder its owner marked read-only (root ignores permission bits, so they are read too)."""
-    if not path.is_file():
-        raise WriteError(f"{path}: no such file")
-    for target, what in ((path, f"{path} is read-only"), (path.parent, f"{path.parent} is read-only")):
-        if not os.access(target, os.W_OK) or not os.stat(target).st_mode & 0o222:
-            raise WriteError(f"{what}: nothing was written")
-
-
-@contextmanager
-def _exclusive(path: Path, wait: float) -> Iterator[None]:
-    """Hold an exclusive flock on the file at `path` while the block runs, waiting up to `wait` seconds for another
-    writer; a lock taken on a file another writer has since renamed over is taken again on the new one."""
-    deadline = time.monotonic() + wait
-    while True:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise WriteError(f"{path}: another writer has held it for {wait:.0f}s; nothing was written, "
-                                         f"try again when it is done") from None
-                    time.sleep(0.05)
-            if os.fstat(fd).st_ino == os.stat(path).st_ino:
-                break
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
-    try:
-        yield
-    finally:
-        os.close(fd)
-
-
-def _replace(path: Path, text: str) -> None:
-    """Swap `text` in for the file in one rename, with the file's permission bits."""
-    mode = stat.S_IMODE(os.stat(path).st_mode)
-    with atomic_file(path, "wb") as f:
-        os.fchmod(f.fileno(), mode)
-        f.write(text.encode("utf-8"))

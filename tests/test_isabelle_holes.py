@@ -17,8 +17,9 @@ from isabelle_env.holes import LEMMA, STEP, fill_hole, find_holes
 from isabelle_env.outer_syntax import LexError
 from isabelle_env.server_client import IsabelleServerClient
 from isabelle_env.user_files import (OPEN_LEMMA, check_in_context, fill_proofs, open_user_files, parent_session,
-                                     proof_problem)
+                                     proof_problem, write_proofs)
 from prover.batch import latest_rows, read_rows
+from prover.file_writes import FileWriteError
 from prover.plugins import UserFilesError, load_plugin
 
 PROJECT = Path(__file__).parent / "data" / "isabelle-holes" / "proj"
@@ -150,7 +151,7 @@ def test_a_holes_theorem_is_its_theory_before_the_lemma_with_sibling_imports_mad
 def test_the_session_comes_from_the_root_file_above_the_theory(tmp_path):
     user = files(tmp_path)
     assert user.root == tmp_path / "proj" and user.project.parent_session == "HOL-Library"
-    assert parent_session(tmp_path / "proj" / "ROOT", "Nowhere") is None
+    assert parent_session(tmp_path / "proj" / "ROOT", tmp_path / "proj" / "Nowhere.thy") is None
     assert [h.relative for h in user.holes][0] == "Foo.thy"
 
 
@@ -256,8 +257,9 @@ def test_a_write_isabelle_rejects_or_a_locked_or_read_only_file_is_left_untouche
     assert not outcome.written and "line 11" in outcome.reason and foo.read_text() == FOO
     with open(foo) as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        outcome = files(tmp_path).write_back(foo, {"add_zero_right": ["by simp"]}, True, tmp_path / "run")
-    assert not outcome.written and "another writer" in outcome.reason and foo.read_text() == FOO
+        with pytest.raises(FileWriteError, match="another writer has held it"):
+            write_proofs(foo, {"add_zero_right": ["by simp"]}, lambda: pytest.fail("Isabelle ran"), lock_wait=0.2)
+    assert foo.read_text() == FOO
     os.chmod(foo, 0o444)
     outcome = files(tmp_path).write_back(foo, {"add_zero_right": ["by simp"]}, True, tmp_path / "run")
     assert not outcome.written and "read-only" in outcome.reason and foo.read_text() == FOO
