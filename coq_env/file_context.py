@@ -16,6 +16,7 @@ from typing import Sequence
 
 from coq_env.admit_goal import NoAdmitGoal, admit_goal_statement, admit_lemma_name, filled_admit
 from coq_env.coqtop import SandboxLimits
+from coq_env.functor_assumptions import functor_assumptions_verdict, functor_parameters
 from coq_env.holes import ADMIT, Hole, find_holes
 from coq_env.project import CoqProject
 from coq_env.proof_imports import needed_imports
@@ -97,15 +98,22 @@ def check_in_context(path: str | Path, hole: Hole, tactics: Sequence[str], proje
     # The file is cut at the hole: each module still open is closed at once, so its type (`<: S`) is dropped, or
     # coqc would check it against a half-built module. Inside the module nothing changes for the proof.
     text = _open_modules_untyped(text[:len(theorem.header)]) + text[len(theorem.header):]
-    text += "".join(f"End {scope}.\n" for _, scope in reversed(hole.scopes))  # coqc refuses a file left inside one
+    closing = "".join(f"End {scope}.\n" for _, scope in reversed(hole.scopes))  # coqc refuses a file left inside one
+    # Inside a functor the lemma is no constant from outside: its assumptions are asked inside.
+    parameters = functor_parameters([sentence for _, sentence in _open_module_openings(theorem.header)])
     flags = tuple(project.flags())
     with Sandbox("rocq-hole-", readable=named_paths(flags)) as box:
-        (Path(box.dir) / "Proof.v").write_text(text)
+        (Path(box.dir) / "Proof.v").write_text(text + closing)
         compiled = compile_checked_file(box, limits, timeout, flags)
         if compiled is not None:
             return Verdict(False, compiled)
         left = max(1.0, timeout - (time.monotonic() - started))
-        verdict = assumptions_verdict(box.dir, [name], limits, left, load_flags=flags, allowed_own=hole.open_before)
+        if parameters:
+            verdict = functor_assumptions_verdict(box, text, closing, name.rsplit(".", 1)[-1], parameters, limits,
+                                                  left, flags, hole.open_before)
+        else:
+            verdict = assumptions_verdict(box.dir, [name], limits, left, load_flags=flags,
+                                          allowed_own=hole.open_before)
     axioms = tuple(axiom.removeprefix(_FILE_PREFIX) for axiom in verdict.axioms)
     open_lemmas = [axiom for axiom in axioms if axiom in hole.open_before]
     reason = f"{OPEN_LEMMA} {', '.join(open_lemmas)}" if verdict.accepted and open_lemmas else verdict.reason
@@ -140,21 +148,30 @@ def _with_admit_proofs_admitted(context: str) -> str:
 def _open_modules_untyped(context: str) -> str:
     """`context` with the type of each module still open at its end (`Module M (X : T) <: S.`, `: S`) left out of
     the sentence that opens it, every other character kept."""
+    cuts: list[tuple[int, int]] = []
+    for start, sentence in _open_module_openings(context):
+        if (cut := _module_type_start(sentence)) is not None:
+            cuts.append((start + cut, start + len(sentence) - 1))  # up to the closing period
+    for cut_start, cut_end in reversed(cuts):
+        context = context[:cut_start] + context[cut_end:]
+    return context
+
+
+def _open_module_openings(context: str) -> list[tuple[int, str]]:
+    """The sentences that open the modules still open at the end of `context`, with their offsets, outermost first."""
     sentences = split_sentences(context)
     scoped = _scoped([*sentences, "Check True."])  # the last entry: the scopes open at the end
     still_open = scoped[-1][1]
-    cuts: list[tuple[int, int]] = []
+    found: list[tuple[int, str]] = []
     cursor = 0
     for i, sentence in enumerate(sentences):
         start = context.index(sentence, cursor)  # sentences are stripped slices of the text, in order
         cursor = start + len(sentence)
         depth, after = len(scoped[i][1]), scoped[i + 1][1]
         opened = len(after) == depth + 1 and depth < len(still_open) and after[depth] == still_open[depth]
-        if opened and after[depth][0] == "Module" and (cut := _module_type_start(sentence)) is not None:
-            cuts.append((start + cut, cursor - 1))  # up to the closing period
-    for cut_start, cut_end in reversed(cuts):
-        context = context[:cut_start] + context[cut_end:]
-    return context
+        if opened and after[depth][0] == "Module":
+            found.append((start, sentence))
+    return found
 
 
 def _module_type_start(sentence: str) -> int | None:

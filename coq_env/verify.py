@@ -359,7 +359,7 @@ def assumptions_verdict(
                 reply = coq.send(f"Print Assumptions {CHECK_ROOT}.Proof.{name}.", timeout)
                 if reply.error:
                     return Verdict(False, f"no theorem {name}: {reply.error}")
-                entries, unsafe = _parse_assumptions(reply.output)
+                entries, unsafe = parse_assumptions(reply.output)
                 if unsafe:
                     return Verdict(False, f"unsafe: {unsafe[0]}")
                 for entry in entries:
@@ -447,7 +447,7 @@ def _visible_library_object(locate_output: str) -> str | None:
     return None
 
 
-def _parse_assumptions(output: str) -> tuple[list[str], list[str]]:
+def parse_assumptions(output: str) -> tuple[list[str], list[str]]:
     """Axiom names, and lines that report unsafe checking (unguarded fixpoints, collapsed universes...)."""
     entries, unsafe = [], []
     for line in output.splitlines():

@@ -160,3 +160,35 @@ def test_a_proof_is_checked_with_the_imports_its_tactics_need(tmp_path):
     path.write_text("Lemma z (n : nat) : n + 0 = n.\nAdmitted.\n")
     verdict = check_in_context(path, hole_of(path, "z"), ("lia.",), project_for(path), timeout=120)
     assert verdict.accepted, verdict
+
+
+FUNCTOR = """Module Type S.
+  Parameter t : Type.
+  Parameter x : t.
+  Axiom ax : forall a b : t, a = b.
+End S.
+Module F (Import X : S) <: S.
+  Definition t := X.t.
+  Axiom cheat : forall a : t, a = x.
+  Lemma early : x = x.
+  Admitted.
+  Lemma eq_x : forall a : t, a = x.
+  Proof.
+  Admitted.
+  Definition x := X.x.
+  Definition ax := X.ax.
+End F.
+"""
+
+
+@pytest.mark.parametrize("tactics, accepted, reason", [
+    (("intros a.", "apply ax."), True, ""),  # X.ax is the functor's parameter: no axiom of the proof
+    (("intros a.", "rewrite (ax a x).", "apply early."), True, "depends on open lemma F.early"),
+    (("exact cheat.",), False, "relies on an assumption the file declares itself: F.cheat"),
+])
+def test_a_hole_in_a_functor_has_its_assumptions_read_inside_it_with_its_parameters_fields_as_parameters(
+        tmp_path, tactics, accepted, reason):
+    path = tmp_path / "Functor.v"
+    path.write_text(FUNCTOR)
+    verdict = check_in_context(path, hole_of(path, "F.eq_x"), tactics, project_for(path), timeout=120)
+    assert (verdict.accepted, verdict.reason) == (accepted, reason), verdict
