@@ -38,6 +38,15 @@ class InContextBackend(BackendWrapper):
         self.verdicts[theorem.name] = verdict
         return verdict
 
+    def annotate_row(self, theorem: Theorem, row: dict) -> dict:
+        """The theorem's results row with its hole's file and line, and, for a proof resting on an open lemma of
+        the file, `depends_on` and the reason (what the verdict said)."""
+        row = _located(self.holes[theorem.name], row)
+        verdict = self.verdicts.get(theorem.name)
+        if row["status"] == Status.PROVED.value and verdict is not None and self.files.depends_on(verdict):
+            row.update(depends_on=list(self.files.depends_on(verdict)), reason=verdict.reason)
+        return row
+
 
 def select_holes(holes: Sequence[FileHole], names: list[str] | None, limit: int | None) -> list[FileHole]:
     """The holes a --names and --limit value pick, in file order. A name may be a hole's row name (FILE:label),
@@ -85,19 +94,12 @@ def prove_holes(files: UserFiles, holes: Sequence[FileHole], backend: Backend, g
         if not left:  # finished by an earlier run that stopped before putting its proofs back
             put_back(file)
 
-    def annotate(theorem: Theorem, row: dict) -> dict:
-        row = _located(checked.holes[theorem.name], row)
-        verdict = checked.verdicts.get(theorem.name)
-        if row["status"] == Status.PROVED.value and verdict is not None and files.depends_on(verdict):
-            row.update(depends_on=list(files.depends_on(verdict)), reason=verdict.reason)
-        return row
-
     theorems = [hole.theorem for hole in searched]
     if order != "given":
         from prover.distributed import order_theorems, read_unfinished  # imports no Ray
 
         theorems = order_theorems(theorems, order, read_unfinished(out))
-    for row in prove_batch(theorems, checked, generator, config, out, suffix, progress, trees, annotate):
+    for row in prove_batch(theorems, checked, generator, config, out, suffix, progress, trees, checked.annotate_row):
         file = checked.holes[row["name"]].file
         pending[file] -= 1
         if not pending[file]:
