@@ -177,7 +177,8 @@ def _load_paths(value, roots: Sequence[Path]) -> tuple[tuple[str, str, str], ...
             raise HoleRequestError(400, "each load path must be [option, folder, library], three strings")
         option, folder, library = binding
         if option not in LOAD_PATH_OPTIONS:
-            raise HoleRequestError(400, f"load path option {option[:20]!r} is not one of {', '.join(LOAD_PATH_OPTIONS)}")
+            raise HoleRequestError(400, f"load path option {option[:20]!r} is not one of "
+                                        f"{', '.join(LOAD_PATH_OPTIONS)}")
         if not _LIBRARY.fullmatch(library):
             raise HoleRequestError(400, f"load path library {library[:40]!r} is not a dotted name")
         bindings.append((option, str(_allowed(folder, "a load path's folder", roots)), library))
