@@ -87,7 +87,7 @@ class RocqUserFiles:
                 unsupported = str(exc)
             self._holes[name] = (file, hole)
             found.append(FileHole(theorem=replace(theorem, name=name), file=file, relative=relative, line=hole.line,
-                                  label=hole.label, unsupported=unsupported))
+                                  label=hole.label, unsupported=unsupported, statement_line=hole.statement_line))
         return found
 
 

@@ -30,6 +30,7 @@ from typing import Callable, Iterator
 
 import psutil
 
+from prover.backend import Backend
 from prover.batch import RESULTS, BatchProgress, attempt_one, error_row, finished_names, read_rows
 from prover.batching import LATE_ANSWER_GRACE_S
 from prover.generators import AutomationOnly, Candidate, TacticGenerator
@@ -140,13 +141,16 @@ class ModelActorClient:
 class ProverActor:
     """Owns one proof-assistant process of the chosen backend and proves whole theorems, one at a time."""
 
-    def __init__(self, backend: str, model_actor: str | None = None, model_name: str = "none"):
-        """`model_actor`: the name of the model actor to ask for candidates (None: automation only). A name, not a
-        handle: Ray restarts an actor from its constructor arguments, and a handle among them is an object it
-        may lose."""
+    def __init__(self, backend: str | Callable[[], Backend], model_actor: str | None = None,
+                 model_name: str = "none"):
+        """`backend`: a backend's name, or a picklable callable that makes the backend here (the holes of a user's
+        files: prover.prove_files.MakeInContextBackend). `model_actor`: the name of the model actor to ask for
+        candidates (None: automation only). A name, not a handle: Ray restarts an actor from its constructor
+        arguments, and a handle among them is an object it may lose."""
         from prover.plugins import load_plugin
 
-        self.backend = load_plugin(backend).make_backend()  # BackendUnavailable here: the actor cannot start
+        # BackendUnavailable here: the actor cannot start
+        self.backend = load_plugin(backend).make_backend() if isinstance(backend, str) else backend()
         self.generator: TacticGenerator = AutomationOnly()
         if model_actor is not None:
             import ray
@@ -169,8 +173,11 @@ class ProverActor:
             pass
 
     def prove(self, theorem: Theorem, config: SearchConfig, trees: bool = True) -> tuple[dict, str | None, dict | None]:
-        """The row, proof text and search tree, returned as data: only the driver writes the run folder."""
-        return attempt_one(theorem, self.backend, self.generator, config, trees)
+        """The row, proof text and search tree, returned as data: only the driver writes the run folder. A backend
+        with `annotate_row` (InContextBackend) adds to the row what only it knows (what its check said)."""
+        attempt = attempt_one(theorem, self.backend, self.generator, config, trees)
+        annotate = getattr(self.backend, "annotate_row", None)
+        return attempt if annotate is None else attempt._replace(row=annotate(theorem, attempt.row))
 
 
 class ModelActor:
@@ -228,7 +235,8 @@ class ProverCluster:
                 ...
     """
 
-    def __init__(self, backend: str, settings: ClusterSettings, model: Callable[[], TacticGenerator] | None = None):
+    def __init__(self, backend: str | Callable[[], Backend], settings: ClusterSettings,
+                 model: Callable[[], TacticGenerator] | None = None):
         if settings.workers < 1 or settings.model_replicas < 1:
             raise ValueError("workers and model_replicas must be at least 1")
         if settings.order not in ORDERS:

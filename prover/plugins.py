@@ -95,6 +95,8 @@ class FileHole:
     line: int  # 1-based line of the hole in the file
     label: str  # names the hole within its file (the lemma's qualified name, ...)
     unsupported: str | None = None  # why the prover cannot work on it, or None
+    statement_line: int | None = None  # 1-based line where its lemma's statement starts (the editor's cursor may
+    # be anywhere from there to `line`), or None where the backend does not say
 
 
 @dataclass(frozen=True)

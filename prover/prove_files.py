@@ -4,20 +4,25 @@
 The run folder is a benchmark run's: one results.jsonl row per hole (its name is "FILE:label", FILE relative to
 the project's root), trees, proofs, resume. A row also says the hole's `file` and `line`, `depends_on` where the
 proof rests on a lemma of the file that is still open, and, once its file's holes are all done, what became of
-the proof: `written` (with --write) or the `patch` it is in, and `write_reason` where neither happened.
+the proof: `written` (with --write) or the `patch` it is in, and `write_reason` where neither happened. On Ray
+(--workers), each prover actor opens the files itself (MakeInContextBackend); the writing back stays with the driver.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from prover.backend import Backend, BackendWrapper
 from prover.batch import RESULTS, UNSUPPORTED, finished_names, latest_rows, prove_batch, read_rows, record_result
 from prover.generators import TacticGenerator
 from prover.jsonl import append_row
-from prover.plugins import FileHole, UserFiles, UserFilesError, WriteOutcome
+from prover.plugins import FileHole, UserFiles, UserFilesError, WriteOutcome, cached_plugin
 from prover.search import SearchConfig, Status
 from prover.types import Theorem, Verdict
+
+if TYPE_CHECKING:
+    from prover.distributed import ProverCluster
 
 
 _WRITE_FIELDS = ("written", "patch", "write_reason")  # what a row says about its proof's way back into the file
@@ -37,6 +42,35 @@ class InContextBackend(BackendWrapper):
         verdict = self.files.check(self.holes[theorem.name], tactics, timeout)
         self.verdicts[theorem.name] = verdict
         return verdict
+
+    def annotate_row(self, theorem: Theorem, row: dict) -> dict:
+        """The theorem's results row with its hole's file and line, and, for a proof resting on an open lemma of
+        the file, `depends_on` and the reason (what the verdict said)."""
+        row = _located(self.holes[theorem.name], row)
+        verdict = self.verdicts.get(theorem.name)
+        if row["status"] == Status.PROVED.value and verdict is not None and self.files.depends_on(verdict):
+            row.update(depends_on=list(self.files.depends_on(verdict)), reason=verdict.reason)
+        return row
+
+
+@dataclass(frozen=True)
+class MakeInContextBackend:
+    """What a Ray prover actor needs to make the backend of a user's files itself (picklable): the backend's name,
+    the paths given and the load-path bindings, with the folders absolute (an actor may run in another folder)."""
+
+    backend: str
+    paths: tuple[str, ...]
+    load_paths: tuple[tuple[str, str, str], ...]
+
+    @classmethod
+    def given(cls, backend: str, paths: Sequence[Path], load_paths: Sequence[tuple[str, str, str]]):
+        return cls(backend, tuple(str(Path(path).absolute()) for path in paths),
+                   tuple((option, str(Path(folder).absolute()), library) for option, folder, library in load_paths))
+
+    def __call__(self) -> InContextBackend:
+        open_files = cached_plugin(self.backend).user_files
+        files = open_files([Path(path) for path in self.paths], self.load_paths)
+        return InContextBackend(files.make_backend(), files)
 
 
 def select_holes(holes: Sequence[FileHole], names: list[str] | None, limit: int | None) -> list[FileHole]:
@@ -58,17 +92,41 @@ def select_holes(holes: Sequence[FileHole], names: list[str] | None, limit: int 
 def prove_holes(files: UserFiles, holes: Sequence[FileHole], backend: Backend, generator: TacticGenerator,
                 config: SearchConfig, out: Path, suffix: str, *, write: bool, progress: bool = True,
                 trees: bool = True, order: str = "given") -> list[WriteOutcome]:
-    """Prove `holes` (of `files`) not already finished in out/results.jsonl; an unsupported one gets its row at
-    once. When a file's last hole is done, its proofs so far go back into it (`write`) or into a patch: one
-    write per file, whose outcome its rows then carry. The outcomes, one per file that had a proof."""
+    """Prove `holes` (of `files`) in-process, as `prove_holes_with` says."""
     checked = InContextBackend(backend, files)
+
+    def prove(theorems: list[Theorem]) -> Iterable[dict]:
+        if order != "given":
+            from prover.distributed import order_theorems, read_unfinished  # imports no Ray
+
+            theorems = order_theorems(theorems, order, read_unfinished(out))
+        return prove_batch(theorems, checked, generator, config, out, suffix, progress, trees, checked.annotate_row)
+
+    return prove_holes_with(prove, files, holes, out, suffix, generator.name, write=write)
+
+
+def prove_holes_on(job: ProverCluster, files: UserFiles, holes: Sequence[FileHole], config: SearchConfig, out: Path,
+                   suffix: str, *, write: bool, progress: bool = True, trees: bool = True) -> list[WriteOutcome]:
+    """Prove `holes` (of `files`) on a Ray job whose provers each make their backend with `MakeInContextBackend`
+    (so each row is annotated where the proof was checked), as `prove_holes_with` says."""
+    return prove_holes_with(lambda theorems: job.run(theorems, config, out, suffix, progress, trees=trees), files,
+                            holes, out, suffix, job.model_name, write=write)
+
+
+def prove_holes_with(prove: Callable[[list[Theorem]], Iterable[dict]], files: UserFiles, holes: Sequence[FileHole],
+                     out: Path, suffix: str, model_name: str, *, write: bool) -> list[WriteOutcome]:
+    """Prove `holes` (of `files`) not already finished in out/results.jsonl, by `prove` (the searched holes'
+    theorems -> each one's row, annotated by InContextBackend.annotate_row, once it is recorded); an unsupported
+    one gets its row at once. When a file's last hole is done, its proofs so far go back into it (`write`) or into
+    a patch: one write per file, on this side, whose outcome its rows then carry. The outcomes, one per file that
+    had a proof."""
     done = finished_names(read_rows(out / RESULTS))
     for hole in holes:
         if hole.unsupported and hole.theorem.name not in done:
-            row = {"name": hole.theorem.name, "split": None, "model": generator.name, "proof": None,
+            row = {"name": hole.theorem.name, "split": None, "model": model_name, "proof": None,
                    "status": UNSUPPORTED, "reason": hole.unsupported}
             record_result(out, _located(hole, row), None, suffix)
-    searched = [hole for hole in holes if not hole.unsupported]
+    by_name = {hole.theorem.name: hole for hole in holes}
     by_file: dict[Path, list[FileHole]] = {}
     for hole in holes:
         by_file.setdefault(hole.file, []).append(hole)
@@ -84,21 +142,8 @@ def prove_holes(files: UserFiles, holes: Sequence[FileHole], backend: Backend, g
     for file, left in pending.items():
         if not left:  # finished by an earlier run that stopped before putting its proofs back
             put_back(file)
-
-    def annotate(theorem: Theorem, row: dict) -> dict:
-        row = _located(checked.holes[theorem.name], row)
-        verdict = checked.verdicts.get(theorem.name)
-        if row["status"] == Status.PROVED.value and verdict is not None and files.depends_on(verdict):
-            row.update(depends_on=list(files.depends_on(verdict)), reason=verdict.reason)
-        return row
-
-    theorems = [hole.theorem for hole in searched]
-    if order != "given":
-        from prover.distributed import order_theorems, read_unfinished  # imports no Ray
-
-        theorems = order_theorems(theorems, order, read_unfinished(out))
-    for row in prove_batch(theorems, checked, generator, config, out, suffix, progress, trees, annotate):
-        file = checked.holes[row["name"]].file
+    for row in prove([hole.theorem for hole in holes if not hole.unsupported]):
+        file = by_name[row["name"]].file
         pending[file] -= 1
         if not pending[file]:
             put_back(file)

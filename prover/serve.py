@@ -14,6 +14,7 @@ Routes (every answer is JSON):
   plugin's editor syntax says how; Rocq's does), ``check`` carries the file up to the cursor (imports, a statement,
   the tactics so far): the server replays it in the proof assistant to reach the state, runs each suggestion
   there, marks it ``proves-goal`` / ``valid`` and drops the ``invalid`` ones, proving ones first.
+* ``POST /prove-hole`` — the hole at an editor's cursor in a file under ``--files-under``: prover.hole_at_cursor.
 * ``GET /health``.
 
 The edges: a POST must be ``Content-Type: application/json`` (415), a browser ``Origin`` must be loopback or
@@ -39,13 +40,16 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from prover.batching import GeneratorService
 from prover.editor_checker import CheckError, EditorChecker
 from prover.generators import Candidate
+from prover.hole_at_cursor import HoleProver, HoleRequestError, read_hole_request
 from prover.plugins import DEFAULT_BACKEND, available_backends, cached_plugin
 from prover.prefixing import MAX_N, PrefixingGenerator, encode_state
+from prover.search import SearchConfig
 from prover.syntax import DeadlinePassed, EditorSyntax, EditorTextError
 from prover.types import Theorem
 
@@ -71,6 +75,7 @@ class ServeConfig:
     max_batch: int = 16  # the GeneratorService's batch size
     max_wait_ms: float = 20.0  # how long it waits for each next request to join a batch (a lone one: once)
     cache_size: int = 4096  # (state, prefix) answers kept
+    files_under: tuple[str, ...] = ()  # folders /prove-hole may read and write in; empty: the current one at start
 
 
 class RequestError(Exception):
@@ -95,6 +100,10 @@ class SuggestionServer:
         self._checkers: dict[str, EditorChecker] = {}  # backend name -> its checker, made on first use
         self._checkers_lock = threading.Lock()
         self._installed: dict[str, bool] = {}
+        self.file_roots = tuple(Path(root).resolve() for root in config.files_under or (".",))
+        self.hole_prover = HoleProver(self.service, SearchConfig(
+            num_candidates=config.num_candidates, tactic_timeout=config.tactic_timeout, hammer=config.hammer,
+            hammer_timeout=config.hammer_timeout))
         self.app = self._build_app()
 
     def close(self) -> None:
@@ -280,6 +289,15 @@ class SuggestionServer:
 
             return await self._handle(request, answer)
 
+        async def prove_hole(request):
+            async def answer(body):
+                deadline = self._request_deadline()
+                hole = read_hole_request(body, self.config.backend, self.file_roots, self.config.request_timeout)
+                return await _in_thread(self.hole_prover.prove, hole, deadline)
+
+            # Not cut at request_timeout: the search keeps to the deadline, and a write cut off unseen would hide it.
+            return await self._handle(request, answer, cut_at_timeout=False)
+
         async def http_error(request, exc):
             messages = {404: "no such route", 405: "method not allowed"}
             return JSONResponse({"error": messages.get(exc.status_code, str(exc.detail))}, status_code=exc.status_code)
@@ -293,6 +311,7 @@ class SuggestionServer:
             Route("/generate", generate, methods=["POST"]),
             Route("/encode", encode, methods=["POST"]),
             Route("/suggest", suggest, methods=["POST"]),
+            Route("/prove-hole", prove_hole, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
         ]
         @contextlib.asynccontextmanager
@@ -337,7 +356,8 @@ class SuggestionServer:
                 return 415, "Content-Type must be application/json"
         return None
 
-    async def _handle(self, request, answer, llmstep_style: bool = False):
+    async def _handle(self, request, answer, llmstep_style: bool = False,
+                      cut_at_timeout: bool = True):
         from starlette.responses import JSONResponse
 
         def failure(status: int, message: str):
@@ -362,9 +382,11 @@ class SuggestionServer:
         except (ValueError, UnicodeDecodeError) as exc:
             return failure(400, f"malformed JSON: {exc}")
         try:
-            result = await asyncio.wait_for(answer(body), self.config.request_timeout)
+            result = await asyncio.wait_for(answer(body), self.config.request_timeout if cut_at_timeout else None)
         except (RequestError, CheckError) as exc:
             return failure(400, str(exc))
+        except HoleRequestError as exc:
+            return failure(exc.status, str(exc))
         except (asyncio.TimeoutError, TimeoutError, DeadlinePassed):
             return failure(504, f"no answer within {self.config.request_timeout:g}s")
         except Exception:  # noqa: BLE001 - a model or checker failure is the request's answer, not a crash

@@ -140,6 +140,25 @@ def test_a_rerun_resumes_and_adds_no_rows(folder_run, compiled, tmp_path):
 
 
 @pytest.mark.rocq
+def test_on_ray_two_workers_give_the_in_process_rows_and_patches(folder_run, compiled, tmp_path):
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'llemma-prover[ray]')")
+    _, alone = folder_run
+    out = tmp_path / "run"
+    done = prover("prove", "theories/", *QUICK, "--workers", "2", "--out", out, cwd=compiled)
+    assert done.returncode == 0, done.stderr
+    rows, expected = rows_by_name(out), rows_by_name(alone)
+    assert len(read_rows(out / "results.jsonl")) == len(read_rows(alone / "results.jsonl"))  # the same rows added
+    fields = ("file", "line", "status", "proof", "depends_on", "reason", "patch")  # what the actors and driver say
+    assert {name: [row.get(key) for key in fields] for name, row in rows.items()} == \
+        {name: [row.get(key) for key in fields] for name, row in expected.items()}
+    for patch in (alone / "patches").iterdir():  # each file's proofs put back by the driver, as in-process
+        assert (out / "patches" / patch.name).read_text() == patch.read_text()
+    assert (out / "trees" / "theories%2FEasy.v:double_3.json").is_file()
+    assert json.loads((out / "config.json").read_text())["workers"] == 2
+    assert "proved 3/7" in done.stdout.splitlines()[-1]
+
+
+@pytest.mark.rocq
 def test_write_changes_only_the_named_holes_text_and_the_file_compiles(project, tmp_path):
     easy = project / "theories" / "Easy.v"
     done = prover("prove", "theories/Easy.v", "--names", "double_3", "--write", *QUICK, "--out", tmp_path / "run",
@@ -227,7 +246,6 @@ def test_a_backend_without_the_capability_refuses_in_one_line(project, tmp_path)
 @pytest.mark.rocq
 @pytest.mark.parametrize("extra, message", [
     (["--benchmark", "minif2f-rocq"], "--benchmark name a benchmark"),
-    (["--workers", "2"], "--workers is not yet for files"),
     (["--names", "nothing_like_it"], "no hole named 'nothing_like_it' in the given files"),
 ])
 def test_options_that_do_not_go_with_files_are_refused_in_one_line(project, tmp_path, extra, message):

@@ -1,6 +1,7 @@
 """`prover prove`: batch-prove a benchmark split (in-process or on a Ray cluster), or the holes of a user's files."""
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -57,8 +58,9 @@ def prove(paths, backend, benchmark, split, limit, names, model, model_settings,
         raise UserError("--ray-address goes with --workers N")
     load_paths = [("-R", *binding) for binding in recursive_paths] + [("-Q", *binding) for binding in qualified_paths]
     if paths:
+        cluster = _cluster_settings(workers, ray_address, cpus_per_worker, model_replicas, model_gpus, order)
         _prove_files(plugin, list(paths), load_paths, limit, names, model, model_settings, search_config, out,
-                     progress, workers, order, trees, write)
+                     progress, cluster, order, trees, write)
         return
     if load_paths or write:
         raise UserError(f"{'-R/-Q' if load_paths else '--write'} goes with files to prove (prover prove PATHS ...)")
@@ -75,10 +77,7 @@ def prove(paths, backend, benchmark, split, limit, names, model, model_settings,
     selected = {t.name for t in theorems}
     try:
         if workers:
-            from prover.distributed import ClusterSettings
-
-            cluster = ClusterSettings(workers=workers, address=ray_address, cpus_per_worker=cpus_per_worker,
-                                      model_replicas=model_replicas, model_gpus=model_gpus, order=order)
+            cluster = _cluster_settings(workers, ray_address, cpus_per_worker, model_replicas, model_gpus, order)
             model_name = _prove_on_ray(backend, plugin.file_suffix, theorems, search_config, out, model, model_settings,
                                        cluster, progress, trees)
         else:
@@ -99,27 +98,47 @@ def prove(paths, backend, benchmark, split, limit, names, model, model_settings,
     click.echo(f"{benchmark} {split} [{model_name}]: {summarize(rows).line()}")
 
 
+def _cluster_settings(workers, address, cpus_per_worker, model_replicas, model_gpus, order):
+    """The Ray job's settings, or None without --workers (Ray is imported only with it)."""
+    if not workers:
+        return None
+    from prover.distributed import ClusterSettings
+
+    return ClusterSettings(workers=workers, address=address, cpus_per_worker=cpus_per_worker,
+                           model_replicas=model_replicas, model_gpus=model_gpus, order=order)
+
+
 def _prove_on_ray(backend, suffix, theorems, config, out, model, settings, cluster, progress, trees=True) -> str:
     """The batch on Ray (prover.distributed); returns the model's name for the summary."""
+    with _ray_job(backend, cluster, model, settings) as job:
+        for _ in job.run(theorems, config, out, suffix, progress, trees=trees):
+            pass
+        return job.model_name
+
+
+@contextlib.contextmanager
+def _ray_job(backend, cluster, model, settings, model_backend=None):
+    """A started ProverCluster whose provers make their backend from `backend` (a name, or what makes it), with
+    the model of `model_backend` (default: `backend`, a name); a job that cannot start is one UserError line."""
     import functools
 
     from prover.distributed import ClusterError, ProverCluster
     from prover.models import load_generator
 
-    make_model = None if model == "none" else functools.partial(load_generator, model, backend, settings)
+    model_backend = model_backend or backend
+    make_model = None if model == "none" else functools.partial(load_generator, model, model_backend, settings)
     try:
         with ProverCluster(backend, cluster, make_model) as job:
-            for _ in job.run(theorems, config, out, suffix, progress, trees=trees):
-                pass
-            return job.model_name
+            yield job
     except (ClusterError, BackendUnavailable) as exc:
         raise UserError(str(exc)) from None
 
 
 def _prove_files(plugin, paths, load_paths, limit, names, model, model_settings, search_config, out, progress,
-                 workers, order, trees, write) -> None:
-    """`prover prove PATHS`: the holes of the user's files, proved in-process into the run folder OUT."""
-    from prover.prove_files import prove_holes, select_holes
+                 cluster, order, trees, write) -> None:
+    """`prover prove PATHS`: the holes of the user's files, proved in-process (or on Ray: `cluster`) into the run
+    folder OUT."""
+    from prover.prove_files import MakeInContextBackend, prove_holes, prove_holes_on, select_holes
 
     ctx = click.get_current_context()
     given = [f"--{name}" for name in ("benchmark", "split")
@@ -130,8 +149,6 @@ def _prove_files(plugin, paths, load_paths, limit, names, model, model_settings,
         able = [name for name in available_backends() if cached_plugin(name).user_files is not None]
         raise UserError(f"the {plugin.name} backend cannot prove holes in files yet"
                         + (f"; use --backend {' or '.join(able)}" if able else ""))
-    if workers:
-        raise UserError("--workers is not yet for files: prove them in-process (leave out --workers)")
     wanted = theorem_names(names)
     try:
         files = plugin.user_files(paths, load_paths)
@@ -140,19 +157,27 @@ def _prove_files(plugin, paths, load_paths, limit, names, model, model_settings,
         raise UserError(str(exc)) from None
     run_config = {"backend": plugin.name, "paths": sorted(str(p.absolute()) for p in paths),
                   "load_paths": [list(b) for b in load_paths], "model": model, "limit": limit, "names": names,
-                  **vars(search_config), **vars(model_settings), "workers": None, "order": order, "trees": trees,
-                  "write": write}
+                  **vars(search_config), **vars(model_settings), "workers": cluster and cluster.workers,
+                  "ray_address": cluster and cluster.address, "order": order, "trees": trees, "write": write}
     check_model_spec(model, plugin.name, model_settings)
     try:
         prepare_run_dir(out, run_config)
-        prover_backend = files.make_backend()
+        prover_backend = None if cluster else files.make_backend()  # on a cluster, each prover actor has its own
     except (RunFolderError, BackendUnavailable) as exc:
         raise UserError(str(exc)) from None
-    generator = tactic_generator(model, plugin.name, model_settings)
     try:
-        with prover_backend:
-            outcomes = prove_holes(files, holes, prover_backend, generator, search_config, out, plugin.file_suffix,
-                                   write=write, progress=progress, trees=trees, order=order)
+        if cluster:
+            make_backend = MakeInContextBackend.given(plugin.name, paths, load_paths)
+            with _ray_job(make_backend, cluster, model, model_settings, plugin.name) as job:
+                outcomes = prove_holes_on(job, files, holes, search_config, out, plugin.file_suffix, write=write,
+                                          progress=progress, trees=trees)
+                model_name = job.model_name
+        else:
+            generator = tactic_generator(model, plugin.name, model_settings)
+            model_name = generator.name
+            with prover_backend:
+                outcomes = prove_holes(files, holes, prover_backend, generator, search_config, out,
+                                       plugin.file_suffix, write=write, progress=progress, trees=trees, order=order)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: finished rows are saved in {out / RESULTS}; rerun the same command to resume", err=True)
         sys.exit(130)
@@ -168,6 +193,6 @@ def _prove_files(plugin, paths, load_paths, limit, names, model, model_settings,
             click.echo(f"{shown}: nothing written: {outcome.reason}")
     selected = {hole.theorem.name for hole in holes}
     rows = [r for r in read_rows(out / RESULTS) if r["name"] in selected]
-    click.echo(f"{len(holes)} holes in {len({h.file for h in holes})} files [{generator.name}]: {summarize(rows).line()}")
+    click.echo(f"{len(holes)} holes in {len({h.file for h in holes})} files [{model_name}]: {summarize(rows).line()}")
     if holes and all(hole.unsupported for hole in holes):  # the rows say why, one each; the exit status says so too
         raise UserError(f"{len(holes)} holes found, none provable here: {holes[0].unsupported}")

@@ -32,8 +32,11 @@ from prover.serve import ServeConfig
 @click.option("--allow-origin", "allow_origins", multiple=True, metavar="ORIGIN",
               help="a web page origin (e.g. https://my.editor:8443) whose requests are served besides loopback "
                    "pages; repeatable")
+@click.option("--files-under", "files_under", multiple=True, metavar="DIR",
+              type=click.Path(exists=True, file_okay=False, resolve_path=True),
+              help="folders whose files POST /prove-hole may prove and write (default: the current folder); repeatable")
 def serve(host, port, backend, model, model_settings, num_candidates, request_timeout, tactic_timeout, hammer,
-          hammer_timeout, max_body_bytes, max_batch, allow_origins):
+          hammer_timeout, max_body_bytes, max_batch, allow_origins, files_under):
     """Serve tactic suggestions to editors over HTTP (llmstep, LeanCopilot external model, and /suggest)."""
     if model == "none":
         raise UserError("serve needs a model to suggest tactics (--model none has none)")
@@ -61,9 +64,9 @@ def serve(host, port, backend, model, model_settings, num_candidates, request_ti
     config = ServeConfig(backend=backend, num_candidates=num_candidates, request_timeout=request_timeout,
                          tactic_timeout=tactic_timeout, hammer=hammer, hammer_timeout=hammer_timeout,
                          max_body_bytes=max_body_bytes, max_batch=max_batch,
-                         allow_origins=tuple(allow_origins))
+                         allow_origins=tuple(allow_origins), files_under=tuple(files_under))
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}: anyone who can reach it can use the model (no authentication)", err=True)
     click.echo(f"serving {generator.name} for {backend} on http://{host}:{port} "
-               f"(llmstep: POST /, LeanCopilot: POST /generate, ours: POST /suggest)", err=True)
+               f"(llmstep: POST /, LeanCopilot: POST /generate, ours: POST /suggest and /prove-hole)", err=True)
     run_server(generator, host=host, port=port, config=config, log_level="warning")
