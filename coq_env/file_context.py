@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Sequence
 
 from coq_env.admit_goal import NoAdmitGoal, admit_goal_statement, admit_lemma_name, filled_admit
+from coq_env.assumptions import CHECK_ROOT, LIBRARY_ROOTS, assumptions_verdict, compile_checked_file
 from coq_env.coqtop import SandboxLimits
 from coq_env.functor_assumptions import functor_assumptions_verdict, functor_parameters
 from coq_env.holes import ADMIT, Hole, find_holes
 from coq_env.project import CoqProject
 from coq_env.proof_imports import needed_imports
 from coq_env.sentences import normalize, split_sentences
-from coq_env.verify import (CHECK_ROOT, DEFAULT_TIMEOUT, LIBRARY_ROOTS, _scoped,
-                            assumptions_verdict, compile_checked_file, proof_shape_problem, render_proof)
+from coq_env.verify import DEFAULT_TIMEOUT, proof_shape_problem, render_proof, scoped_commands
 from coq_env.writeback import missing_dependency
 from prover.sandbox import Sandbox, named_paths
 from prover.types import Theorem, Verdict
@@ -160,7 +160,7 @@ def _open_modules_untyped(context: str) -> str:
 def _open_module_openings(context: str) -> list[tuple[int, str]]:
     """The sentences that open the modules still open at the end of `context`, with their offsets, outermost first."""
     sentences = split_sentences(context)
-    scoped = _scoped([*sentences, "Check True."])  # the last entry: the scopes open at the end
+    scoped = scoped_commands([*sentences, "Check True."])  # the last entry: the scopes open at the end
     still_open = scoped[-1][1]
     found: list[tuple[int, str]] = []
     cursor = 0

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from coq_env.coqtop import SandboxLimits, find_executable
-from coq_env.verify import CHECK_ROOT, LIBRARY_ROOTS, parse_assumptions
+from coq_env.assumptions import CHECK_ROOT, LIBRARY_ROOTS, parse_assumptions
 from prover.sandbox import Sandbox
 from prover.types import Verdict
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from coq_env.sentences import normalize, split_sentences
 # verify's reading of a file's commands, with the sections and modules around each, is the one this file must
 # agree with: a hole's scopes and qualified name are what the checker will see.
-from coq_env.verify import _DECLARATION, _qualified, _scoped
+from coq_env.verify import DECLARATION, qualify, scoped_commands
 
 ADMITTED = "admitted"  # a lemma whose proof ends in `Admitted.`: its whole proof is the hole
 ADMIT = "admit"  # an `admit.` / `give_up.` step in a proof ending in Qed/Defined: its focused goal is the hole
@@ -63,14 +63,14 @@ def find_holes(text: str) -> list[Hole]:
     Corollary, Proposition, Property and Example are lemmas to prove).
     """
     located = _located_sentences(text)
-    scoped = _scoped([sentence for sentence, _, _ in located])
+    scoped = scoped_commands([sentence for sentence, _, _ in located])
     line_of = _line_finder(text)
     holes: list[Hole] = []
     open_lemmas: list[str] = []
     i = 0
     while i < len(located):
         command, scopes = scoped[i]
-        declared = _DECLARATION.match(command)
+        declared = DECLARATION.match(command)
         end = _proof_end(scoped, i + 1) if declared else None
         if end is None:
             i += 1
@@ -84,7 +84,7 @@ def find_holes(text: str) -> list[Hole]:
         in_module_type = next((scope for kind, scope in scopes if kind == "Module Type"), None)
         shared = dict(
             name=name,
-            qualified_name=_qualified(scopes, name),
+            qualified_name=qualify(scopes, name),
             statement_line=line_of(statement_start),
             statement=text[statement_start:statement_end],
             context=text[:statement_start],
@@ -145,7 +145,7 @@ def _proof_end(scoped: list[tuple[str, tuple]], first: int) -> int | None:
         command = scoped[j][0]
         if _PROOF_END.match(command):
             return j
-        if _DECLARATION.match(command):
+        if DECLARATION.match(command):
             return None
     return None
 

@@ -29,7 +29,7 @@ from coq_env.holes import _PROOF_OPENING, ADMITTED, _located_sentences, _proof_e
 from coq_env.project import PROJECT_FILE, read_project_file
 from coq_env.sentences import normalize, strip_comments
 from coq_env.sources import SourceFile, source_files, stdlib_root
-from coq_env.verify import _DECLARATION, _qualified, _scoped
+from coq_env.verify import DECLARATION, qualify, scoped_commands
 from coq_env.writeback import compile_problem
 from prover.jsonl import write_atomic
 from prover.proofsteps import ExtractOptions, split_of
@@ -58,10 +58,10 @@ def removable_proofs(text: str, max_sentences: int = MAX_SENTENCES, in_sections:
     ...) outside any `Module Type`, ending in `Qed.`, with at most `max_sentences` steps, whose name never occurs
     in the code after the proof. Without `in_sections`, only lemmas outside sections or opened by `Proof using`."""
     located = _located_sentences(text)
-    scoped = _scoped([sentence for sentence, _, _ in located])
+    scoped = scoped_commands([sentence for sentence, _, _ in located])
     found = []
     for i, (command, scopes) in enumerate(scoped):
-        declared = _DECLARATION.match(command)
+        declared = DECLARATION.match(command)
         end = _proof_end(scoped, i + 1) if declared else None
         if end is None or normalize(scoped[end][0]) != "Qed." or any(k == "Module Type" for k, _ in scopes):
             continue
@@ -78,7 +78,7 @@ def removable_proofs(text: str, max_sentences: int = MAX_SENTENCES, in_sections:
         if steps > max_sentences or re.search(rf"(?<![\w']){re.escape(name)}(?![\w'])", strip_comments(text[qed_end:])):
             continue
         keep_end = body[0][2] if opening else located[i][2]
-        found.append(TakenProof(lemma=_qualified(scopes, name), keep_end=keep_end, end=qed_end,
+        found.append(TakenProof(lemma=qualify(scopes, name), keep_end=keep_end, end=qed_end,
                                 proof=text[located[i][2]:qed_end].strip(), sentences=steps))
     return found
 

@@ -1,21 +1,19 @@
-"""Sound verification of a Rocq proof file: coqc in a fresh sandboxed process, then Print Assumptions."""
+"""Sound verification of a Rocq proof file: what it may say (its shape, no cheats), then coqc and `Print Assumptions`
+(coq_env.assumptions) in fresh sandboxed processes."""
 from __future__ import annotations
 
 import re
-import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from coq_env.assumptions import STATED_PREFIX, GenericChecks, assumptions_verdict, compile_checked_file
+from coq_env.coqtop import SandboxLimits
 from coq_env.hammer import TACTICS_IMPORT, uses_reconstruction
-from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable
 from coq_env.sentences import normalize, split_sentences, strip_comments, tactic_problem, vernacular_problem
 from prover.sandbox import Sandbox, isolated, named_paths
 from prover.types import Theorem, Verdict
 
-CHECK_ROOT = "LlemmaChecked"  # logical path the checked file is compiled under; anything in it is the file's own
-LIBRARY_ROOTS = ("Coq.", "Coquelicot.", "mathcomp.")  # installed libraries whose axioms a proof may rely on
-_DECLARATION = re.compile(r"^(?:Theorem|Lemma|Fact|Remark|Corollary|Proposition|Property|Example)\s+([\w']+)")
+DECLARATION = re.compile(r"^(?:Theorem|Lemma|Fact|Remark|Corollary|Proposition|Property|Example)\s+([\w']+)")
 _PROOF_END = ("Qed.", "Defined.")
 # What Coq accepts in front of a command without changing what the command declares: attributes, locality and
 # universe flags, and control commands. A cheat can hide `Axiom` behind any number of them.
@@ -45,8 +43,6 @@ _LET = re.compile(r"^Let\s+([\w']+)")  # section-local, so not in the compiled f
 _IMPORT = re.compile(r"^(?:(?:From\s+[\w.']+\s+)?Require(?:\s+(?:Import|Export))?|Import|Export)(?:\s+[\w.']+)+\s*\.$")
 # Library names every file of that library sees but no reader takes for the library's: Reals exports the field
 # `f` of its `family` record, and a file's own `Definition f` is the commonest helper there is.
-_MEANINGLESS_LIBRARY_NAMES = ("Coq.Reals.Rtopology.f",)
-_STATED = "LlemmaStated__"  # prefix of the definitions that record a sectioned theorem's type as stated
 
 
 class CannotCheck(Exception):
@@ -114,13 +110,13 @@ def check_proof_text(
         problem = proof_shape_problem(sentences, expected, extra_header)
         names = [expected.name]
     else:
-        scoped = _scoped(sentences)
+        scoped = scoped_commands(sentences)
         problem = _generic_problem(sentences, scoped) or _unconfined_problem(sentences)
         names = [theorem_name] if theorem_name else _declared_names(scoped)
         if not names and problem is None:
             problem = "no theorem in the file"
         text, probes = _with_statement_probes(text, sentences, scoped)
-        generic = _GenericChecks(probes, _imports(scoped), _text_only_names(scoped))
+        generic = GenericChecks(probes, _imports(scoped), _text_only_names(scoped))
     if problem:
         return Verdict(False, problem)
     # coqc writes only in the sandbox's dir; the checking coqtop reads it
@@ -178,7 +174,7 @@ def first_assumption(sentences: list[str]) -> tuple[int, str] | None:
     """(index, keyword) of the first sentence that assumes instead of proving (`Admitted`, `Axiom`, a `Variable`
     outside any section, ...), or None. Attributes and prefixes (`#[local]`, `Polymorphic`, `Time`...) are looked
     past."""
-    for i, (command, scopes) in enumerate(_scoped(sentences)):
+    for i, (command, scopes) in enumerate(scoped_commands(sentences)):
         m = _ASSUMING.match(command)
         if m:
             keyword = " ".join(m.group(1).split())
@@ -196,7 +192,7 @@ def _command(sentence: str) -> str:
     return s
 
 
-def _scoped(sentences: list[str]) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+def scoped_commands(sentences: list[str]) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
     """Each sentence's command (see `_command`) and the sections and modules open around it, outermost first,
     as (kind, name) pairs."""
     open_scopes: list[tuple[str, str]] = []
@@ -215,7 +211,7 @@ def _scoped(sentences: list[str]) -> list[tuple[str, tuple[tuple[str, str], ...]
     return scoped
 
 
-def _qualified(scopes: tuple[tuple[str, str], ...], name: str) -> str:
+def qualify(scopes: tuple[tuple[str, str], ...], name: str) -> str:
     """`name` as the compiled file's module path reaches it: modules qualify names, sections do not."""
     return ".".join([scope for kind, scope in scopes if kind != "Section"] + [name])
 
@@ -263,7 +259,7 @@ def _notation_terminals(notation: str, rest: str) -> list[tuple[str, bool]]:
 
 
 def _declared_names(scoped: list[tuple[str, tuple]]) -> list[str]:
-    return [_qualified(scopes, m.group(1)) for command, scopes in scoped if (m := _DECLARATION.match(command))]
+    return [qualify(scopes, m.group(1)) for command, scopes in scoped if (m := DECLARATION.match(command))]
 
 
 def _text_only_names(scoped: list[tuple[str, tuple]]) -> list[str]:
@@ -272,7 +268,7 @@ def _text_only_names(scoped: list[tuple[str, tuple]]) -> list[str]:
     names = []
     for command, scopes in scoped:
         if m := _LET.match(command) or _ABBREVIATION.match(command):
-            names.append(_qualified(scopes, m.group(1)))
+            names.append(qualify(scopes, m.group(1)))
         elif m := _NOTATION.match(command):
             names += [word for word, is_symbol in _notation_terminals(m.group(1), m.group(2)) if not is_symbol]
     return names
@@ -295,7 +291,7 @@ def _with_statement_probes(
     inserts: dict[int, list[str]] = {}
     probes = []
     for i, (command, scopes) in enumerate(scoped):
-        m = _DECLARATION.match(command)
+        m = DECLARATION.match(command)
         if not m or not scopes or scopes[-1][0] != "Section":  # modules cannot sit inside sections: innermost it is
             continue
         end = next((j for j in range(i + 1, len(scoped))
@@ -303,8 +299,8 @@ def _with_statement_probes(
         if end is None:
             continue  # the section is never closed: the file does not compile
         name = m.group(1)
-        inserts.setdefault(end, []).append(f"Definition {_STATED}{name} := ltac:(let T := type of @{name} in exact T).")
-        probes.append((_qualified(scopes, name), _qualified(scopes, _STATED + name)))
+        inserts.setdefault(end, []).append(f"Definition {STATED_PREFIX}{name} := ltac:(let T := type of @{name} in exact T).")
+        probes.append((qualify(scopes, name), qualify(scopes, STATED_PREFIX + name)))
     if not inserts:
         return text, probes
     pieces, copied, cursor = [], 0, 0
@@ -315,148 +311,3 @@ def _with_statement_probes(
             pieces += [text[copied:at], "\n".join(inserts[j]), "\n"]
             copied = at
     return "".join(pieces) + text[copied:], probes
-
-
-def compile_checked_file(box: Sandbox, limits: SandboxLimits, timeout: float,
-                         load_flags: tuple[str, ...] = ()) -> str | None:
-    """Compile the sandbox's Proof.v (as CHECK_ROOT.Proof, after `load_flags`); the first error line if it does
-    not compile."""
-    coqc = find_executable("coqc")
-    try:
-        done = box.run([coqc, "-q", *load_flags, "-Q", ".", CHECK_ROOT, "Proof.v"], limits, timeout)
-    except subprocess.TimeoutExpired:
-        return f"coqc did not finish in {timeout:.0f}s"
-    if done.returncode != 0:
-        out = (done.stdout + done.stderr).strip()
-        err = re.search(r"^Error:\s*(.*)", out, re.M | re.S)
-        return "does not compile: " + " ".join((err.group(1) if err else out or f"exit {done.returncode}").split())[:300]
-    return None
-
-
-@dataclass(frozen=True)
-class _GenericChecks:
-    """What generic mode asks the checking coqtop beyond Print Assumptions."""
-
-    probes: list[tuple[str, str]]  # (theorem, its type as its section states it): see _with_statement_probes
-    imports: list[str]  # the file's Require/Import commands
-    text_only_names: list[str]  # names the file defines that the compiled file does not list
-
-
-def assumptions_verdict(
-    folder: str, names: list[str], limits: SandboxLimits, timeout: float, generic: _GenericChecks | None = None,
-    load_flags: tuple[str, ...] = (), allowed_own: tuple[str, ...] = (),
-) -> Verdict:
-    """Ask a fresh coqtop what the compiled theorems rest on, and resolve each axiom to its full path; in generic
-    mode also that each theorem's type is its statement as written and that no standard name is redefined.
-    `allowed_own`: axioms the file declares (named relative to it) that do not reject, left in the verdict's."""
-    try:
-        with Coqtop(args=(*load_flags, "-Q", folder, CHECK_ROOT), limits=limits) as coq:
-            reply = coq.send(f"Require {CHECK_ROOT}.Proof.", timeout)
-            if reply.error:
-                return Verdict(False, f"compiled file does not load: {reply.error}")
-            axioms: set[str] = set()
-            for name in names:
-                reply = coq.send(f"Print Assumptions {CHECK_ROOT}.Proof.{name}.", timeout)
-                if reply.error:
-                    return Verdict(False, f"no theorem {name}: {reply.error}")
-                entries, unsafe = parse_assumptions(reply.output)
-                if unsafe:
-                    return Verdict(False, f"unsafe: {unsafe[0]}")
-                for entry in entries:
-                    about = coq.send(f"About {entry}.", timeout)
-                    full = re.search(r"Expands to:\s+\w+\s+(\S+)", about.output)
-                    axioms.add(full.group(1) if full else entry)
-            own = sorted(a for a in axioms if (a.startswith(CHECK_ROOT + ".") or not a.startswith(LIBRARY_ROOTS))
-                         and a.removeprefix(f"{CHECK_ROOT}.Proof.") not in allowed_own)
-            if own:
-                shown = own[0].removeprefix(f"{CHECK_ROOT}.Proof.")
-                reason = f"relies on an assumption the file declares itself: {shown}"
-                return Verdict(False, reason, tuple(sorted(axioms)))
-            if generic:
-                problem = _statement_problem(coq, generic.probes, timeout) or _shadowing_problem(coq, generic, timeout)
-                if problem:
-                    return Verdict(False, problem, tuple(sorted(axioms)))
-    except (CoqtopDied, CoqtopTimeout) as exc:
-        return Verdict(False, f"checker failed: {exc}")
-    return Verdict(True, "", tuple(sorted(axioms)))
-
-
-def _statement_problem(coq: Coqtop, probes: list[tuple[str, str]], timeout: float) -> str | None:
-    """Why a theorem declared in a section proves something other than its statement as written, or None."""
-    for theorem, probe in probes:
-        if coq.send(f"Check (@{CHECK_ROOT}.Proof.{theorem} : {CHECK_ROOT}.Proof.{probe}).", timeout).error:
-            proved = coq.send(f"Check @{CHECK_ROOT}.Proof.{theorem}.", timeout).output
-            proved = " ".join(proved.split(":", 1)[-1].split())[:200]
-            return (f"{theorem} is declared in a section and uses its variables or hypotheses, so it proves "
-                    f"'{proved}', not its statement as written (state it outside the section)")
-    return None
-
-
-def _shadowing_problem(coq: Coqtop, generic: _GenericChecks, timeout: float) -> str | None:
-    """Why a name the file defines changes what standard text means (`Local Definition ln x := 0`), or None.
-
-    The names are the compiled file's (Search lists everything it defines, constructors and fields included)
-    and those only its text shows. With the file's imports replayed, and the file itself not imported, a name
-    that Coq already resolves to a library object would be shadowed by the file's definition."""
-    coq.send('Remove Search Blacklist "Private_" "_subproof" "_subterm".', timeout)  # list every name
-    reply = coq.send(f"Search (_ : _) inside {CHECK_ROOT}.Proof.", timeout)
-    if reply.error:
-        return f"cannot check which names the file defines: {reply.error}"
-    compiled = [m.group(1) for m in re.finditer(r"^(\S+?):(?:\s|$)", reply.output, re.M)]
-    defined = [_file_relative(name) for name in compiled] + generic.text_only_names
-    for command in generic.imports:
-        coq.send(command, timeout)  # one the file itself could not load fails here too: nothing to see then
-    for name in dict.fromkeys(suffix for name in defined for suffix in _suffixes(name)):
-        if _STATED in name:
-            continue
-        reply = coq.send(f"Locate {name}.", timeout)
-        if reply.error:
-            return f"cannot check whether the file redefines the standard name '{name}': {reply.error}"
-        library = _visible_library_object(reply.output)
-        if library:
-            return f"the file redefines the standard name '{name}' (already {library})"
-    return None
-
-
-def _file_relative(name: str) -> str:
-    """A name Search printed for the compiled file (`Proof.Z.of_nat`), relative to the file (`Z.of_nat`)."""
-    for prefix in (f"{CHECK_ROOT}.Proof.", "Proof."):
-        if name.startswith(prefix):
-            return name[len(prefix):]
-    return name
-
-
-def _suffixes(name: str) -> list[str]:
-    """`Z.of_nat` is reached as `Z.of_nat`, and as `of_nat` inside its module: each can shadow a library name."""
-    parts = name.split(".")
-    return [".".join(parts[i:]) for i in range(len(parts))]
-
-
-def _visible_library_object(locate_output: str) -> str | None:
-    """From `Locate NAME`'s answer, the library object NAME denotes as it stands, or None. Coq lists every object
-    with that name and says of those the name does not reach which longer name to use; tactics and modules do
-    not change what a statement means."""
-    if locate_output.startswith("No object"):
-        return None
-    for entry in re.split(r"\n(?=\S)", locate_output):
-        m = re.match(r"(\w+(?: Type)?) (\S+)", entry)
-        if not m or m.group(1) in ("Ltac", "Ltac2", "Module", "Module Type") or "shorter name" in entry:
-            continue
-        if not m.group(2).startswith(CHECK_ROOT + ".") and m.group(2) not in _MEANINGLESS_LIBRARY_NAMES:
-            return m.group(2)
-    return None
-
-
-def parse_assumptions(output: str) -> tuple[list[str], list[str]]:
-    """Axiom names, and lines that report unsafe checking (unguarded fixpoints, collapsed universes...)."""
-    entries, unsafe = [], []
-    for line in output.splitlines():
-        if line.strip() == "Closed under the global context":
-            continue  # Coq's whole answer when there is nothing; never a substring test: an axiom's type can say it
-        if not line or line[0].isspace() or re.fullmatch(r"[A-Z][\w ]*:", line) or line.startswith("Fetching opaque"):
-            continue  # continuation of a type, or a section title like "Axioms:"
-        if re.search(r"\b(unsafe|assumed|type.in.type)\b", line):
-            unsafe.append(line.strip())
-        else:  # "name : type", or "name" alone when the type wraps onto the next lines
-            entries.append(line.split()[0])
-    return entries, unsafe
