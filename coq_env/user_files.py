@@ -15,7 +15,7 @@ from coq_env.project import CoqProject, ProjectFileError, project_for
 from coq_env.verify import DEFAULT_TIMEOUT
 from coq_env.writeback import WriteError, missing_dependency, write_patch, write_proofs
 from prover.backend import Timeouts
-from prover.plugins import FileHole, UserFilesError, WriteOutcome
+from prover.plugins import FileHole, UserFilesError, WriteOutcome, gathered_holes, shown_path, source_files
 from prover.types import Theorem, Verdict
 
 SUFFIX = ".v"
@@ -29,13 +29,7 @@ class RocqUserFiles:
         self.root = project.root
         self._holes: dict[str, tuple[Path, Hole]] = {}  # FileHole name -> its file and hole
         self._theorems: dict[str, Theorem] = {}  # FileHole name -> hole_theorem's answer, for the holes it took
-        holes = []
-        for file in files:
-            holes += self._file_holes(file)
-        if not holes:
-            raise UserFilesError(f"no holes (lemmas ending in Admitted., admit. steps) in "
-                                 f"{', '.join(_shown(file) for file in files)}")
-        self.holes = tuple(holes)
+        self.holes = gathered_holes(files, self._file_holes, "lemmas ending in Admitted., admit. steps")
 
     def make_backend(self, timeouts: Timeouts | None = None) -> RocqBackend:
         return RocqBackend(timeouts=timeouts, load_flags=tuple(self.project.flags()))
@@ -68,7 +62,7 @@ class RocqUserFiles:
         try:
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise UserFilesError(f"cannot read {_shown(file)}: {exc}") from None
+            raise UserFilesError(f"cannot read {shown_path(file)}: {exc}") from None
         holes = find_holes(text)
         if not holes:
             return []
@@ -96,33 +90,15 @@ def open_user_files(paths: Sequence[Path], load_paths: Sequence[tuple[str, str, 
     `_CoqProject` governing them, with the caller's -R/-Q `load_paths` (relative to the current folder) over it.
     Raises UserFilesError for a path that is missing or holds no .v file, paths in different projects, a bad
     project file, no hole at all, or a required library of the project that is not compiled."""
-    if not paths:
-        raise UserFilesError("no files given")
+    files = source_files(paths, SUFFIX, "a Rocq file")
     options = [word for binding in load_paths for word in binding]
-    files: list[Path] = []
     projects = []
     for path in paths:
-        files += [file for file in _rocq_files(Path(path)) if file not in files]
         try:
             projects.append(project_for(path, options))
         except ProjectFileError as exc:
             raise UserFilesError(str(exc)) from None
     return RocqUserFiles(_one_project(projects, paths), files)
-
-
-def _rocq_files(path: Path) -> list[Path]:
-    """The .v files at `path` (absolute): the file itself, or a folder's, sorted, hidden folders skipped."""
-    if not path.exists():
-        raise UserFilesError(f"{path}: no such file or folder")
-    if path.is_file():
-        if path.suffix != SUFFIX:
-            raise UserFilesError(f"{path} is not a Rocq file ({SUFFIX})")
-        return [path.absolute()]
-    found = sorted(file.absolute() for file in path.rglob(f"*{SUFFIX}") if file.is_file()
-                   and not any(part.startswith(".") for part in file.relative_to(path).parts))
-    if not found:
-        raise UserFilesError(f"{path}: no {SUFFIX} files in this folder")
-    return found
 
 
 def _one_project(projects: list[CoqProject], paths: Sequence[Path]) -> CoqProject:
@@ -134,8 +110,3 @@ def _one_project(projects: list[CoqProject], paths: Sequence[Path]) -> CoqProjec
     if files != {None}:
         return projects[0]
     return replace(projects[0], root=Path(os.path.commonpath([project.root for project in projects])))
-
-
-def _shown(file: Path) -> str:
-    """The file as the user would name it: relative to the current folder where it is below it."""
-    return os.path.relpath(file) if file.is_relative_to(Path.cwd()) else str(file)

@@ -28,7 +28,7 @@ from prover.backend import BackendBase, Timeouts
 from prover.errors import one_line
 from prover.file_writes import LOCK_WAIT, FileWriteError, read_exact, relative_name, rewriting
 from prover.file_writes import write_patch as write_patch_file
-from prover.plugins import FileHole, UserFilesError, WriteOutcome
+from prover.plugins import FileHole, UserFilesError, WriteOutcome, gathered_holes, shown_path, source_files
 from prover.types import BackendUnavailable, Theorem, Verdict
 
 SUFFIX = ".thy"
@@ -62,13 +62,7 @@ class IsabelleUserFiles:
         self._checker = checker
         self.unavailable = None if checker else unavailable  # why nothing can be proved here, or None
         self._holes: dict[str, tuple[Path, str, Hole]] = {}  # FileHole name -> file, its text when read, hole
-        holes: list[FileHole] = []
-        for file in files:
-            holes += self._file_holes(file)
-        if not holes:
-            raise UserFilesError(f"no holes (lemmas with sorry, proofs ending in oops) in "
-                                 f"{', '.join(_shown(file) for file in files)}")
-        self.holes = tuple(holes)
+        self.holes = gathered_holes(files, self._file_holes, "lemmas with sorry, proofs ending in oops")
 
     def make_backend(self, timeouts: Timeouts | None = None):
         if self.unavailable:
@@ -106,9 +100,9 @@ class IsabelleUserFiles:
             text = file.read_bytes().decode("utf-8")
             holes = find_holes(text)
         except (OSError, UnicodeDecodeError) as exc:
-            raise UserFilesError(f"cannot read {_shown(file)}: {exc}") from None
+            raise UserFilesError(f"cannot read {shown_path(file)}: {exc}") from None
         except LexError as exc:
-            raise UserFilesError(f"{_shown(file)} is not a readable theory: {exc}") from None
+            raise UserFilesError(f"{shown_path(file)} is not a readable theory: {exc}") from None
         relative = file.relative_to(self.root).as_posix() if file.is_relative_to(self.root) else str(file)
         found = []
         for hole in holes:
@@ -146,13 +140,9 @@ def open_user_files(paths: Sequence[Path], load_paths: Sequence[tuple[str, str, 
     """The holes of the .thy files at `paths` (files, or folders searched for them) in their project (the
     ROOT file above them). Raises UserFilesError for a path that is missing or holds no .thy file, paths under
     different ROOT files, `-R`/`-Q` options (Rocq's), a theory that does not lex, or no hole at all."""
-    if not paths:
-        raise UserFilesError("no files given")
     if load_paths:
         raise UserFilesError("-R/-Q bind Rocq load paths: Isabelle finds a project's sessions in its ROOT file")
-    files: list[Path] = []
-    for path in paths:
-        files += [file for file in _theory_files(Path(path)) if file not in files]
+    files = source_files(paths, SUFFIX, "an Isabelle theory")
     roots = {find_root_file(file.parent) for file in files}
     if len(roots) > 1:
         raise UserFilesError(f"{', '.join(str(p) for p in paths)} belong to different sessions "
@@ -347,22 +337,3 @@ def write_patch(out: Path, file: Path, proofs: Mapping[str, Sequence[str]], root
     original = read_exact(file)
     relative = relative_name(file, root) if file.is_relative_to(root) else file.name
     return write_patch_file(out, relative, original, fill_proofs(original, proofs))
-
-
-def _theory_files(path: Path) -> list[Path]:
-    """The .thy files at `path`: the file itself, or a folder's, sorted, hidden folders skipped."""
-    if not path.exists():
-        raise UserFilesError(f"{path}: no such file or folder")
-    if path.is_file():
-        if path.suffix != SUFFIX:
-            raise UserFilesError(f"{path} is not an Isabelle theory ({SUFFIX})")
-        return [path.absolute()]
-    found = sorted(file.absolute() for file in path.rglob(f"*{SUFFIX}") if file.is_file()
-                   and not any(part.startswith(".") for part in file.relative_to(path).parts))
-    if not found:
-        raise UserFilesError(f"{path}: no {SUFFIX} files in this folder")
-    return found
-
-
-def _shown(file: Path) -> str:
-    return os.path.relpath(file) if file.is_relative_to(Path.cwd()) else str(file)

@@ -26,7 +26,7 @@ from prover.backend import Backend, BackendBase, Timeouts
 from prover.errors import one_line
 from prover.file_writes import LOCK_WAIT, FileWriteError, read_exact, relative_name, rewriting
 from prover.file_writes import write_patch as write_patch_file
-from prover.plugins import FileHole, UserFilesError, WriteOutcome
+from prover.plugins import FileHole, UserFilesError, WriteOutcome, gathered_holes, shown_path, source_files
 from prover.types import BackendUnavailable, Failed, ProofState, TacticResult, Theorem, Verdict
 
 SUFFIX = ".lean"
@@ -72,13 +72,7 @@ class LeanUserFiles:
         self.repl_command = list(repl_command) if repl_command else None
         self.unavailable = unavailable if unavailable or repl_command else NO_LEAN
         self._holes: dict[str, Hole] = {}  # FileHole name -> its hole
-        holes = []
-        for file in files:
-            holes += self._file_holes(file)
-        if not holes:
-            raise UserFilesError(f"no holes (theorems, lemmas or examples with `sorry`) in "
-                                 f"{', '.join(_shown(file) for file in files)}")
-        self.holes = tuple(holes)
+        self.holes = gathered_holes(files, self._file_holes, "theorems, lemmas or examples with `sorry`")
 
     def make_backend(self, timeouts: Timeouts | None = None) -> Backend:
         if self.unavailable:
@@ -117,7 +111,7 @@ class LeanUserFiles:
         try:
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise UserFilesError(f"cannot read {_shown(file)}: {exc}") from None
+            raise UserFilesError(f"cannot read {shown_path(file)}: {exc}") from None
         holes = find_holes(text)
         if holes and not self.unavailable:
             problem = missing_build(text, self.root, file)
@@ -141,13 +135,9 @@ def open_user_files(paths: Sequence[Path], load_paths: Sequence[tuple[str, str, 
     folder, the REPL then running in the project `prover setup lean` made). `repl_command` overrides how a REPL
     starts. Raises UserFilesError for a path that is missing or holds no .lean file, paths in different projects,
     -R/-Q bindings, no hole at all, or a module of the project the files import that is not built."""
-    if not paths:
-        raise UserFilesError("no files given")
     if load_paths:
         raise UserFilesError("-R/-Q bind Rocq load paths: a Lean file's project is its Lake root (lakefile.lean)")
-    files: list[Path] = []
-    for path in paths:
-        files += [file for file in _lean_files(Path(path)) if file not in files]
+    files = source_files(paths, SUFFIX, "a Lean file")
     roots = {lake_root(file) for file in files}
     if len(roots) > 1:
         raise UserFilesError(f"{', '.join(str(p) for p in paths)} belong to different Lake projects "
@@ -340,23 +330,3 @@ def _read_or_empty(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return ""
-
-
-def _lean_files(path: Path) -> list[Path]:
-    """The .lean files at `path`: the file itself, or a folder's, sorted, hidden folders (.lake) skipped."""
-    if not path.exists():
-        raise UserFilesError(f"{path}: no such file or folder")
-    if path.is_file():
-        if path.suffix != SUFFIX:
-            raise UserFilesError(f"{path} is not a Lean file ({SUFFIX})")
-        return [path.absolute()]
-    found = sorted(file.absolute() for file in path.rglob(f"*{SUFFIX}") if file.is_file()
-                   and not any(part.startswith(".") for part in file.relative_to(path).parts))
-    if not found:
-        raise UserFilesError(f"{path}: no {SUFFIX} files in this folder")
-    return found
-
-
-def _shown(file: Path) -> str:
-    """The file as the user would name it: relative to the current folder where it is below it."""
-    return os.path.relpath(file) if file.is_relative_to(Path.cwd()) else str(file)

@@ -7,6 +7,7 @@ an optional one is None (or empty) where the backend does not have it, and the c
 from __future__ import annotations
 
 import random
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import entry_points
@@ -133,6 +134,44 @@ class UserFiles(Protocol):
         """Put `proofs` (hole label -> tactics) into `file`: with `write`, into the file itself (checked first,
         atomically; a refusal leaves it untouched), else as a unified diff under `out/patches/`."""
         ...
+
+
+def source_files(paths: Sequence[Path], suffix: str, language: str) -> list[Path]:
+    """The files a user's PATHS name for `prover prove`, each once, in the order given: a file itself (it must end
+    in `suffix`), or a folder's files ending in it, sorted, hidden folders (.git, .lake) skipped; all absolute.
+    UserFilesError (one line) for no path, a missing path, another kind of file, or a folder without any.
+    `language` names the files ("a Rocq file")."""
+    if not paths:
+        raise UserFilesError("no files given")
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise UserFilesError(f"{path}: no such file or folder")
+        if path.is_file():
+            if path.suffix != suffix:
+                raise UserFilesError(f"{path} is not {language} ({suffix})")
+            found = [path.absolute()]
+        else:
+            found = sorted(file.absolute() for file in path.rglob(f"*{suffix}") if file.is_file()
+                           and not any(part.startswith(".") for part in file.relative_to(path).parts))
+            if not found:
+                raise UserFilesError(f"{path}: no {suffix} files in this folder")
+        files += [file for file in found if file not in files]
+    return files
+
+
+def gathered_holes(files: Sequence[Path], holes_of: Callable[[Path], list[FileHole]], kinds: str) -> tuple[FileHole, ...]:
+    """Every file's holes (`holes_of` one file), in file order; UserFilesError naming the files when there are
+    none. `kinds` says what a hole is in this language ("lemmas ending in Admitted., admit. steps")."""
+    holes = [hole for file in files for hole in holes_of(file)]
+    if not holes:
+        raise UserFilesError(f"no holes ({kinds}) in {', '.join(shown_path(file) for file in files)}")
+    return tuple(holes)
+
+
+def shown_path(file: Path) -> str:
+    """A file as the user would name it: relative to the current folder where it is below it."""
+    return os.path.relpath(file) if file.is_relative_to(Path.cwd()) else str(file)
 
 
 class OpenUserFiles(Protocol):
