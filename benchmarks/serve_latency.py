@@ -55,7 +55,8 @@ def default_generator():
 @contextlib.contextmanager
 def running_server(generator, config):
     """A SuggestionServer on uvicorn on a free loopback port, in a thread; yields its base URL and the server."""
-    from prover.serve import SuggestionServer, serve_in_thread
+    from prover.serve import SuggestionServer
+    from prover.serve_runners import serve_in_thread
 
     server = SuggestionServer(generator, config)
     with serve_in_thread(server) as port:

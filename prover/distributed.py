@@ -6,8 +6,9 @@
     back (only the driver writes)               with a proxy generator          requests from all provers go
                                                                                  to the model as one batch
 The rows, proof files, search trees and resume rules are those of the in-process batch (prover.batch): a run can be
-started in-process and finished on a cluster, or the other way round. Ray is imported only here, and only when a job
-starts: `prover prove` without `--workers` never imports it.
+started in-process and finished on a cluster, or the other way round. Ray is imported only here and in the actors'
+module (prover.cluster_actors), and only when a job starts: `prover prove` without `--workers` never imports it. The
+order theorems are handed out in: prover.theorem_order.
 
 Faults: Ray restarts a prover actor whose process dies (`max_restarts`); the theorem it was proving is tried once
 more, then recorded as `error` with the reason. A model actor is restarted too, and its callers' requests are
@@ -17,8 +18,6 @@ theorem gets exactly one row.
 from __future__ import annotations
 
 import collections
-import functools
-import json
 import math
 import os
 import sys
@@ -28,19 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-import psutil
-
 from prover.backend import Backend
-from prover.batch import RESULTS, BatchProgress, attempt_one, error_row, finished_names, read_rows
-from prover.batching import LATE_ANSWER_GRACE_S
-from prover.generators import AutomationOnly, Candidate, TacticGenerator
-from prover.jsonl import write_atomic
+from prover.batch import RESULTS, BatchProgress, error_row, finished_names, read_rows
+from prover.cluster_actors import remote_actor_classes
+from prover.generators import AutomationOnly, TacticGenerator
 from prover.search import SearchConfig
-from prover.types import BackendUnavailable, StatementError, Theorem
-
-ORDERS = ("given", "longest-first")
-# Theorems in flight when a job stopped, with how long they had run: the next longest-first run starts them first.
-UNFINISHED = "unfinished.json"
+from prover.theorem_order import ORDERS, order_theorems, read_unfinished, write_unfinished
+from prover.types import BackendUnavailable, Theorem
 
 
 class ClusterError(RuntimeError):
@@ -60,159 +53,6 @@ class ClusterSettings:
     order: str = "given"
     max_restarts: int = 3  # per prover actor; past that the driver starts a fresh actor in its place
     object_store_mb: int = 100  # local Ray only: rows and theorems are small
-
-
-# ---- scheduling order ------------------------------------------------------------------------------------------
-
-
-def order_theorems(theorems: list[Theorem], order: str, seconds_hint: dict[str, float] | None = None) -> list[Theorem]:
-    """`given`: as listed. `longest-first`: theorems known to take long (from the last run) first, longest first,
-    then the rest by statement length, longest first: long searches started last would leave workers idle at the end."""
-    if order == "given":
-        return list(theorems)
-    if order != "longest-first":
-        raise ValueError(f"unknown order {order!r} (choose from {', '.join(ORDERS)})")
-    hints = seconds_hint or {}
-    known = sorted((t for t in theorems if t.name in hints), key=lambda t: -hints[t.name])
-    rest = sorted((t for t in theorems if t.name not in hints), key=lambda t: -len(t.statement))
-    return known + rest
-
-
-def read_unfinished(out: Path) -> dict[str, float]:
-    path = out / UNFINISHED
-    try:
-        return {str(k): float(v) for k, v in json.loads(path.read_text()).items()}
-    except (OSError, ValueError, AttributeError):
-        return {}
-
-
-def _write_unfinished(out: Path, seconds: dict[str, float]) -> None:
-    merged = read_unfinished(out)
-    for name, s in seconds.items():
-        merged[name] = max(s, merged.get(name, 0.0))
-    write_atomic(out / UNFINISHED, json.dumps({k: round(v, 3) for k, v in sorted(merged.items())}, indent=1))
-
-
-# ---- actors (plain classes; wrapped by ray.remote when a job starts) -------------------------------------------
-
-
-def _usage(process: psutil.Process) -> tuple[float, float]:
-    """(resident MB, CPU seconds) of one process; zeros for one that is gone or cannot be read."""
-    try:
-        with process.oneshot():
-            times = process.cpu_times()
-            return process.memory_info().rss / 2**20, times.user + times.system
-    except psutil.Error:
-        return 0.0, 0.0
-
-
-def process_usage() -> dict:
-    """This process's resident memory (MB) and CPU time (s), and its live children's (a prover's proof-assistant
-    processes): what the docs' memory table and the benchmarks' CPU diagnostics read."""
-    me = psutil.Process()
-    rss_mb, cpu_seconds = _usage(me)
-    children = [_usage(child) for child in me.children(recursive=True)]
-    return {"pid": me.pid, "rss_mb": rss_mb, "children_rss_mb": sum(rss for rss, _ in children),
-            "cpu_seconds": cpu_seconds, "children_cpu_seconds": sum(cpu for _, cpu in children)}
-
-
-class ModelActorClient:
-    """The TacticGenerator a prover actor searches with: each request goes to its model actor and waits there."""
-
-    def __init__(self, actor, name: str):
-        self.actor = actor
-        self.name = name
-
-    def generate(self, theorem: Theorem, state_text: str, n: int, deadline: float | None = None) -> list[Candidate]:
-        """A deadline crosses to the model actor as seconds left: monotonic clocks are per machine."""
-        import ray
-
-        if deadline is None:
-            return ray.get(self.actor.generate.remote(theorem, state_text, n))
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return []
-        try:
-            return ray.get(self.actor.generate.remote(theorem, state_text, n, left), timeout=left + LATE_ANSWER_GRACE_S)
-        except ray.exceptions.GetTimeoutError:
-            return []
-
-
-class ProverActor:
-    """Owns one proof-assistant process of the chosen backend and proves whole theorems, one at a time."""
-
-    def __init__(self, backend: str | Callable[[], Backend], model_actor: str | None = None,
-                 model_name: str = "none"):
-        """`backend`: a backend's name, or a picklable callable that makes the backend here (the holes of a user's
-        files: prover.prove_files.MakeInContextBackend). `model_actor`: the name of the model actor to ask for
-        candidates (None: automation only). A name, not a handle: Ray restarts an actor from its constructor
-        arguments, and a handle among them is an object it may lose."""
-        from prover.plugins import load_plugin
-
-        # BackendUnavailable here: the actor cannot start
-        self.backend = load_plugin(backend).make_backend() if isinstance(backend, str) else backend()
-        self.generator: TacticGenerator = AutomationOnly()
-        if model_actor is not None:
-            import ray
-
-            self.generator = ModelActorClient(ray.get_actor(model_actor), model_name)
-
-    def info(self) -> dict:
-        import ray
-
-        return {"pid": os.getpid(), "node": ray.util.get_node_ip_address()}
-
-    def usage(self) -> dict:
-        return process_usage()
-
-    def warm_up(self, theorem: Theorem) -> None:
-        """Start the proof assistant on the theorem's header, as the first theorem of a batch would."""
-        try:
-            self.backend.open(theorem)
-        except StatementError:
-            pass
-
-    def prove(self, theorem: Theorem, config: SearchConfig, trees: bool = True) -> tuple[dict, str | None, dict | None]:
-        """The row, proof text and search tree, returned as data: only the driver writes the run folder. A backend
-        with `annotate_row` (InContextBackend) adds to the row what only it knows (what its check said)."""
-        attempt = attempt_one(theorem, self.backend, self.generator, config, trees)
-        annotate = getattr(self.backend, "annotate_row", None)
-        return attempt if annotate is None else attempt._replace(row=annotate(theorem, attempt.row))
-
-
-class ModelActor:
-    """One model replica behind a GeneratorService; a threaded actor, so requests from many provers are in
-    flight at once and the service coalesces them into batched model calls."""
-
-    def __init__(self, make_generator: Callable[[], TacticGenerator], max_batch: int, max_wait_ms: float):
-        from prover.batching import GeneratorService
-
-        self.service = GeneratorService(make_generator(), max_batch=max_batch, max_wait_ms=max_wait_ms)
-
-    def name(self) -> str:
-        return self.service.name
-
-    def generate(self, theorem: Theorem, state_text: str, n: int, seconds_left: float | None = None) -> list[Candidate]:
-        deadline = None if seconds_left is None else time.monotonic() + seconds_left
-        return self.service.generate(theorem, state_text, n, deadline=deadline)
-
-    def stats(self) -> dict:
-        return self.service.stats()
-
-    def info(self) -> dict:
-        import ray
-
-        return {"pid": os.getpid(), "node": ray.util.get_node_ip_address()}
-
-    def usage(self) -> dict:
-        return process_usage()
-
-
-@functools.lru_cache(maxsize=None)
-def _remote_classes():
-    import ray
-
-    return ray.remote(ProverActor), ray.remote(ModelActor)
 
 
 def _short(exc: BaseException) -> str:
@@ -273,7 +113,7 @@ class ProverCluster:
             raise ClusterError("Ray is not installed: pip install 'llemma-prover[ray]' (or: pip install ray)") from None
         self._connect(ray)
         s = self.settings
-        prover_cls, model_cls = _remote_classes()
+        prover_cls, model_cls = remote_actor_classes()
         if self.make_model is not None:
             gpus = s.model_gpus if s.model_gpus is not None else (1 if ray.cluster_resources().get("GPU", 0) > 0 else 0)
             per_replica = math.ceil(s.workers / s.model_replicas)
@@ -314,7 +154,7 @@ class ProverCluster:
         self._owns_ray = True
 
     def _new_prover(self, slot: int):
-        prover_cls, _ = _remote_classes()
+        prover_cls, _ = remote_actor_classes()
         model = self.model_actor_names[slot % len(self.model_actor_names)] if self.model_actor_names else None
         # max_task_retries=0: the driver decides about retrying a theorem (once), not Ray.
         # max_concurrency=2: info()/usage() answer while a proof runs; the driver sends one proof at a time.
@@ -447,7 +287,7 @@ class ProverCluster:
             bar.close()
             in_flight = {t.name: time.monotonic() - started for _, t, started in running.values() if t is not None}
             if in_flight:  # stopped (Ctrl-C, an error): remember what was running, for longest-first next time
-                _write_unfinished(out, in_flight)
+                write_unfinished(out, in_flight)
 
     def _probe(self, slot: int, running: dict) -> None:
         """A call that waits through the prover's restart (Ray retries it) and answers once the actor is back."""

@@ -97,7 +97,7 @@ def prove_holes(files: UserFiles, holes: Sequence[FileHole], backend: Backend, g
 
     def prove(theorems: list[Theorem]) -> Iterable[dict]:
         if order != "given":
-            from prover.distributed import order_theorems, read_unfinished  # imports no Ray
+            from prover.theorem_order import order_theorems, read_unfinished
 
             theorems = order_theorems(theorems, order, read_unfinished(out))
         return prove_batch(theorems, checked, generator, config, out, suffix, progress, trees, checked.annotate_row)

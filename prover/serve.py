@@ -21,7 +21,8 @@ The edges: a POST must be ``Content-Type: application/json`` (415), a browser ``
 allowed by ``--allow-origin`` (403), and no CORS header is ever sent, so a web page cannot drive the server. A
 ``check`` text may hold only what the backend's editor syntax allows (nothing that reaches outside the proof
 assistant), and its proof-assistant work ends at the request's deadline. Bad input fails before batching, one request
-at a time; an unexpected error is logged and answered as just "internal error".
+at a time; an unexpected error is logged and answered as just "internal error". What a request may be:
+prover.serve_requests; running the server on uvicorn: prover.serve_runners.
 
 Concurrent requests go through one GeneratorService, so they are coalesced into the model's batched calls, and
 its LRU cache answers a repeated (state, prefix) without a model call. How a prefix starts every suggestion:
@@ -34,8 +35,6 @@ import contextlib
 import json
 import logging
 import math
-import re
-import socket
 import sys
 import threading
 import time
@@ -50,6 +49,7 @@ from prover.hole_at_cursor import HoleProver, HoleRequestError, read_hole_reques
 from prover.plugins import DEFAULT_BACKEND, available_backends, cached_plugin
 from prover.prefixing import MAX_N, PrefixingGenerator, encode_state
 from prover.search import SearchConfig
+from prover.serve_requests import RequestError, read_body, refusal, string_field, valid_text
 from prover.syntax import DeadlinePassed, EditorSyntax, EditorTextError
 from prover.types import Theorem
 
@@ -76,10 +76,6 @@ class ServeConfig:
     max_wait_ms: float = 20.0  # how long it waits for each next request to join a batch (a lone one: once)
     cache_size: int = 4096  # (state, prefix) answers kept
     files_under: tuple[str, ...] = ()  # folders /prove-hole may read and write in; empty: the current one at start
-
-
-class RequestError(Exception):
-    """Something wrong with the request itself (HTTP 400)."""
 
 
 def exp_mean_logprob(c: Candidate) -> float:
@@ -145,10 +141,10 @@ class SuggestionServer:
         return await self.service.agenerate(theorem, encode_state(state, prefix), n, deadline=deadline)
 
     async def suggest(self, body: dict) -> dict:
-        backend = _string(body, "backend", self.config.backend)
+        backend = string_field(body, "backend", self.config.backend)
         if backend not in self.backends:
             raise RequestError(f"unknown backend {backend!r} (choose from {', '.join(self.backends)})")
-        prefix = _string(body, "prefix", "")
+        prefix = string_field(body, "prefix", "")
         n = body.get("n", self.config.num_candidates)
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_N:
             raise RequestError(f"n must be an integer from 1 to {MAX_N}")
@@ -156,13 +152,13 @@ class SuggestionServer:
         if check is not None and not isinstance(check, str):
             raise RequestError("check must be a string (the file text up to the cursor)")
         if check:
-            _valid_text(check, "check")
+            valid_text(check, "check")
         hammer = body.get("hammer", self.config.hammer)
         if not isinstance(hammer, bool):
             raise RequestError("hammer must be true or false")
         if check and self.checker(backend) is not None:
             return await self._suggest_checked(backend, check, prefix, n, hammer and self.config.hammer)
-        state = _string(body, "state", None)
+        state = string_field(body, "state", None)
         if state is None:
             raise RequestError(f"state is required (or check, for backend {' or '.join(self._checking_backends())})")
         self._limit(state, "state")
@@ -250,12 +246,12 @@ class SuggestionServer:
             async def answer(body):
                 if not isinstance(body, dict):
                     raise RequestError("the body must be a JSON object")
-                state = _string(body, "tactic_state", None)
+                state = string_field(body, "tactic_state", None)
                 if state is None:
                     raise RequestError("tactic_state is required")
                 self._limit(state, "tactic_state")
-                prefix = _string(body, "prefix", "")
-                context = _string(body, "context", "") or ""
+                prefix = string_field(body, "prefix", "")
+                context = string_field(body, "context", "") or ""
                 context = context[-self.config.max_context_chars:]  # accepted; our prompts have no slot
                 found = await self.candidates(self.config.backend, state, prefix, self.config.num_candidates)
                 return {"suggestions": [c.tactic for c in found]}
@@ -266,12 +262,12 @@ class SuggestionServer:
             async def answer(body):
                 if not isinstance(body, dict):
                     raise RequestError("the body must be a JSON object")
-                state = _string(body, "input", None)
+                state = string_field(body, "input", None)
                 if state is None:
                     raise RequestError("input is required")
                 self._limit(state, "input")
-                prefix = _string(body, "prefix", "") or ""
-                _string(body, "name", "")
+                prefix = string_field(body, "prefix", "") or ""
+                string_field(body, "name", "")
                 found = await self.candidates(self._copilot_backend(), state, prefix, self.config.num_candidates)
                 return {"outputs": [{"output": c.tactic, "score": exp_mean_logprob(c)} for c in found]}
 
@@ -323,13 +319,13 @@ class SuggestionServer:
                            lifespan=lifespan)
 
         async def app(scope, receive, send):
-            # Before any route: a web page the user visits must not be able to drive the server (see `_refusal`).
+            # Before any route: a web page the user visits must not drive the server (prover.serve_requests).
             if scope["type"] == "http":
                 from starlette.datastructures import Headers
 
-                refusal = self._refusal(Headers(scope=scope), scope["method"])
-                if refusal is not None:
-                    status, message = refusal
+                refused = refusal(Headers(scope=scope), scope["method"], self.config.allow_origins)
+                if refused is not None:
+                    status, message = refused
                     body = {"error": message}
                     if scope["path"] == "/":
                         body["suggestions"] = []  # llmstep's client reads `suggestions` from whatever comes back
@@ -338,23 +334,6 @@ class SuggestionServer:
             await routed(scope, receive, send)
 
         return app
-
-    def _refusal(self, headers, method: str) -> tuple[int, str] | None:
-        """(status, message) for a request no route may see, or None.
-
-        A browser adds `Origin` to a page's cross-site requests, and may send a "simple" cross-site POST (a
-        text/plain body, no CORS pre-flight) without asking: so a request from a non-loopback origin is refused
-        unless --allow-origin names it, and a POST must say it is JSON. No route answers CORS pre-flights
-        (OPTIONS gets 405) or sends Access-Control-* headers, so a page can never read an answer either."""
-        origin = headers.get("origin")
-        if origin is not None and not _loopback_origin(origin) and \
-                origin.rstrip("/").lower() not in {o.rstrip("/").lower() for o in self.config.allow_origins}:
-            return 403, f"origin {origin[:100]!r} is not allowed (loopback only, or prover serve --allow-origin)"
-        if method == "POST":
-            media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-            if media_type != "application/json":
-                return 415, "Content-Type must be application/json"
-        return None
 
     async def _handle(self, request, answer, llmstep_style: bool = False,
                       cut_at_timeout: bool = True):
@@ -369,7 +348,7 @@ class SuggestionServer:
         from starlette.responses import Response
 
         try:
-            raw = await _read_body(request, self.config.max_body_bytes)
+            raw = await read_body(request, self.config.max_body_bytes)
         except ClientDisconnect:  # the client went away mid-body: nobody to answer, nothing to report
             log.debug("client disconnected before its request body arrived")
             return Response(status_code=400)
@@ -395,52 +374,12 @@ class SuggestionServer:
         return JSONResponse(result)
 
 
-_LOOPBACK_ORIGIN = re.compile(r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?/?", re.IGNORECASE)
-
-
 def _editor(backend: str) -> EditorSyntax | None:
     return cached_plugin(backend).editor
 
 
-def _loopback_origin(origin: str) -> bool:
-    """Whether a browser's `Origin` is a page served from this machine (http://localhost:8080 and the like)."""
-    return _LOOPBACK_ORIGIN.fullmatch(origin.strip()) is not None
-
-
 async def _in_thread(fn, *args):
     return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
-
-
-async def _read_body(request, limit: int) -> bytes | None:
-    """The body, or None when it is over `limit` bytes (told by Content-Length, or found while reading)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _string(body: dict, key: str, default):
-    value = body.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise RequestError(f"{key} must be a string")
-    return _valid_text(value, key)
-
-
-def _valid_text(value: str, key: str) -> str:
-    """`value`, if it is text a tokenizer or coqtop can take: JSON's \\ud800 escapes make lone surrogates."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise RequestError(f"{key} is not valid Unicode text (it holds a lone surrogate)") from None
-    return value
 
 
 def _row(c: Candidate, status: str | None) -> dict:
@@ -448,40 +387,3 @@ def _row(c: Candidate, status: str | None) -> dict:
     if status is not None:
         row["status"] = status
     return row
-
-
-def serve(generator, host: str = "127.0.0.1", port: int = 6000, config: ServeConfig = ServeConfig(),
-          log_level: str = "info") -> None:
-    """Run the server until interrupted."""
-    import uvicorn
-
-    server = SuggestionServer(generator, config)
-    try:
-        uvicorn.run(server.app, host=host, port=port, log_level=log_level)
-    finally:
-        server.close()
-
-
-@contextlib.contextmanager
-def serve_in_thread(server: SuggestionServer, host: str = "127.0.0.1", start_timeout: float = 60.0):
-    """`server` on uvicorn on a free port of `host`, in a daemon thread (tests, benchmarks, notebooks); yields the
-    port, and stops the server and closes it on exit."""
-    import uvicorn
-
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port = probe.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(server.app, host=host, port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + start_timeout
-        while not uv.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the suggestion server did not start")
-            time.sleep(0.02)
-        yield port
-    finally:
-        uv.should_exit = True
-        thread.join(30)
-        server.close()

@@ -12,7 +12,8 @@ import pytest
 
 from prover.generators import Candidate
 from prover.prompts import PromptTemplate
-from prover.serve import ServeConfig, SuggestionServer, serve_in_thread
+from prover.serve import ServeConfig, SuggestionServer
+from prover.serve_runners import serve_in_thread
 from prover.testing import ReplayGenerator
 
 STATE = "n : ℕ\n⊢ gcd n n = n"

@@ -17,7 +17,8 @@ import pytest
 
 from prover.batch import prepare_run_dir, read_rows
 from prover.jsonl import append_row
-from prover.distributed import ClusterSettings, ProverCluster, order_theorems
+from prover.distributed import ClusterSettings, ProverCluster
+from prover.theorem_order import order_theorems
 from prover.testing import ReplayGenerator
 from prover.search import SearchConfig
 from prover.types import Theorem
@@ -76,7 +77,7 @@ class SlowModelDouble:
 
 
 def test_a_model_actor_answers_by_the_time_a_prover_has_left():
-    from prover.distributed import ModelActor
+    from prover.cluster_actors import ModelActor
 
     actor = ModelActor(lambda: SlowModelDouble(5.0), max_batch=4, max_wait_ms=1)  # the actor's class, run in-process
     try:

@@ -82,7 +82,7 @@ def prove(paths, backend, benchmark, split, limit, names, model, model_settings,
                                        cluster, progress, trees)
         else:
             if order != "given":
-                from prover.distributed import order_theorems, read_unfinished  # imports no Ray
+                from prover.theorem_order import order_theorems, read_unfinished
 
                 theorems = order_theorems(theorems, order, read_unfinished(out))
             generator = tactic_generator(model, backend, model_settings)

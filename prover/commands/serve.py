@@ -50,7 +50,7 @@ def serve(host, port, backend, model, model_settings, num_candidates, request_ti
         import starlette  # noqa: F401
     except ImportError:
         raise UserError("serve needs starlette and uvicorn: pip install starlette uvicorn") from None
-    from prover.serve import serve as run_server
+    from prover.serve_runners import serve as run_server
 
     import socket
 
