@@ -19,7 +19,7 @@ from prover.generators import TacticGenerator
 from prover.jsonl import append_row
 from prover.plugins import FileHole, UserFiles, UserFilesError, WriteOutcome, cached_plugin
 from prover.search import SearchConfig, Status
-from prover.types import Theorem, Verdict
+from prover.types import ProofState, StatementError, Theorem, Verdict
 
 if TYPE_CHECKING:
     from prover.distributed import ProverCluster
@@ -37,6 +37,14 @@ class InContextBackend(BackendWrapper):
         self.files = files
         self.holes = {hole.theorem.name: hole for hole in files.holes}
         self.verdicts: dict[str, Verdict] = {}
+
+    def open(self, theorem: Theorem) -> ProofState:
+        try:
+            return super().open(theorem)
+        except StatementError as exc:  # most often the user's file itself does not compile up to the hole
+            hole = self.holes[theorem.name]
+            raise StatementError(f"{hole.relative} does not load up to the hole's lemma (line "
+                                 f"{hole.statement_line or hole.line}): {exc}") from None
 
     def verify(self, theorem: Theorem, tactics: tuple[str, ...], timeout: float | None = None) -> Verdict:
         verdict = self.files.check(self.holes[theorem.name], tactics, timeout)

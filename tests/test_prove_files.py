@@ -256,3 +256,31 @@ def test_options_that_do_not_go_with_files_are_refused_in_one_line(project, tmp_
 def test_write_and_load_paths_without_files_are_refused_in_one_line(tmp_path):
     done = prover("prove", "--write", *QUICK, "--out", tmp_path / "run", cwd=tmp_path)
     assert "--write goes with files to prove" in one_error_line(done)
+
+
+@pytest.mark.rocq
+@pytest.mark.parametrize("text, message", [
+    ("Lemma broken : nat = bool.\nProof. exact I. Qed.\nLemma ok : True.\nAdmitted.\n",
+     "Bad.v does not load up to the hole's lemma (line 3): header does not load: The term \"I\" has type"),
+    ("Module Type T.\n  Lemma b : True.\n  Admitted.\nEnd T.\n",
+     "none provable here: T.b: inside Module Type T: an interface's proofs cannot be checked on their own"),
+])
+def test_a_file_whose_holes_cannot_be_proved_gets_rows_saying_why_one_line_and_exit_2(tmp_path, text, message):
+    (tmp_path / "Bad.v").write_text(text)
+    done = prover("prove", "Bad.v", "--write", *QUICK, "--out", tmp_path / "run", cwd=tmp_path)
+    assert message in one_error_line(done)
+    assert (tmp_path / "Bad.v").read_text() == text
+    assert [row["status"] for row in rows_by_name(tmp_path / "run").values()] == ["unsupported"]
+
+
+@pytest.mark.rocq
+def test_a_read_only_file_with_write_keeps_its_proofs_in_the_rows_and_is_untouched(project, tmp_path):
+    easy = project / "theories" / "Easy.v"
+    easy.chmod(0o444)
+    done = prover("prove", "theories/Easy.v", "--names", "double_3", "--write", *QUICK, "--out", tmp_path / "run",
+                  cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert easy.read_text() == EASY
+    row = rows_by_name(tmp_path / "run")["theories/Easy.v:double_3"]
+    assert row["status"] == "proved" and row["proof"] == ["reflexivity."] and row["written"] is False
+    assert "read-only" in row["write_reason"] and "nothing written" in done.stdout

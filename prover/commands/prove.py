@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from prover.batch import RESULTS, RunFolderError, prepare_run_dir, prove_batch, read_rows, summarize
+from prover.batch import RESULTS, UNSUPPORTED, RunFolderError, prepare_run_dir, prove_batch, read_rows, summarize
 from prover.command import UserError
 from prover.commands.common import (OutPath, benchmark_theorems, check_model_spec, plugin_named, select_theorems,
                                     tactic_generator, theorem_names)
@@ -194,5 +194,8 @@ def _prove_files(plugin, paths, load_paths, limit, names, model, model_settings,
     selected = {hole.theorem.name for hole in holes}
     rows = [r for r in read_rows(out / RESULTS) if r["name"] in selected]
     click.echo(f"{len(holes)} holes in {len({h.file for h in holes})} files [{model_name}]: {summarize(rows).line()}")
-    if holes and all(hole.unsupported for hole in holes):  # the rows say why, one each; the exit status says so too
-        raise UserError(f"{len(holes)} holes found, none provable here: {holes[0].unsupported}")
+    latest = {row["name"]: row for row in rows}
+    if latest and all(row["status"] == UNSUPPORTED for row in latest.values()):
+        # e.g. every hole in a Module Type, or a file that does not compile up to its holes: the rows say why, one
+        # each, and so does the exit status
+        raise UserError(f"{len(holes)} holes found, none provable here: {next(iter(latest.values()))['reason']}")
