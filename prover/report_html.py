@@ -16,8 +16,9 @@ from pygments.util import ClassNotFound
 
 from prover.jsonl import write_atomic
 from prover.report_plots import categories_svg, cactus_svg
-from prover.run_report import (Run, are_repeats, categories, compare, pass_at_k, summarize_run, theorem_details)
-from prover.search_tree import Outcome, SearchTree
+from prover.run_report import (STATUSES, Run, are_repeats, categories, compare, pass_at_k, summarize_run,
+                               theorem_details)
+from prover.search_tree import Outcome, SearchTree, Status
 
 MAX_TREE_EDGES = 150  # per tree shown: a long failed search is thousands of refusals, and the page must stay light
 MAX_TEXT = 600  # characters of a proof state or error shown in a tree
@@ -88,7 +89,8 @@ def tree_view(tree: SearchTree, limit: int = MAX_TREE_EDGES) -> TreeView:
             view.steps.append(step)
         return view
 
-    return TreeView(node(tree.root.key, True), limit - budget[0], len(tree.edges))
+    root = node(tree.root.key, tree.root.status is Status.PROVED)
+    return TreeView(root, limit - budget[0], len(tree.edges))
 
 
 def _environment() -> jinja2.Environment:
@@ -110,7 +112,7 @@ def render_report(runs: list[Run]) -> str:
              for by_name in details]
     index = {run.label: i for i, run in enumerate(runs)}
     return _environment().get_template("report.html").render(
-        runs=runs, summaries=[summarize_run(run) for run in runs], categories=table, comparisons=comparisons,
+        runs=runs, statuses=STATUSES, summaries=[summarize_run(run) for run in runs], categories=table, comparisons=comparisons,
         repeats=are_repeats(runs), pass_at_k=pass_at_k(runs) if are_repeats(runs) else {}, details=details,
         proof_html=proof_html, trees=trees, run_index=index, cactus_svg=cactus_svg(runs),
         categories_svg=categories_svg(runs, table) if table else "", style=_FORMATTER.get_style_defs(".hl"),

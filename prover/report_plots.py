@@ -6,6 +6,7 @@ import re
 
 import matplotlib
 from matplotlib.figure import Figure  # not pyplot: no global figure state, no GUI backend
+from matplotlib.ticker import MaxNLocator
 
 from prover.run_report import Run, cactus
 
@@ -39,6 +40,8 @@ def cactus_svg(runs: list[Run]) -> str:
     axes.set_ylabel("theorems proved")
     axes.grid(alpha=0.3)
     axes.set_ylim(bottom=0)
+    axes.set_xlim(left=0)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.legend(loc="lower right", fontsize="small")
     return svg_text(figure, "cactus")
 

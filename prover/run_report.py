@@ -267,7 +267,7 @@ def theorem_details(run: Run, with_trees: bool = True) -> list[TheoremDetail]:
         if tree is not None and tree.nodes:
             detail.statement = tree.root.goals
         if not proved:
-            detail.error = str(row.get("reason") or "") or _last_refusal(tree)
+            detail.error = one_line(str(row.get("reason") or "") or _last_refusal(tree), 400)
         details.append(detail)
     return details
 

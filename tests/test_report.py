@@ -81,7 +81,9 @@ def test_the_page_has_its_sections_plots_and_proofs_and_needs_no_network(runs):
     failed = page[page.index('id="thm-mathd_algebra_10"'):]
     assert "last error:" in failed[:failed.index("</details>")]
     tree = page[page.index('id="tree-aime_1984_p15"'):]
-    assert re.search(r'<details open><summary><code class="onproof">intros', tree)  # the proof path, open and marked
+    assert re.search(r'<li><details open><summary><code class="onproof">intros', tree)  # the proof path, open and marked
+    failed_tree = page[page.index('id="tree-mathd_algebra_10"'):]
+    assert "onproof" not in failed_tree[:failed_tree.index('id="thm-')]  # no proof, no path marked
 
 
 @pytest.mark.rocq
