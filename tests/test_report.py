@@ -1,5 +1,6 @@
 """`prover report` and the report page `prover prove` leaves in its run folder, on real small Rocq runs
 (--model none): the terminal table, the HTML sections and plots, a comparison of two runs, and bad input."""
+import importlib.util
 import json
 import re
 import shutil
@@ -192,3 +193,12 @@ def test_a_run_on_a_users_file_writes_its_report_with_the_files_folder_as_catego
     assert done.returncode == 0, done.stderr
     assert f"report: {tmp_path / 'run' / 'report.html'}" in done.stdout
     assert "<td>arith</td>" in html_of(tmp_path / "run" / "report.html")
+
+
+@pytest.mark.rocq
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed")
+def test_a_run_on_ray_workers_writes_its_report_too(tmp_path):
+    done = prover("prove", "--names", "mathd_algebra_104", *QUICK, "--workers", "1", "--out", tmp_path / "run")
+    assert done.returncode == 0, done.stderr
+    assert f"report: {tmp_path / 'run' / 'report.html'}" in done.stdout
+    assert 'id="tree-mathd_algebra_104"' in html_of(tmp_path / "run" / "report.html")
