@@ -21,7 +21,8 @@ from prover.run_report import (STATUSES, Run, are_repeats, categories, compare, 
 from prover.search_tree import Outcome, SearchTree, Status
 
 MAX_TREE_EDGES = 150  # per tree shown: a long failed search is thousands of refusals, and the page must stay light
-MAX_TEXT = 600  # characters of a proof state or error shown in a tree
+MAX_TEXT = 600  # characters of a proof state shown in a tree
+MAX_REFUSAL = 100  # characters of a refusal shown in a tree: enough to tell them apart, and most of a page's weight
 _FORMATTER = HtmlFormatter(cssclass="hl")
 
 
@@ -83,7 +84,7 @@ def tree_view(tree: SearchTree, limit: int = MAX_TREE_EDGES) -> TreeView:
             if budget[0] <= 0:
                 break
             budget[0] -= 1
-            step = TreeStep(edge.step or edge.tactic, edge.outcome.value, edge.on_proof, _cut(edge.error, 200))
+            step = TreeStep(edge.step or edge.tactic, edge.outcome.value, edge.on_proof, _cut(edge.error, MAX_REFUSAL))
             if edge.outcome is Outcome.ADVANCED and edge.dst is not None and edge.dst not in seen:
                 step.child = node(edge.dst, edge.on_proof)
             view.steps.append(step)
