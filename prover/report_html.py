@@ -112,9 +112,10 @@ def render_report(runs: list[Run]) -> str:
     trees = [{name: tree_view(d.tree) for name, d in by_name.items() if d.tree is not None and d.tree.nodes}
              for by_name in details]
     index = {run.label: i for i, run in enumerate(runs)}
+    repeats = are_repeats(runs)
     return _environment().get_template("report.html").render(
         runs=runs, statuses=STATUSES, summaries=[summarize_run(run) for run in runs], categories=table, comparisons=comparisons,
-        repeats=are_repeats(runs), pass_at_k=pass_at_k(runs) if are_repeats(runs) else {}, details=details,
+        repeats=repeats, pass_at_k=pass_at_k(runs) if repeats else {}, details=details,
         proof_html=proof_html, trees=trees, run_index=index, cactus_svg=cactus_svg(runs),
         categories_svg=categories_svg(runs, table) if table else "", style=_FORMATTER.get_style_defs(".hl"),
         escape=html.escape)

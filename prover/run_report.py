@@ -54,14 +54,10 @@ class Run:
                  "hammer" if c.get("hammer") else None]
         return ", ".join(p for p in parts if p) or "?"
 
-    def proof_text(self, name: str) -> str | None:
-        """The proof file written for a proved theorem (statement and proof), if any."""
+    def proof_file(self, name: str) -> tuple[str, str] | None:
+        """The proof file written for a proved theorem (statement and proof) and its suffix, if any."""
         found = sorted((self.folder / "proofs").glob(f"{_glob_escape(stored_name(name))}.*"))
-        return found[0].read_text(encoding="utf-8", errors="replace") if found else None
-
-    def proof_suffix(self, name: str) -> str:
-        found = sorted((self.folder / "proofs").glob(f"{_glob_escape(stored_name(name))}.*"))
-        return found[0].suffix if found else ""
+        return (found[0].read_text(encoding="utf-8", errors="replace"), found[0].suffix) if found else None
 
     def tree(self, name: str) -> SearchTree | None:
         """The theorem's search tree, if the run kept it and it reads back."""
@@ -261,9 +257,9 @@ def theorem_details(run: Run, with_trees: bool = True) -> list[TheoremDetail]:
         proved = row["status"] == "proved"
         detail = TheoremDetail(row["name"], row["status"], category(row), row.get("seconds"), row.get("expansions"),
                                [str(t) for t in row.get("proof") or []], tree=tree)
-        if proved:
-            detail.proof_file = run.proof_text(row["name"])
-            detail.suffix = run.proof_suffix(row["name"])
+        written = run.proof_file(row["name"]) if proved else None
+        if written is not None:
+            detail.proof_file, detail.suffix = written
         if tree is not None and tree.nodes:
             detail.statement = tree.root.goals
         if not proved:
