@@ -92,6 +92,10 @@ def load_run(folder: Path, label: str = "") -> Run:
 
 def load_runs(folders: list[Path]) -> list[Run]:
     """The runs to report on together; ReportError where they prove different things (nothing to compare)."""
+    resolved = [f.resolve() for f in folders]
+    twice = next((f for f, r in zip(folders, resolved) if resolved.count(r) > 1), None)
+    if twice is not None:
+        raise ReportError(f"{twice} is given twice: a run compared with itself says nothing")
     labels = _labels(folders)
     runs = [load_run(folder, label) for folder, label in zip(folders, labels)]
     first = runs[0]

@@ -135,11 +135,12 @@ def test_runs_of_different_benchmarks_are_refused_naming_both(runs, tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_a_missing_or_empty_run_folder_is_one_clear_line(tmp_path):
+def test_a_missing_empty_or_repeated_run_folder_is_one_clear_line(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "results.jsonl").write_text("")
-    for folder, message in ((tmp_path / "nope", "no results.jsonl in"), (tmp_path / "empty", "has no rows")):
-        done = prover("report", folder)
+    for folders, message in (([tmp_path / "nope"], "no results.jsonl in"), ([tmp_path / "empty"], "has no rows"),
+                             ([tmp_path / "empty", tmp_path / "empty"], "is given twice")):
+        done = prover("report", *folders)
         assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
