@@ -11,6 +11,7 @@ from prover.batch import RESULTS, UNSUPPORTED, RunFolderError, prepare_run_dir, 
 from prover.command import UserError
 from prover.commands.common import (OutPath, benchmark_theorems, check_model_spec, plugin_named, select_theorems,
                                     tactic_generator, theorem_names)
+from prover.commands.report import write_run_report
 from prover.commands.options import model_option, model_options, progress_option, search_options, selection_options
 from prover.plugins import UserFilesError, available_backends, cached_plugin
 from prover.types import BackendUnavailable
@@ -96,6 +97,7 @@ def prove(paths, backend, benchmark, split, limit, names, model, model_settings,
         sys.exit(130)
     rows = [r for r in read_rows(out / RESULTS) if r["name"] in selected]
     click.echo(f"{benchmark} {split} [{model_name}]: {summarize(rows).line()}")
+    write_run_report(out)
 
 
 def _cluster_settings(workers, address, cpus_per_worker, model_replicas, model_gpus, order):
@@ -194,6 +196,7 @@ def _prove_files(plugin, paths, load_paths, limit, names, model, model_settings,
     selected = {hole.theorem.name for hole in holes}
     rows = [r for r in read_rows(out / RESULTS) if r["name"] in selected]
     click.echo(f"{len(holes)} holes in {len({h.file for h in holes})} files [{model_name}]: {summarize(rows).line()}")
+    write_run_report(out)
     latest = {row["name"]: row for row in rows}
     if latest and all(row["status"] == UNSUPPORTED for row in latest.values()):
         # e.g. every hole in a Module Type, or a file that does not compile up to its holes: the rows say why, one

@@ -1,47 +1,105 @@
-"""`prover report`: summarise a run folder of `prover prove`."""
+"""`prover report`: summarise run folders of `prover prove` as a terminal table, and as an HTML page with --html."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.table import Table
 
-from prover.batch import RESULTS, latest_rows, read_rows, summarize
 from prover.command import UserError
-from prover.errors import first_line
+from prover.commands.common import OutPath
+from prover.run_report import STATUSES, ReportError, Run, are_repeats, compare, load_runs, pass_at_k, summarize_run
+
+REPORT_HTML = "report.html"  # what `prover prove` writes into its run folder
 
 
 @click.command()
-@click.argument("run", type=click.Path(path_type=Path))
-def report(run):
-    """Summarise a run folder written by `prover prove`."""
-    results = run / RESULTS
-    if not results.is_file():
-        raise UserError(f"no {RESULTS} in {run}")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--html", "html_path", type=OutPath(dir_okay=False, path_type=Path),
+              help="also write the report as one self-contained HTML page (plots, comparison, proofs, search trees)")
+def report(runs, html_path):
+    """Summarise the run folders RUNS written by `prover prove`; several runs of one benchmark are compared
+    against the first."""
     try:
-        rows = latest_rows(read_rows(results))  # a theorem retried after an `error` row counts by its last row
-    except OSError as exc:
-        raise UserError(f"cannot read {results}: {exc.strerror or exc}") from None
-    config_path = run / "config.json"
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
-    except (OSError, ValueError) as exc:  # only the summary's labels come from it: say so, then summarise
-        click.echo(f"warning: cannot read {config_path}: {first_line(exc)}", err=True)
-        config = {}
-    if not isinstance(config, dict):
-        config = {}
-    if isinstance(config.get("paths"), list):  # `prover prove PATHS`: the holes of a user's files
-        what = f"holes in {', '.join(map(str, config['paths']))}"
+        loaded = load_runs(list(runs))
+    except ReportError as exc:
+        raise UserError(str(exc)) from None
+    for run in loaded:
+        if run.config.get("_warning"):
+            click.echo(f"warning: {run.config['_warning']}", err=True)
+    console = Console(highlight=False, soft_wrap=False)
+    console.print(summary_table(loaded))
+    for run in loaded:
+        summary = summarize_run(run)
+        click.echo(f"{run.label}: {summary.line()}")
+        if summary.note:
+            click.echo(f"note: {run.label}: {summary.note}")
+    if len(loaded) == 1:
+        for row in loaded[0].rows:
+            if row["status"] == "proved":
+                resting = f" (depends on open lemma {', '.join(row['depends_on'])})" if row.get("depends_on") else ""
+                click.echo(f"  proved {row['name']}: {' '.join(map(str, row.get('proof') or []))}{resting}")
     else:
-        what = f"{config.get('benchmark', '?')} {config.get('split', '?')}"
-    click.echo(f"{what} [{config.get('model', '?')}]: {summarize(rows).line()}")
-    timed = [r for r in rows if isinstance(r.get("seconds"), (int, float))]
-    if timed:
-        total = sum(r["seconds"] for r in timed)
-        model = sum(r.get("model_seconds", 0) for r in timed)
-        env = sum(r.get("env_seconds", 0) for r in timed)
-        click.echo(f"time: {total:.1f}s over {len(timed)} theorems (model {model:.1f}s, proof assistant {env:.1f}s)")
-    for row in rows:
-        if row["status"] == "proved":
-            resting = f" (depends on open lemma {', '.join(row['depends_on'])})" if row.get("depends_on") else ""
-            click.echo(f"  proved {row['name']}: {' '.join(map(str, row.get('proof') or []))}{resting}")
+        console.print(comparison_table(loaded))
+    if html_path is not None:
+        try:
+            write_html(loaded, html_path)
+        except OSError as exc:
+            raise UserError(f"cannot write {html_path}: {exc.strerror or exc}") from None
+        click.echo(f"report: {html_path}")
+
+
+def write_html(runs: list[Run], path: Path) -> Path:
+    from prover.report_html import write_report  # matplotlib and pygments load only when a page is asked for
+
+    return write_report(runs, path)
+
+
+def write_run_report(out: Path) -> None:
+    """At the end of `prover prove`: OUT/report.html, and one line saying where it is (or why there is none)."""
+    try:
+        path = write_html(load_runs([out]), out / REPORT_HTML)
+    except (ReportError, OSError) as exc:  # the run itself is done and saved: a report that fails is a warning
+        click.echo(f"warning: no report: {exc}", err=True)
+        return
+    click.echo(f"report: {path}")
+
+
+def summary_table(runs: list[Run]) -> Table:
+    """One column per run, one row per figure: it stays readable in 80 columns for one run or several."""
+    table = Table(title=runs[0].benchmark, show_header=True, header_style="bold")
+    table.add_column("")
+    summaries = [summarize_run(run) for run in runs]
+    for run in runs:
+        table.add_column(run.label, justify="right")
+
+    def row(label: str, values) -> None:
+        table.add_row(label, *map(str, values))
+
+    row("model", [run.model for run in runs])
+    row("budgets", [run.budgets() for run in runs])
+    row("proved", [f"{s.proved}/{s.attempted}" for s in summaries])
+    for status in STATUSES[1:]:
+        row(status, [s.counts.get(status, 0) for s in summaries])
+    row("pass rate", [f"{s.rate:.1%}" for s in summaries])
+    row("95% interval", [f"{s.interval[0]:.1%}–{s.interval[1]:.1%}" for s in summaries])
+    row("time (s)", [f"{s.seconds:.1f}" for s in summaries])
+    row("  model", [f"{s.model_seconds:.1f}" for s in summaries])
+    row("  proof assistant", [f"{s.env_seconds:.1f}" for s in summaries])
+    row("  verification", [f"{s.verify_seconds:.1f}" for s in summaries])
+    return table
+
+
+def comparison_table(runs: list[Run]) -> Table:
+    """Each later run against the first: gained, lost, proved by both, by neither; pass@k where they are repeats."""
+    table = Table(title=f"against {runs[0].label}", header_style="bold")
+    for name in ("run", "gained", "lost", "both", "neither"):
+        table.add_column(name, justify="left" if name == "run" else "right")
+    for other in runs[1:]:
+        c = compare(runs[0], other)
+        table.add_row(other.label, f"+{len(c.gained)}", f"-{len(c.lost)}", str(c.both), str(c.neither))
+    if are_repeats(runs):
+        table.caption = "repeats of one setting: " + ", ".join(
+            f"pass@{k} {value:.1%}" for k, value in pass_at_k(runs).items())
+    return table
