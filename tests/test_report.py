@@ -2,6 +2,7 @@
 (--model none): the terminal table, the HTML sections and plots, a comparison of two runs, and bad input."""
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -203,3 +204,66 @@ def test_a_run_on_ray_workers_writes_its_report_too(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"report: {tmp_path / 'run' / 'report.html'}" in done.stdout
     assert 'id="tree-mathd_algebra_104"' in html_of(tmp_path / "run" / "report.html")
+
+
+# In a real browser: headless Chromium (Debian's `chromium`, driven by playwright) opens the pages from disk. The
+# screenshots stay in test-artifacts/ (or $TEST_ARTIFACTS) for a person to look at.
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).parents[1] / "test-artifacts"))
+
+
+def in_chromium(page_file: Path, screenshot: str, look):
+    """Open `page_file` in headless Chromium, run `look(page)`, keep a full-page screenshot; the console's errors and
+    warnings, and every URL the page asked for."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium here (apt install chromium; .ci/run installs it)")
+    problems, asked = [], []
+    with sync_api.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])  # CI runs as root
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            page.on("request", lambda request: asked.append(request.url))
+            page.goto(page_file.as_uri(), wait_until="load")
+            look(page)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=ARTIFACTS / screenshot, full_page=True)
+        finally:
+            browser.close()
+    return problems, asked
+
+
+@pytest.mark.rocq
+def test_the_report_opens_in_chromium_with_its_plots_tables_and_a_tree_that_unfolds(runs):
+    root, _ = runs
+
+    def look(page):
+        for section in ("#summary table", "#cactus svg", "#categories table", "#categories svg"):
+            box = page.locator(section).first.bounding_box()
+            assert box and box["width"] > 100 and box["height"] > 50, section
+        assert "aime_1984_p15" in page.locator("#summary").inner_text() or page.locator("#thm-aime_1984_p15").count()
+        page.locator("#thm-aime_1984_p15 > summary").click()
+        page.locator("#tree-aime_1984_p15 > summary").click()
+        assert page.locator("#tree-aime_1984_p15 code.onproof").first.is_visible()  # the proof path, marked
+
+    problems, asked = in_chromium(root / "wide" / "report.html", "report.png", look)
+    assert problems == []
+    assert all(url.startswith(("file:", "data:")) for url in asked), asked
+    assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+
+
+@pytest.mark.rocq
+def test_a_two_run_comparison_opens_in_chromium_with_the_gained_theorem_side_by_side(runs, tmp_path):
+    root, _ = runs
+    out = tmp_path / "compare.html"
+    assert prover("report", root / "narrow", root / "wide", "--html", out).returncode == 0
+
+    def look(page):
+        gained = page.locator("#comparison")
+        assert gained.is_visible() and "aime_1984_p15" in gained.inner_text()
+        assert page.locator("#cactus svg").first.bounding_box()["width"] > 100
+
+    problems, asked = in_chromium(out, "comparison.png", look)
+    assert problems == [] and all(url.startswith(("file:", "data:")) for url in asked), (problems, asked)
