@@ -2,12 +2,14 @@
 problem's informal statement and proof (prover.informal) for Draft-Sketch-Prove."""
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from pathlib import Path
 
 from coq_env.sentences import split_sentences, strip_comments
 from prover.informal import with_informal
+from prover.plugins import Sample
 from prover.types import Theorem
 
 DATA = Path(__file__).parent / "data" / "minif2f-rocq"
@@ -37,3 +39,10 @@ def load_split(split: str) -> tuple[Theorem, ...]:
         parse_theorem_file(path.read_text(), path.stem, split=split, benchmark="minif2f-rocq")
         for path in sorted((DATA / split).glob("*.v"))
     )
+
+
+@lru_cache(maxsize=None)
+def load_samples() -> dict[str, Sample]:
+    """The named samples of miniF2F-rocq (data/minif2f-rocq/samples.json), e.g. the README's `quickstart`."""
+    data = json.loads((DATA / "samples.json").read_text(encoding="utf-8"))
+    return {name: Sample(split=s["split"], names=tuple(s["names"]), rule=s.get("rule", "")) for name, s in data.items()}

@@ -11,7 +11,7 @@ from coq_env.renaming import rename_step
 from coq_env.synthetic import KINDS, write_synthetic_proofsteps
 from coq_env.user_files import open_user_files
 from coq_env.stdlib_holes import build_stdlib_holes
-from coq_env.minif2f import load_split
+from coq_env.minif2f import load_samples, load_split
 from coq_env.sketch import SKETCH
 from coq_env.verify import RocqVerifier
 from prover.backend import check_file as check_with
@@ -44,4 +44,5 @@ PLUGIN = BackendPlugin(
     synthetic_kinds=KINDS,
     user_files=open_user_files,
     holes_benchmark=build_stdlib_holes,
+    samples={"minif2f-rocq": load_samples},
 )

@@ -12,7 +12,9 @@ from model_store.folders import (
     cache_root,
     default_model_dir,
     model_prompt,
+    quiet_loading,
     resolve_model,
+    stage,
 )
 
 __all__ = [
@@ -23,5 +25,7 @@ __all__ = [
     "cache_root",
     "default_model_dir",
     "model_prompt",
+    "quiet_loading",
     "resolve_model",
+    "stage",
 ]

@@ -5,11 +5,14 @@ optionally `llemma_prover.json` (MODEL_INFO) naming the prompt format it was tra
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,6 +20,9 @@ from pathlib import Path
 CACHE_ENV_VAR = "LLEMMA_PROVER_CACHE"
 DEFAULT_MODEL_NAME = "smollm2-135m"
 MODEL_INFO = "llemma_prover.json"  # in a model or adapter folder: {"prompt": template name, ...}
+
+# Measured: the conversion of SmolLM2-135M takes about 30 s on 2 CPU cores (imports included).
+CONVERSION_ESTIMATE = "about 30 s"
 
 # Something like "org/name": possibly a hub id rather than a local path.
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -56,11 +62,74 @@ def default_model_dir() -> Path:
         return target
     gguf = _smollm2_gguf()
     try:
-        return _convert_gguf(gguf, target)
+        with stage(f"converting the default model once ({CONVERSION_ESTIMATE})"):
+            return _convert_gguf(gguf, target)
     except OSError as error:
         raise ModelLoadError.because(
             f"cannot write the converted model to {target}", error, f" (set {CACHE_ENV_VAR} to a writable folder)"
         ) from error
+
+
+@contextlib.contextmanager
+def stage(what: str):
+    """One line on stderr for a slow step done once ("WHAT… done in N s"), third-party output inside it held back
+    as quiet_loading does."""
+    print(f"{what}…", end="", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    held = io.StringIO()
+    try:
+        with _held_back(held):
+            yield
+    except BaseException as error:
+        print(" interrupted" if isinstance(error, KeyboardInterrupt) else " failed", file=sys.stderr, flush=True)
+        _show_held(held)
+        raise
+    print(f" done in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def quiet_loading():
+    """Third-party progress bars, warnings and info logs (gguf, transformers, huggingface_hub, tqdm) kept off the
+    screen while a model is converted or loaded. What they write to stderr is held back and shown, bars left out,
+    only if the body raises, so a real error keeps its context; transformers' logged errors are always shown."""
+    held = io.StringIO()
+    try:
+        with _held_back(held):
+            yield
+    except BaseException:
+        _show_held(held)
+        raise
+
+
+_PROGRESS_BAR = re.compile(r"\d+%\|")
+
+
+@contextlib.contextmanager
+def _held_back(held: io.StringIO):
+    """stderr into `held`, transformers' progress bars off and its logging down to errors, until exit. Python
+    warnings print through sys.stderr, so they are held too, as is gguf's tqdm bar (not transformers' to switch)."""
+    with contextlib.redirect_stderr(held):
+        try:
+            from transformers.utils import logging as hf_logging
+        except ImportError:  # nothing of transformers to quiet; the body will say what is missing
+            yield
+            return
+        bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        try:
+            yield
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            if bars:
+                hf_logging.enable_progress_bar()
+
+
+def _show_held(held: io.StringIO) -> None:
+    """What was held back, progress bars left out, on stderr."""
+    lines = [line for line in re.split(r"[\r\n]+", held.getvalue()) if line.strip() and not _PROGRESS_BAR.search(line)]
+    if lines:
+        print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 def _smollm2_gguf() -> Path:

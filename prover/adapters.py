@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from model_store import MODEL_INFO, cache_root, default_model_dir
+from model_store import MODEL_INFO, cache_root, default_model_dir, stage
 
 ADAPTER_ROOT = Path(__file__).parent / "adapters"
 
@@ -34,6 +34,13 @@ def merged_model_dir(base: Path, adapter: Path) -> Path:
     target = cache_root() / "models" / f"{base.name}-{adapter.name}-{adapter_digest(adapter)}"
     if (target / MODEL_INFO).is_file():
         return target
+    with stage(f"merging the {adapter.name} adapter into the default model once (about 6 s)"):
+        _merge(base, adapter, target)
+    return target
+
+
+def _merge(base: Path, adapter: Path, target: Path) -> None:
+    """Write base + adapter, merged, to `target` (through a temp folder renamed into place)."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -49,7 +56,6 @@ def merged_model_dir(base: Path, adapter: Path) -> Path:
         os.replace(tmp, target)
     except OSError:  # another process merged it first
         shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 def default_model_for(backend: str) -> Path:

@@ -29,7 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Unpack
 
-from model_store import ModelLoadError, resolve_model
+from model_store import ModelLoadError, quiet_loading, resolve_model
 from prover import cascade_attention
 from prover.errors import first_line
 from prover.lm import Completion, completions_by_prompt, cut_at_stop, live_prompts
@@ -89,8 +89,9 @@ class HFModel:
         torch_dtype = getattr(torch, dtype) if dtype and dtype != "auto" else default_dtype(self.device)
         hf_logging.disable_progress_bar()  # a per-load weights bar would break the batch's own progress line
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
-            self.model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, local_files_only=True)
+            with quiet_loading():
+                self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+                self.model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, local_files_only=True)
         except Exception as error:  # noqa: BLE001 - any loader failure becomes one printable line
             raise ModelLoadError(f"cannot load model from {source}: {first_line(error)}") from error
         self.model.to(self.device).eval()

@@ -87,6 +87,15 @@ class UserFilesError(ValueError):
 
 
 @dataclass(frozen=True)
+class Sample:
+    """A fixed, named choice of a benchmark split's theorems (`prove --sample NAME`), in the order they run."""
+
+    split: str
+    names: tuple[str, ...]
+    rule: str = ""  # how they were chosen, in one sentence
+
+
+@dataclass(frozen=True)
 class FileHole:
     """One hole of a user's file (a lemma left `Admitted`, a `sorry`), as the prover core sees it."""
 
@@ -216,6 +225,8 @@ class BackendPlugin:
     synthetic_kinds: tuple[str, ...] = ()  # what `prover synth --kinds` may name
     user_files: OpenUserFiles | None = None  # `prover prove PATHS`: the holes of a user's own files
     holes_benchmark: BuildHolesBenchmark | None = None  # `prover stdlib-holes`: held-out library files with holes
+    # benchmark name -> load() of its named samples (`prove --sample NAME`: e.g. the README's quickstart)
+    samples: dict[str, Callable[[], Mapping[str, Sample]]] = field(default_factory=dict)
 
 
 class UnknownBackend(LookupError):

@@ -46,6 +46,23 @@ def theorem_names(names: str | None) -> list[str] | None:
     return wanted
 
 
+def sample_names(plugin, benchmark: str, split: str, sample: str | None, names: str | None) -> str | None:
+    """The --names value a --sample NAME stands for (its theorems, in its order); `names` where no sample is given.
+    An unknown sample, one of another split, or --names beside it is one UserError line."""
+    if sample is None:
+        return names
+    if names is not None:
+        raise UserError("--sample and --names both choose the theorems: give one of them")
+    samples = plugin.samples[benchmark]() if benchmark in plugin.samples else {}
+    if sample not in samples:
+        raise UserError(f"unknown sample {sample!r} for {benchmark}"
+                        f" (known: {', '.join(sorted(samples)) or 'none: this benchmark has no samples'})")
+    if samples[sample].split != split:
+        raise UserError(f"sample {sample!r} is of {benchmark}'s {samples[sample].split} split: "
+                        f"use --split {samples[sample].split}")
+    return ",".join(samples[sample].names)
+
+
 def select_theorems(theorems, names: str | None, limit: int | None):
     """The theorems a --names and --limit value pick, in --names' order where given."""
     wanted = theorem_names(names)

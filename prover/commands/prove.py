@@ -9,8 +9,8 @@ import click
 
 from prover.batch import RESULTS, UNSUPPORTED, RunFolderError, prepare_run_dir, prove_batch, read_rows, summarize
 from prover.command import UserError
-from prover.commands.common import (OutPath, benchmark_theorems, check_model_spec, plugin_named, select_theorems,
-                                    tactic_generator, theorem_names)
+from prover.commands.common import (OutPath, benchmark_theorems, check_model_spec, plugin_named, sample_names,
+                                    select_theorems, tactic_generator, theorem_names)
 from prover.commands.report import write_run_report
 from prover.commands.options import model_option, model_options, progress_option, search_options, selection_options
 from prover.plugins import UserFilesError, available_backends, cached_plugin
@@ -20,6 +20,8 @@ from prover.types import BackendUnavailable
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @selection_options(f"proof assistant ({', '.join(available_backends())})")
+@click.option("--sample", help="a fixed, named choice of the split's theorems (e.g. quickstart: the README's ten, "
+                               "across miniF2F's categories); with --limit, its first N")
 @model_option("default (tuned for the backend where an adapter ships) | base | none | hints (rule-based, rocq) | "
               "hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL (a bare PATH means hf:PATH)")
 @model_options("served_name", "temperature", "max_tokens", "prompt", "scoring", "dtype", "tensor_parallel_size")
@@ -49,7 +51,7 @@ from prover.types import BackendUnavailable
 @click.option("--write", is_flag=True,
               help="with PATHS: put each file's proofs into the file (compiled first; a file that would not compile "
                    "is left as it was); default: a patch per file in OUT/patches/")
-def prove(paths, backend, benchmark, split, limit, names, model, model_settings, search_config, out, progress,
+def prove(paths, backend, benchmark, split, limit, names, sample, model, model_settings, search_config, out, progress,
           workers, ray_address, cpus_per_worker, model_replicas, model_gpus, order, trees, recursive_paths,
           qualified_paths, write):
     """Batch-prove a benchmark split, or the holes (proofs left unfinished: Admitted, sorry) of the files or
@@ -58,6 +60,8 @@ def prove(paths, backend, benchmark, split, limit, names, model, model_settings,
     if ray_address and not workers:
         raise UserError("--ray-address goes with --workers N")
     load_paths = [("-R", *binding) for binding in recursive_paths] + [("-Q", *binding) for binding in qualified_paths]
+    if paths and sample:
+        raise UserError("--sample names a benchmark's theorems: it does not go with files to prove")
     if paths:
         cluster = _cluster_settings(workers, ray_address, cpus_per_worker, model_replicas, model_gpus, order)
         _prove_files(plugin, list(paths), load_paths, limit, names, model, model_settings, search_config, out,
@@ -65,9 +69,10 @@ def prove(paths, backend, benchmark, split, limit, names, model, model_settings,
         return
     if load_paths or write:
         raise UserError(f"{'-R/-Q' if load_paths else '--write'} goes with files to prove (prover prove PATHS ...)")
-    theorems = select_theorems(benchmark_theorems(plugin, benchmark, split), names, limit)
+    theorems = benchmark_theorems(plugin, benchmark, split)
+    theorems = select_theorems(theorems, sample_names(plugin, benchmark, split, sample, names), limit)
     run_config = {"backend": backend, "benchmark": benchmark, "split": split, "model": model, "limit": limit,
-                  "names": names, **vars(search_config), **vars(model_settings), "workers": workers,
+                  "names": names, "sample": sample, **vars(search_config), **vars(model_settings), "workers": workers,
                   "ray_address": ray_address, "order": order, "trees": trees}
     check_model_spec(model, backend, model_settings)
     try:
