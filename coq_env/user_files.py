@@ -15,7 +15,8 @@ from coq_env.project import CoqProject, ProjectFileError, project_for
 from coq_env.verify import DEFAULT_TIMEOUT
 from coq_env.writeback import WriteError, missing_dependency, write_patch, write_proofs
 from prover.backend import Timeouts
-from prover.plugins import FileHole, UserFilesError, WriteOutcome, gathered_holes, shown_path, source_files
+from prover.plugins import (FileHole, UserFilesError, WriteOutcome, gathered_holes, project_relative, shown_path,
+                             source_files)
 from prover.types import Theorem, Verdict
 
 SUFFIX = ".v"
@@ -69,7 +70,7 @@ class RocqUserFiles:
         problem = missing_dependency(text, self.project, file)
         if problem:
             raise UserFilesError(problem)
-        relative = file.relative_to(self.root).as_posix() if file.is_relative_to(self.root) else str(file)
+        relative = project_relative(file, self.root)
         found = []
         for hole in holes:
             name = f"{relative}:{hole.label}"

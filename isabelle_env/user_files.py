@@ -28,7 +28,8 @@ from prover.backend import BackendBase, Timeouts
 from prover.errors import one_line
 from prover.file_writes import LOCK_WAIT, FileWriteError, read_exact, relative_name, rewriting
 from prover.file_writes import write_patch as write_patch_file
-from prover.plugins import FileHole, UserFilesError, WriteOutcome, gathered_holes, shown_path, source_files
+from prover.plugins import (FileHole, UserFilesError, WriteOutcome, gathered_holes, project_relative, shown_path,
+                             source_files)
 from prover.types import BackendUnavailable, Theorem, Verdict
 
 SUFFIX = ".thy"
@@ -103,7 +104,7 @@ class IsabelleUserFiles:
             raise UserFilesError(f"cannot read {shown_path(file)}: {exc}") from None
         except LexError as exc:
             raise UserFilesError(f"{shown_path(file)} is not a readable theory: {exc}") from None
-        relative = file.relative_to(self.root).as_posix() if file.is_relative_to(self.root) else str(file)
+        relative = project_relative(file, self.root)
         found = []
         for hole in holes:
             name = f"{relative}:{hole.label}"

@@ -18,6 +18,8 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from lean_env.lexing import CHAR_LITERAL, IDENT_CHAR, block_comment_end
+
 SORRY = re.compile(r"(?<![\w'!?.])(sorry|admit)(?![\w'!?])")  # `admit` is core Lean's other name for sorry
 HOLE_KINDS = ("theorem", "lemma", "example")
 _MODIFIERS = ("private", "protected", "noncomputable", "nonrec", "partial", "unsafe", "scoped", "local")
@@ -33,8 +35,6 @@ _COMMAND_START = re.compile(rf"[ \t]*(?:@\[|#[A-Za-z_]|(?:{'|'.join(_COMMAND_WOR
 _DECLARATION = re.compile(rf"(theorem|lemma|example|def|abbrev|instance|structure|class|inductive){_WORD_END}")
 _NAME = re.compile(r"\s+((?:[^\s:({\[⦃«»]|«[^»]*»)+)")
 _SCOPE = re.compile(rf"(?:noncomputable\s+)?(namespace|section|end){_WORD_END}[ \t]*([^\s]*)")
-_IDENT_CHAR = re.compile(r"[\w'!?]")
-_CHAR_LITERAL = re.compile(r"'(?:\\(?:[\\'\"ntr0]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4})|[^\\'\n])'")
 
 
 @dataclass(frozen=True)
@@ -80,23 +80,17 @@ def _scan(text: str) -> tuple[str, dict[int, int]]:
             end = text.find("\n", i)
             end = n if end < 0 else end
         elif text.startswith("/-", i):
-            end, depth = i + 2, 1
-            while end < n and depth:
-                if text.startswith("/-", end):
-                    depth, end = depth + 1, end + 2
-                elif text.startswith("-/", end):
-                    depth, end = depth - 1, end + 2
-                else:
-                    end += 1
-            if text.startswith("/--", i) and not depth:
+            closed = block_comment_end(text, i)
+            end = n if closed is None else closed
+            if text.startswith("/--", i) and closed is not None:
                 docs[end] = i
         elif text[i] == '"':
             end = i + 1
             while end < n and text[end] != '"':
                 end += 2 if text[end] == "\\" else 1
             end = min(end + 1, n)
-        elif text[i] == "'" and (i == 0 or not _IDENT_CHAR.match(text[i - 1])) and _CHAR_LITERAL.match(text, i):
-            end = _CHAR_LITERAL.match(text, i).end()
+        elif text[i] == "'" and (i == 0 or not IDENT_CHAR.match(text[i - 1])) and CHAR_LITERAL.match(text, i):
+            end = CHAR_LITERAL.match(text, i).end()
         elif text[i] == "«":
             end = text.find("»", i + 1)
             end = n if end < 0 else end

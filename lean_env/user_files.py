@@ -26,7 +26,8 @@ from prover.backend import Backend, BackendBase, Timeouts
 from prover.errors import one_line
 from prover.file_writes import LOCK_WAIT, FileWriteError, read_exact, relative_name, rewriting
 from prover.file_writes import write_patch as write_patch_file
-from prover.plugins import FileHole, UserFilesError, WriteOutcome, gathered_holes, shown_path, source_files
+from prover.plugins import (FileHole, UserFilesError, WriteOutcome, gathered_holes, project_relative, shown_path,
+                             source_files)
 from prover.types import BackendUnavailable, Failed, ProofState, TacticResult, Theorem, Verdict
 
 SUFFIX = ".lean"
@@ -117,7 +118,7 @@ class LeanUserFiles:
             problem = missing_build(text, self.root, file)
             if problem:
                 raise UserFilesError(problem)
-        relative = file.relative_to(self.root).as_posix() if file.is_relative_to(self.root) else str(file)
+        relative = project_relative(file, self.root)
         found = []
         for hole in holes:
             name = f"{relative}:{hole.label}"

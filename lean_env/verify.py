@@ -20,6 +20,7 @@ import re
 import textwrap
 from collections.abc import Callable, Sequence
 
+from lean_env.lexing import CHAR_LITERAL, IDENT_CHAR, block_comment_end
 from lean_env.messages import CommandReply, ReplCrashed, ReplError, ReplTimeout
 from lean_env.repl import DEFAULT_TIMEOUTS, LeanRepl, default_repl_command, find_project
 from prover.errors import one_line
@@ -35,8 +36,6 @@ RunCommand = Callable[[str], CommandReply]
 
 # Benchmarks store statements with whatever proof tail their format wants (":= by sorry", ":= by", nothing).
 _PROOF_TAIL = re.compile(r"\s*:=\s*(?:by\s*(?:sorry\s*)?)?$")
-_IDENT_CHAR = re.compile(r"[\w'!?]")
-_CHAR_LITERAL = re.compile(r"'(?:\\(?:[\\'\"ntr0]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4})|[^\\'\n])'")
 _AXIOMS_REPORT = re.compile(r"^'(?P<name>.+?)' depends on axioms: \[(?P<axioms>.*)\]\s*$", re.DOTALL)
 _NO_AXIOMS_REPORT = re.compile(r"^'(?P<name>.+?)' does not depend on any axioms\s*$", re.DOTALL)
 # Errors that mean the Lean project lacks the file's imports: the checker cannot judge, the proof is not at fault.
@@ -141,17 +140,8 @@ def code_view(text: str) -> tuple[str, str | None]:
             blank(i, end)
             i = end
         elif text.startswith("/-", i):
-            j, depth = i + 2, 1
-            if j < n and text[j] in "-!":  # `/--` and `/-!` (doc comments): the body starts after the marker
-                j += 1
-            while j < n and depth:
-                if text.startswith("/-", j):
-                    depth, j = depth + 1, j + 2
-                elif text.startswith("-/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-            if depth:
+            j = block_comment_end(text, i)
+            if j is None:
                 return "".join(out[:i]), f"unterminated comment starting on line {line(i)}"
             blank(i, j)
             i = j
@@ -164,7 +154,7 @@ def code_view(text: str) -> tuple[str, str | None]:
             return "".join(out[:i]), (
                 f"a string literal on line {line(i)}: proof files may not contain strings (they could hide code from this check)"
             )
-        elif text[i] == "'" and (i == 0 or not _IDENT_CHAR.match(text[i - 1])) and _CHAR_LITERAL.match(text, i):
+        elif text[i] == "'" and (i == 0 or not IDENT_CHAR.match(text[i - 1])) and CHAR_LITERAL.match(text, i):
             return "".join(out[:i]), f"a character literal on line {line(i)}: proof files may not contain them"
         else:
             i += 1

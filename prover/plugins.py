@@ -178,6 +178,12 @@ def gathered_holes(files: Sequence[Path], holes_of: Callable[[Path], list[FileHo
     return tuple(holes)
 
 
+def project_relative(file: Path, root: Path) -> str:
+    """What FileHole.relative says of `file`: its path under the project's `root` with `/`, or its whole path
+    where it lies outside."""
+    return file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file)
+
+
 def shown_path(file: Path) -> str:
     """A file as the user would name it: relative to the current folder where it is below it."""
     return os.path.relpath(file) if file.is_relative_to(Path.cwd()) else str(file)

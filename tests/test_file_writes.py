@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from prover.file_writes import FileWriteError, replace_file, rewriting, unified_diff, write_patch
+from killed_writer import RENAME_THEN_WAIT
 
 REPO = Path(__file__).parents[1]
 TEXT = "Lemma a : True.\nAdmitted.\n"
@@ -116,18 +117,9 @@ def test_the_temp_file_of_a_killed_writer_is_removed_by_the_next_writer_and_a_li
     assert hidden(source.parent) == sorted([alive.name, other.name])
 
 
-# Holds the file for rewriting with os.replace wrapped: a marker file says the writer reached the rename (before
-# or after it), then the writer sleeps there until the test kills it.
-_KILLED_WRITER = """
-import json, os, pathlib, time
-path, text, marker, moment = json.loads(__import__("sys").argv[1])
-rename = os.replace
-def replace_then_wait(src, dst):
-    if moment == "after":
-        rename(src, dst)
-    pathlib.Path(marker).write_text(moment)
-    time.sleep(600)
-os.replace = replace_then_wait
+# Holds the file for rewriting and replaces its text: killed at the rename (tests/killed_writer.py).
+_KILLED_WRITER = RENAME_THEN_WAIT + """
+path, text = ARGS[:2]
 from prover.file_writes import rewriting
 with rewriting(path) as held:
     held.replace(text)

@@ -436,3 +436,9 @@ def test_the_cli_refuses_a_file_that_is_not_lean_in_one_line(project, tmp_path):
                            "--out", str(tmp_path / "run")], cwd=project, capture_output=True, text=True, timeout=300)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and lines == ["error: lakefile.toml is not a Lean file (.lean)"], done.stderr
+
+
+def test_a_doc_comments_marker_does_not_close_it():
+    # `/--/` opens a doc comment as Lean's scanner reads it: its body starts after the marker, so it ends at `-/`.
+    text = "/--/ still a comment -/ theorem t : True := by sorry"
+    assert code_view(text) == " " * len("/--/ still a comment -/") + " theorem t : True := by sorry"

@@ -21,6 +21,7 @@ from coq_env import writeback
 from coq_env.holes import find_holes
 from coq_env.project import project_for
 from coq_env.writeback import MissingDependency, WriteError, fill_proofs, patch_for, write_patch, write_proofs
+from killed_writer import RENAME_THEN_WAIT
 
 REPO = Path(__file__).parents[1]
 PROJECT = REPO / "tests" / "data" / "coq-project"
@@ -284,18 +285,9 @@ def test_two_writers_at_once_one_writes_and_the_other_refuses_the_changed_file(p
     assert coqc(lemmas).returncode == 0
 
 
-# Runs write_proofs with os.replace wrapped: a marker file says the writer reached the rename (before or after
-# it), then the writer sleeps there until the test kills it.
-_KILLED_WRITER = """
-import json, os, pathlib, sys, time
-path, proofs, marker, moment = json.loads(sys.argv[1])
-rename = os.replace
-def replace_then_wait(src, dst):
-    if moment == "after":
-        rename(src, dst)
-    pathlib.Path(marker).write_text(moment)
-    time.sleep(600)
-os.replace = replace_then_wait
+# Runs write_proofs: killed at the rename (tests/killed_writer.py).
+_KILLED_WRITER = RENAME_THEN_WAIT + """
+path, proofs = ARGS[:2]
 from coq_env.writeback import write_proofs
 write_proofs(path, proofs)
 """
