@@ -97,10 +97,11 @@ def check_in_context(path: str | Path, hole: Hole, tactics: Sequence[str], proje
         name = ".".join([*hole.qualified_name.split(".")[:-1], lemma])
     # The file is cut at the hole: each module still open is closed at once, so its type (`<: S`) is dropped, or
     # coqc would check it against a half-built module. Inside the module nothing changes for the proof.
-    text = _open_modules_untyped(text[:len(theorem.header)]) + text[len(theorem.header):]
+    openings = _open_module_openings(theorem.header)
+    text = _open_modules_untyped(text[:len(theorem.header)], openings) + text[len(theorem.header):]
     closing = "".join(f"End {scope}.\n" for _, scope in reversed(hole.scopes))  # coqc refuses a file left inside one
     # Inside a functor the lemma is no constant from outside: its assumptions are asked inside.
-    parameters = functor_parameters([sentence for _, sentence in _open_module_openings(theorem.header)])
+    parameters = functor_parameters([sentence for _, sentence in openings])
     flags = tuple(project.flags())
     with Sandbox("rocq-hole-", readable=named_paths(flags)) as box:
         (Path(box.dir) / "Proof.v").write_text(text + closing)
@@ -145,11 +146,11 @@ def _with_admit_proofs_admitted(context: str) -> str:
     return context
 
 
-def _open_modules_untyped(context: str) -> str:
+def _open_modules_untyped(context: str, openings: list[tuple[int, str]]) -> str:
     """`context` with the type of each module still open at its end (`Module M (X : T) <: S.`, `: S`) left out of
-    the sentence that opens it, every other character kept."""
+    the sentence that opens it, every other character kept; `openings`: _open_module_openings(context)."""
     cuts: list[tuple[int, int]] = []
-    for start, sentence in _open_module_openings(context):
+    for start, sentence in openings:
         if (cut := _module_type_start(sentence)) is not None:
             cuts.append((start + cut, start + len(sentence) - 1))  # up to the closing period
     for cut_start, cut_end in reversed(cuts):
