@@ -31,6 +31,7 @@ from typing import Unpack
 
 from model_store import ModelLoadError, quiet_loading, resolve_model
 from prover import cascade_attention
+from prover.cpu_threads import set_torch_threads
 from prover.errors import first_line
 from prover.lm import Completion, completions_by_prompt, cut_at_stop, live_prompts
 from prover.model_generator import GeneratorSettings, ModelGenerator
@@ -73,16 +74,18 @@ class HFModel:
     context_length = None  # prompts are fitted by the caller (ModelGenerator's max_prompt_tokens)
 
     def __init__(self, model: str | Path, device: str | None = None, dtype: str | None = None,
-                 shared_prefix: bool | None = None):
+                 shared_prefix: bool | None = None, threads: int | None = None):
         """`model`: a folder or a hub id in the local cache (model_store.resolve_model). `dtype`: a torch dtype name
         (None or "auto": `default_dtype`). `shared_prefix`: use cascade attention over shared prompt key/values
-        (None: where the architecture is known to support it)."""
+        (None: where the architecture is known to support it). `threads`: torch's CPU threads (None:
+        prover.cpu_threads.model_threads(), the cores this process may use)."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         source = resolve_model(model)
         self.name = f"hf:{Path(source).name}"
+        self.threads = set_torch_threads(threads)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.generated_tokens = 0  # tokens sampled, each sample counted up to its stop (or its last token)
         self._lock = threading.RLock()
@@ -330,15 +333,17 @@ class HFGenerator(ModelGenerator):
         device: str | None = None,
         dtype: str | None = None,
         shared_prefix: bool | None = None,
+        threads: int | None = None,
         max_new_tokens: int | None = None,
         **settings: Unpack[GeneratorSettings],
     ):
-        """See HFModel for `model`, `device`, `dtype`, `shared_prefix`, and ModelGenerator for the `settings`; here
+        """See HFModel for `model`, `device`, `dtype`, `shared_prefix`, `threads`, and ModelGenerator for the `settings`; here
         `top_p` is 0.95 and `max_prompt_tokens` 1500 unless given. `max_new_tokens`: another name for `max_tokens`."""
         settings = {"top_p": 0.95, "max_prompt_tokens": 1500, **settings}
         if max_new_tokens is not None:
             settings["max_tokens"] = max_new_tokens
-        super().__init__(lambda: HFModel(model, device=device, dtype=dtype, shared_prefix=shared_prefix), **settings)
+        super().__init__(lambda: HFModel(model, device=device, dtype=dtype, shared_prefix=shared_prefix,
+                                         threads=threads), **settings)
 
     @property
     def model(self):

@@ -25,6 +25,7 @@ class ModelSettings:
     served_name: str | None = None  # the model name an OpenAI-compatible server knows
     dtype: str | None = None  # None: bfloat16 on a GPU, float32 on a CPU (vLLM: the checkpoint's own on a GPU)
     tensor_parallel_size: int = 1  # vLLM: GPUs one model replica spans (llemma_34b: 2-4)
+    threads: int | None = None  # CPU threads of an in-process model; None: prover.cpu_threads.model_threads()
 
 
 def load_generator(spec: str, backend: str = DEFAULT_BACKEND,
@@ -76,7 +77,7 @@ def load_generator(spec: str, backend: str = DEFAULT_BACKEND,
         return VLLMGenerator(target, tensor_parallel_size=settings.tensor_parallel_size, **common, **extra)
     from prover.hf_generator import HFGenerator
 
-    return HFGenerator(target, dtype=settings.dtype, **common)
+    return HFGenerator(target, dtype=settings.dtype, threads=settings.threads, **common)
 
 
 def check_model(spec: str, backend: str = DEFAULT_BACKEND, settings: ModelSettings = ModelSettings()) -> None:

@@ -311,3 +311,19 @@ def test_a_model_actor_serves_the_provers_in_batches_and_is_restarted_after_a_cr
         rows = list(cluster.run(theorems[:1], model_only, again, progress=False))
         assert rows[0]["status"] == "proved" and rows[0]["proof"] == ["lra."]
         assert ray.get(cluster.model_actors[0].info.options(max_task_retries=-1).remote())["pid"] != model_pid
+
+
+@needs_ray
+def test_an_actor_runs_its_model_on_the_cpus_ray_gave_it_with_openmp_waiting_passively(ray_session):
+    @ray.remote
+    class Probe:
+        def threads(self):
+            import prover  # noqa: F401  (as the model actor's module does, before torch)
+            from prover.cpu_threads import model_threads
+
+            return model_threads(), os.environ.get("OMP_WAIT_POLICY")
+
+    for cpus in (1, 2):
+        probe = Probe.options(num_cpus=cpus).remote()
+        assert ray.get(probe.threads.remote()) == (cpus, "PASSIVE")
+        ray.kill(probe)

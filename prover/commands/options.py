@@ -46,6 +46,9 @@ MODEL_OPTIONS = {
     "served_name": dict(help="model name on an OpenAI-compatible server (default: the server's first)"),
     "dtype": dict(type=click.Choice(DTYPES), help="model weights' type (default: bfloat16 on a GPU, float32 on a CPU)"),
     "tensor_parallel_size": dict(type=click.IntRange(min=1), help="vLLM: GPUs one model replica spans"),
+    "threads": dict(type=click.IntRange(min=1),
+                    help="CPU threads of an in-process model (default: the cores this process may use: its CPU "
+                         "affinity and cgroup quota, or the CPUs Ray gave its actor)"),
 }
 SEARCH_OPTIONS = {
     "max_expansions": dict(type=click.IntRange(min=1)),
