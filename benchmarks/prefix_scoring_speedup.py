@@ -77,7 +77,7 @@ def score_shared(generator, theorem, state_text: str, tactics: list[str], chunk:
 def prefix_scoring_speedup() -> tuple[float, str]:
     import torch
 
-    from benchmarks.sampling_vs_generate import _root_states
+    from benchmarks.search_prompts import root_states
     from prover.testing import score_tactics
     from model_store import default_model_dir
     from prover.hf_generator import HFGenerator
@@ -87,7 +87,7 @@ def prefix_scoring_speedup() -> tuple[float, str]:
     try:
         # LLEMMA_BENCH_DTYPE=float32 measures the float32 path on a machine whose default is bfloat16 (AMX).
         generator = HFGenerator(default_model_dir(), dtype=os.environ.get("LLEMMA_BENCH_DTYPE") or None)
-        theorem, state = _root_states(1)[0]
+        theorem, state = root_states(1)[0]
         timings = {"shared": 0.0, "naive": 0.0}
         for i in range(ROUNDS):
             for kind in ("shared", "naive") if i % 2 == 0 else ("naive", "shared"):

@@ -5,6 +5,7 @@ from typing import Callable
 
 from benchmarks.budget_overrun import budget_overrun
 from benchmarks.coalescing_speedup import coalescing_speedup
+from benchmarks.contention_slowdown import contention_slowdown
 from benchmarks.hammer_share import hammer_share
 from benchmarks.lean_replay_step_us import lean_replay_step_us
 from benchmarks.lean_reuse_speedup import lean_reuse_speedup
@@ -37,4 +38,5 @@ BENCHMARKS: dict[str, Callable[[], tuple[float, str]]] = {
     "tokenize_mb_per_s": tokenize_mb_per_s,
     "budget_overrun": budget_overrun,
     "hammer_share": hammer_share,
+    "contention_slowdown": contention_slowdown,
 }

@@ -28,19 +28,11 @@ STATES = 4
 N = 8
 
 
-def _root_states(count: int):
-    from coq_env.backend import RocqBackend
-    from coq_env.minif2f import load_split
-
-    theorems = load_split("valid")[:count]
-    with RocqBackend() as backend:
-        return [(t, backend.render_state(backend.open(t))) for t in theorems]
-
-
 def sampling_vs_generate() -> tuple[float, str]:
     import torch
     from transformers import AutoModelForCausalLM
 
+    from benchmarks.search_prompts import root_states
     from prover.generators import GenerationRequest
     from model_store import default_model_dir
     from prover.hf_generator import HFGenerator
@@ -50,7 +42,7 @@ def sampling_vs_generate() -> tuple[float, str]:
     try:
         generator = HFGenerator(default_model_dir())
         raw = AutoModelForCausalLM.from_pretrained(default_model_dir(), dtype=generator.model.dtype).eval()
-        states = _root_states(STATES)
+        states = root_states(STATES)
         requests = [GenerationRequest(t, s, N) for t, s in states]
         lm = generator.lm
         prompts = [lm.prompt_ids(generator.build_prompt(t, s)) for t, s in states]
