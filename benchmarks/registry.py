@@ -8,6 +8,7 @@ from benchmarks.coalescing_speedup import coalescing_speedup
 from benchmarks.contention_slowdown import contention_slowdown
 from benchmarks.hammer_share import hammer_share
 from benchmarks.lean_replay_step_us import lean_replay_step_us
+from benchmarks.model_share import model_share
 from benchmarks.lean_reuse_speedup import lean_reuse_speedup
 from benchmarks.prefix_scoring_speedup import prefix_scoring_speedup
 from benchmarks.ray_2v1_speedup import ray_2v1_speedup
@@ -39,4 +40,5 @@ BENCHMARKS: dict[str, Callable[[], tuple[float, str]]] = {
     "budget_overrun": budget_overrun,
     "hammer_share": hammer_share,
     "contention_slowdown": contention_slowdown,
+    "model_share": model_share,
 }
