@@ -26,6 +26,7 @@ class ModelSettings:
     dtype: str | None = None  # None: bfloat16 on a GPU, float32 on a CPU (vLLM: the checkpoint's own on a GPU)
     tensor_parallel_size: int = 1  # vLLM: GPUs one model replica spans (llemma_34b: 2-4)
     threads: int | None = None  # CPU threads of an in-process model; None: prover.cpu_threads.model_threads()
+    engine: str = "auto"  # what runs an hf: model folder in this process (prover.engines)
 
 
 def load_generator(spec: str, backend: str = DEFAULT_BACKEND,
@@ -77,7 +78,7 @@ def load_generator(spec: str, backend: str = DEFAULT_BACKEND,
         return VLLMGenerator(target, tensor_parallel_size=settings.tensor_parallel_size, **common, **extra)
     from prover.hf_generator import HFGenerator
 
-    return HFGenerator(target, dtype=settings.dtype, threads=settings.threads, **common)
+    return HFGenerator(target, dtype=settings.dtype, threads=settings.threads, engine=settings.engine, **common)
 
 
 def check_model(spec: str, backend: str = DEFAULT_BACKEND, settings: ModelSettings = ModelSettings()) -> None:

@@ -10,6 +10,7 @@ import functools
 
 import click
 
+from prover.engines import ENGINE_CHOICES
 from prover.generators import SCORINGS
 from prover.models import ModelSettings
 from prover.plugins import DEFAULT_BACKEND, DEFAULT_BENCHMARK, available_backends
@@ -46,6 +47,8 @@ MODEL_OPTIONS = {
     "served_name": dict(help="model name on an OpenAI-compatible server (default: the server's first)"),
     "dtype": dict(type=click.Choice(DTYPES), help="model weights' type (default: bfloat16 on a GPU, float32 on a CPU)"),
     "tensor_parallel_size": dict(type=click.IntRange(min=1), help="vLLM: GPUs one model replica spans"),
+    "engine": dict(type=click.Choice(ENGINE_CHOICES),
+                   help="what runs an in-process model (hf: and default): auto picks the fastest that loads here"),
     "threads": dict(type=click.IntRange(min=1),
                     help="CPU threads of an in-process model (default: the cores this process may use: its CPU "
                          "affinity and cgroup quota, or the CPUs Ray gave its actor)"),

@@ -16,7 +16,7 @@ from prover.serve import ServeConfig
 @model_option("default | hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL")
 @model_options("served_name",
                field_option(ServeConfig, "num_candidates", type=click.IntRange(1, 64), help="suggestions per request"),
-               "temperature", "max_tokens", "prompt", "dtype", "threads",
+               "temperature", "max_tokens", "prompt", "dtype", "engine", "threads",
                max_tokens=dict(help="per suggestion"))
 @field_option(ServeConfig, "request_timeout", "--timeout", type=click.FloatRange(min=0, min_open=True),
               help="seconds per request")

@@ -33,7 +33,7 @@ GAP_SEARCH = default_of(TranslateConfig, "gap_search")  # a gap's search: its de
 @model_options("served_name", "temperature",
                click.option("--max-tokens", "sketch_max_tokens", type=click.IntRange(min=1),
                             default=default_of(TranslateConfig, "max_tokens"), show_default=True, help="per sketch"),
-               "max_tokens", "dtype", "threads",
+               "max_tokens", "dtype", "engine", "threads",
                max_tokens=dict(flag="--tactic-max-tokens", help="per tactic proposed in a gap's search"))
 @field_option(TranslateConfig, "search_gaps", "--gap-search/--no-gap-search",
               help="search a gap that automation does not close")

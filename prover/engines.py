@@ -1,0 +1,44 @@
+"""Which engine runs a model folder in this process: `--engine auto|torch|openvino|onnx`.
+
+Every engine is a LanguageModel (prover.lm) with the same sampling semantics (temperature and top-p, stop at the
+line break, per-token log-probabilities of the untempered distribution, deadlines, seeds); they differ in speed.
+`auto` takes AUTO_ORDER's first engine that loads and falls back to the next with one line on stderr saying why
+(the package is not installed, the model cannot be converted); `torch` (transformers, prover.hf_generator) is
+always last: it needs nothing beyond the base install.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+from model_store import ModelLoadError
+
+# engine name -> "module:class"; each class takes (folder, *, dtype, threads)
+ENGINES = {
+    "torch": "prover.hf_generator:HFModel",
+}
+AUTO_ORDER = ("torch",)
+ENGINE_CHOICES = ("auto", *ENGINES)
+
+
+def load_language_model(folder: str | Path, engine: str = "auto", *, dtype: str | None = None,
+                        threads: int | None = None):
+    """The LanguageModel for `folder` on `engine` (`auto`: the first of AUTO_ORDER that loads)."""
+    if engine != "auto":
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r} (choose from {', '.join(ENGINE_CHOICES)})")
+        return _engine_class(engine)(folder, dtype=dtype, threads=threads)
+    for name in AUTO_ORDER:
+        try:
+            return _engine_class(name)(folder, dtype=dtype, threads=threads)
+        except (ModelLoadError, ImportError) as error:
+            if name == AUTO_ORDER[-1]:
+                raise
+            print(f"engine {name} unavailable ({str(error).splitlines()[0]}); using the next one", file=sys.stderr)
+    raise AssertionError("AUTO_ORDER is empty")
+
+
+def _engine_class(name: str):
+    module, _, cls = ENGINES[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
