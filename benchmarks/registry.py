@@ -9,12 +9,14 @@ from benchmarks.contention_slowdown import contention_slowdown
 from benchmarks.hammer_share import hammer_share
 from benchmarks.lean_replay_step_us import lean_replay_step_us
 from benchmarks.model_share import model_share
+from benchmarks.editor_speedup import editor_speedup
 from benchmarks.lean_reuse_speedup import lean_reuse_speedup
 from benchmarks.prefix_scoring_speedup import prefix_scoring_speedup
 from benchmarks.ray_2v1_speedup import ray_2v1_speedup
 from benchmarks.ray_overhead_ms import ray_overhead_ms
 from benchmarks.rocq_step_overhead import rocq_step_overhead
 from benchmarks.sampling_vs_generate import sampling_vs_generate
+from benchmarks.sampling_speedups import editor_sampling_speedup, search_sampling_speedup
 from benchmarks.search_overhead import search_overhead
 from benchmarks.serve_latency import serve_p50_ms, serve_p95_ms
 from benchmarks.serve_throughput import serve_16v1_throughput
@@ -41,4 +43,7 @@ BENCHMARKS: dict[str, Callable[[], tuple[float, str]]] = {
     "hammer_share": hammer_share,
     "contention_slowdown": contention_slowdown,
     "model_share": model_share,
+    "editor_speedup": editor_speedup,
+    "editor_sampling_speedup": editor_sampling_speedup,
+    "search_sampling_speedup": search_sampling_speedup,
 }
