@@ -58,6 +58,10 @@ def default_dtype(device):
     return torch.float32
 
 
+# An in-process model's generator settings unless given (any engine of prover.engines).
+IN_PROCESS_SETTINGS = {"top_p": 0.95, "max_prompt_tokens": 1500}
+
+
 @dataclass(frozen=True)
 class StopRules:
     """How one set of stop sequences is checked while decoding."""
@@ -334,24 +338,16 @@ class HFGenerator(ModelGenerator):
         dtype: str | None = None,
         shared_prefix: bool | None = None,
         threads: int | None = None,
-        engine: str = "torch",
         max_new_tokens: int | None = None,
         **settings: Unpack[GeneratorSettings],
     ):
-        """See HFModel for `model`, `device`, `dtype`, `shared_prefix`, `threads`; `engine`: what runs the model folder
-        (prover.engines: "torch" is HFModel, "auto" the fastest that loads here), and ModelGenerator for the `settings`; here
+        """See HFModel for `model`, `device`, `dtype`, `shared_prefix`, `threads`, and ModelGenerator for the `settings`; here
         `top_p` is 0.95 and `max_prompt_tokens` 1500 unless given. `max_new_tokens`: another name for `max_tokens`."""
-        settings = {"top_p": 0.95, "max_prompt_tokens": 1500, **settings}
+        settings = {**IN_PROCESS_SETTINGS, **settings}
         if max_new_tokens is not None:
             settings["max_tokens"] = max_new_tokens
-        def load():
-            if engine == "torch":
-                return HFModel(model, device=device, dtype=dtype, shared_prefix=shared_prefix, threads=threads)
-            from prover.engines import load_language_model
-
-            return load_language_model(resolve_model(model), engine, dtype=dtype, threads=threads)
-
-        super().__init__(load, **settings)
+        super().__init__(lambda: HFModel(model, device=device, dtype=dtype, shared_prefix=shared_prefix,
+                                         threads=threads), **settings)
 
     @property
     def model(self):

@@ -76,9 +76,15 @@ def load_generator(spec: str, backend: str = DEFAULT_BACKEND,
         if settings.dtype:
             extra["dtype"] = settings.dtype
         return VLLMGenerator(target, tensor_parallel_size=settings.tensor_parallel_size, **common, **extra)
-    from prover.hf_generator import HFGenerator
+    from prover.hf_generator import IN_PROCESS_SETTINGS, HFGenerator
 
-    return HFGenerator(target, dtype=settings.dtype, threads=settings.threads, engine=settings.engine, **common)
+    if settings.engine == "torch":
+        return HFGenerator(target, dtype=settings.dtype, threads=settings.threads, **common)
+    from prover.engines import load_language_model
+    from prover.model_generator import ModelGenerator
+
+    return ModelGenerator(functools.partial(load_language_model, target, settings.engine, dtype=settings.dtype,
+                                            threads=settings.threads), **IN_PROCESS_SETTINGS, **common)
 
 
 def check_model(spec: str, backend: str = DEFAULT_BACKEND, settings: ModelSettings = ModelSettings()) -> None:
