@@ -70,6 +70,31 @@ class StopRules:
     strings: tuple[str, ...]  # stop sequences looked for in the text (every one that is not a line break)
     cut: tuple[str, ...]  # what the decoded text is cut at
 
+    @classmethod
+    def of(cls, stop: tuple[str, ...], eos_ids: frozenset[int], newline_ids: frozenset[int]) -> "StopRules":
+        """The rules for `stop`, given a model's end-of-text tokens and the tokens holding a line break. A line-break
+        stop is checked per token (any token holding a line break ends it), the others on the text."""
+        newline = any(s.strip("\r\n") == "" for s in stop)
+        return cls(
+            token_ids=eos_ids | (newline_ids if newline else frozenset()),
+            strings=tuple(s for s in stop if s.strip("\r\n") != ""),
+            cut=stop + (("\r",) if newline else ()),
+        )
+
+
+def prompt_seed(seed: int | None, ids_after_head: list[int]) -> int | None:
+    """A prompt's own seed, from the call's `seed` and its tokens after the shared head: the same prompt draws the
+    same samples whatever else is in the call (None: unseeded)."""
+    return None if seed is None else (seed * 1_000_003 + zlib.crc32(str(ids_after_head).encode())) % 2**63
+
+
+def encode_after_head(tokenizer, head_text: str | None, head_ids: list[int], prompt: str) -> tuple[int, list[int]]:
+    """(tokens of the shared head `prompt` starts with, 0 if none; its tokens after that head). The two are tokenized
+    apart, so a head's cached key/values are exactly those of the head's own tokens, in every engine."""
+    if head_text is not None and prompt.startswith(head_text):
+        return len(head_ids), tokenizer(prompt[len(head_text):], add_special_tokens=False)["input_ids"]
+    return 0, tokenizer(prompt)["input_ids"]
+
 
 class HFModel:
     """A causal LM run by transformers in this process (a LanguageModel). All model work is serialised by a lock,
@@ -151,10 +176,7 @@ class HFModel:
     def encode(self, prompt: str) -> tuple[int, list[int]]:
         """(tokens of the shared head it starts with, 0 if none; its tokens after that head). The two are tokenized
         apart, so the head's cached key/values are exactly those of the head's own tokens."""
-        if self.head_text is not None and prompt.startswith(self.head_text):
-            rest = self.tokenizer(prompt[len(self.head_text):], add_special_tokens=False)["input_ids"]
-            return len(self.head_ids), rest
-        return 0, self.tokenizer(prompt)["input_ids"]
+        return encode_after_head(self.tokenizer, self.head_text, self.head_ids, prompt)
 
     def prompt_ids(self, prompt: str) -> list[int]:
         """Every token the model sees for `prompt`, the shared head's included."""
@@ -164,13 +186,7 @@ class HFModel:
     def stop_rules(self, stop: tuple[str, ...]) -> StopRules:
         """How decoding checks these stop sequences."""
         if stop not in self._stops:
-            # A line-break stop is checked per token (any token holding a line break ends it), others on the text.
-            newline = any(s.strip("\r\n") == "" for s in stop)
-            self._stops[stop] = StopRules(
-                token_ids=self._eos | (self._newline_ids if newline else frozenset()),
-                strings=tuple(s for s in stop if s.strip("\r\n") != ""),
-                cut=stop + (("\r",) if newline else ()),
-            )
+            self._stops[stop] = StopRules.of(stop, self._eos, self._newline_ids)
         return self._stops[stop]
 
     # ---- sampling ----------------------------------------------------------------------------------------------
@@ -187,10 +203,7 @@ class HFModel:
             if not live:
                 return completions_by_prompt(len(prompts), live, [])
             encoded = [self.encode(p.text) for p in live]
-            seeds = [
-                None if seed is None else (seed * 1_000_003 + zlib.crc32(str(ids).encode())) % 2**63
-                for _, ids in encoded
-            ]
+            seeds = [prompt_seed(seed, ids) for _, ids in encoded]
             stops = self.stop_rules(tuple(stop))
             with torch.inference_mode():
                 rows = self._sample(encoded, [p.n for p in live], seeds, [p.deadline for p in live], max_tokens,

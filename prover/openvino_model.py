@@ -27,11 +27,10 @@ import shutil
 import tempfile
 import threading
 import time
-import zlib
 from pathlib import Path
 
 from model_store import ModelLoadError, cache_root, quiet_loading, resolve_model, stage
-from prover.hf_generator import StopRules, cpu_has_amx_bf16
+from prover.hf_generator import StopRules, cpu_has_amx_bf16, encode_after_head, prompt_seed
 from prover.lm import Completion, completions_by_prompt, cut_at_stop, live_prompts
 from prover.nucleus import choose_tokens
 
@@ -277,10 +276,7 @@ class OpenVINOModel:
 
     def encode(self, prompt: str) -> tuple[int, list[int]]:
         """(tokens of the shared head it starts with, 0 if none; its tokens after that head), as HFModel.encode."""
-        if self.head_text is not None and prompt.startswith(self.head_text):
-            rest = self.tokenizer(prompt[len(self.head_text):], add_special_tokens=False)["input_ids"]
-            return len(self.head_ids), rest
-        return 0, self.tokenizer(prompt)["input_ids"]
+        return encode_after_head(self.tokenizer, self.head_text, self.head_ids, prompt)
 
     def prompt_ids(self, prompt: str) -> list[int]:
         head, rest = self.encode(prompt)
@@ -288,12 +284,7 @@ class OpenVINOModel:
 
     def stop_rules(self, stop: tuple[str, ...]) -> StopRules:
         if stop not in self._stops:
-            newline = any(s.strip("\r\n") == "" for s in stop)
-            self._stops[stop] = StopRules(
-                token_ids=self._eos | (self._newline_ids if newline else frozenset()),
-                strings=tuple(s for s in stop if s.strip("\r\n") != ""),
-                cut=stop + (("\r",) if newline else ()),
-            )
+            self._stops[stop] = StopRules.of(stop, self._eos, self._newline_ids)
         return self._stops[stop]
 
     # ---- sampling ----------------------------------------------------------------------------------------------
@@ -308,10 +299,7 @@ class OpenVINOModel:
             if not live:
                 return completions_by_prompt(len(prompts), live, [])
             encoded = [self.encode(p.text) for p in live]
-            seeds = [
-                None if seed is None else (seed * 1_000_003 + zlib.crc32(str(ids).encode())) % 2**63
-                for _, ids in encoded
-            ]
+            seeds = [prompt_seed(seed, ids) for _, ids in encoded]
             stops = self.stop_rules(tuple(stop))
             with torch.inference_mode():
                 rows = self._sample(encoded, [p.n for p in live], seeds, [p.deadline for p in live], max_tokens,
@@ -421,8 +409,7 @@ class OpenVINOModel:
 
         with self._lock:
             encoded = [self.encode(p) for p in prompts]
-            seeds = [None if seed is None else (seed * 1_000_003 + zlib.crc32(str(ids).encode())) % 2**63
-                     for _, ids in encoded]
+            seeds = [prompt_seed(seed, ids) for _, ids in encoded]
             with torch.inference_mode():
                 return self._sample(encoded, [n] * len(prompts), seeds, [None] * len(prompts), max_tokens,
                                     temperature, top_p, self.stop_rules(tuple(stop)), nonblank_start)

@@ -26,13 +26,12 @@ import sys
 import tempfile
 import threading
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from model_store import ModelLoadError, cache_root, quiet_loading, resolve_model, stage
 from prover.errors import first_line
-from prover.hf_generator import StopRules
+from prover.hf_generator import StopRules, encode_after_head, prompt_seed
 from prover.lm import Completion, completions_by_prompt, cut_at_stop, live_prompts
 from prover.nucleus import choose_tokens
 
@@ -143,19 +142,13 @@ class OrtGenAIModel:
 
     def prompt_ids(self, prompt: str) -> list[int]:
         """Every token the model sees for `prompt` (as HFModel.prompt_ids)."""
-        if self.head_text is not None and prompt.startswith(self.head_text):
-            return self.head_ids + self.tokenizer(prompt[len(self.head_text):], add_special_tokens=False)["input_ids"]
-        return self.tokenizer(prompt)["input_ids"]
+        head, rest = encode_after_head(self.tokenizer, self.head_text, self.head_ids, prompt)
+        return self.head_ids[:head] + rest
 
     def stop_rules(self, stop: tuple[str, ...]) -> StopRules:
         """How decoding checks these stop sequences (as HFModel.stop_rules)."""
         if stop not in self._stops:
-            newline = any(s.strip("\r\n") == "" for s in stop)
-            self._stops[stop] = StopRules(
-                token_ids=self._eos | (self._newline_ids if newline else frozenset()),
-                strings=tuple(s for s in stop if s.strip("\r\n") != ""),
-                cut=stop + (("\r",) if newline else ()),
-            )
+            self._stops[stop] = StopRules.of(stop, self._eos, self._newline_ids)
         return self._stops[stop]
 
     # ---- sampling ----------------------------------------------------------------------------------------------
@@ -171,7 +164,7 @@ class OrtGenAIModel:
             for prompt in live:
                 ids = self.prompt_ids(prompt.text)
                 samples = self.sample(ids, prompt.n, max_tokens, temperature, stops, prompt.deadline, top_p=top_p,
-                                      seed=None if seed is None else self.prompt_seed(seed, prompt.text),
+                                      seed=prompt_seed(seed, self.encode(prompt.text)[1]),
                                       nonblank_start=nonblank_start)
                 got.append([
                     Completion(cut_at_stop(self.tokenizer.decode(s.tokens, skip_special_tokens=True), stops.cut)[0],
@@ -180,11 +173,9 @@ class OrtGenAIModel:
                 ])
         return completions_by_prompt(len(prompts), live, got)
 
-    def prompt_seed(self, seed: int, prompt: str) -> int:
-        """A prompt's own seed (HFModel's: from `seed` and its tokens after the shared head)."""
-        head = len(self.head_ids) if self.head_text is not None and prompt.startswith(self.head_text) else 0
-        rest = self.prompt_ids(prompt)[head:]
-        return (seed * 1_000_003 + zlib.crc32(str(rest).encode())) % 2**63
+    def encode(self, prompt: str) -> tuple[int, list[int]]:
+        """(tokens of the shared head it starts with, 0 if none; its tokens after that head), as HFModel.encode."""
+        return encode_after_head(self.tokenizer, self.head_text, self.head_ids, prompt)
 
     def sample(self, ids: list[int], n: int, max_tokens: int, temperature: float, stops: StopRules,
                deadline: float | None = None, *, top_p: float = 1.0, seed: int | None = None,
