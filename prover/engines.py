@@ -8,21 +8,10 @@ always last: it needs nothing beyond the base install.
 """
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 
 from model_store import ModelLoadError
-
-# engine name -> "module:function" taking (folder, *, dtype, threads) and returning a LanguageModel
-ENGINES = {
-    "torch": "prover.engines:_torch",
-    "openvino": "prover.engines:_openvino",
-    "onnx": "prover.engines:_onnx",
-}
-# The torch path alone: the other engines measured slower here for the search's batches (README, "Engines").
-AUTO_ORDER = ("torch",)
-ENGINE_CHOICES = ("auto", *ENGINES)
 
 
 def load_language_model(folder: str | Path, engine: str = "auto", *, dtype: str | None = None,
@@ -31,20 +20,15 @@ def load_language_model(folder: str | Path, engine: str = "auto", *, dtype: str 
     if engine != "auto":
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r} (choose from {', '.join(ENGINE_CHOICES)})")
-        return _engine_loader(engine)(folder, dtype=dtype, threads=threads)
+        return ENGINES[engine](folder, dtype=dtype, threads=threads)
     for name in AUTO_ORDER:
         try:
-            return _engine_loader(name)(folder, dtype=dtype, threads=threads)
+            return ENGINES[name](folder, dtype=dtype, threads=threads)
         except (ModelLoadError, ImportError) as error:
             if name == AUTO_ORDER[-1]:
                 raise
             print(f"engine {name} unavailable ({str(error).splitlines()[0]}); using the next one", file=sys.stderr)
     raise AssertionError("AUTO_ORDER is empty")
-
-
-def _engine_loader(name: str):
-    module, _, function = ENGINES[name].partition(":")
-    return getattr(importlib.import_module(module), function)
 
 
 def _torch(folder, *, dtype, threads):
@@ -67,3 +51,11 @@ def _onnx(folder, *, dtype, threads):
     if dtype not in (None, "auto", "float32"):
         raise ValueError(f"the onnx engine runs float32 only (--dtype {dtype})")
     return OrtGenAIModel(folder)  # threads: ONNX Runtime's own pool (its session options are not exposed here)
+
+
+# engine name -> its loader, taking (folder, *, dtype, threads) and returning a LanguageModel; each imports its
+# package only when called
+ENGINES = {"torch": _torch, "openvino": _openvino, "onnx": _onnx}
+# The torch path alone: the other engines measured slower here for the search's batches (README, "Engines").
+AUTO_ORDER = ("torch",)
+ENGINE_CHOICES = ("auto", *ENGINES)

