@@ -49,7 +49,7 @@ def _onnx(folder, *, dtype, threads):
     from prover.ort_genai_model import OrtGenAIModel
 
     if dtype not in (None, "auto", "float32"):
-        raise ValueError(f"the onnx engine runs float32 only (--dtype {dtype})")
+        raise ModelLoadError(f"the onnx engine runs float32 only (got --dtype {dtype})")
     return OrtGenAIModel(folder)  # threads: ONNX Runtime's own pool (its session options are not exposed here)
 
 

@@ -49,3 +49,10 @@ def test_an_unknown_engine_on_the_command_line_is_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2
     assert "'nope' is not one of" in done.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_dtype_the_engine_cannot_run_is_one_line_and_exit_2(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "prover.cli", "prove", "--engine", "onnx", "--dtype", "bfloat16",
+                           "--limit", "1", "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == "error: the onnx engine runs float32 only (got --dtype bfloat16)"
