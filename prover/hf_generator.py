@@ -23,8 +23,6 @@ import copy
 import math
 import threading
 import time
-import zlib
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Unpack
@@ -33,9 +31,10 @@ from model_store import ModelLoadError, quiet_loading, resolve_model
 from prover import cascade_attention
 from prover.cpu_threads import set_torch_threads
 from prover.errors import first_line
-from prover.lm import Completion, completions_by_prompt, cut_at_stop, live_prompts
 from prover.model_generator import GeneratorSettings, ModelGenerator
 from prover.nucleus import choose_tokens
+from prover.sampling_engine import SamplingEngine
+from prover.vocabulary import StopRules, Vocabulary
 
 
 @lru_cache(maxsize=1)
@@ -62,41 +61,7 @@ def default_dtype(device):
 IN_PROCESS_SETTINGS = {"top_p": 0.95, "max_prompt_tokens": 1500}
 
 
-@dataclass(frozen=True)
-class StopRules:
-    """How one set of stop sequences is checked while decoding."""
-
-    token_ids: frozenset[int]  # a token that ends a completion by itself: end-of-text, and line breaks for "\n"
-    strings: tuple[str, ...]  # stop sequences looked for in the text (every one that is not a line break)
-    cut: tuple[str, ...]  # what the decoded text is cut at
-
-    @classmethod
-    def of(cls, stop: tuple[str, ...], eos_ids: frozenset[int], newline_ids: frozenset[int]) -> "StopRules":
-        """The rules for `stop`, given a model's end-of-text tokens and the tokens holding a line break. A line-break
-        stop is checked per token (any token holding a line break ends it), the others on the text."""
-        newline = any(s.strip("\r\n") == "" for s in stop)
-        return cls(
-            token_ids=eos_ids | (newline_ids if newline else frozenset()),
-            strings=tuple(s for s in stop if s.strip("\r\n") != ""),
-            cut=stop + (("\r",) if newline else ()),
-        )
-
-
-def prompt_seed(seed: int | None, ids_after_head: list[int]) -> int | None:
-    """A prompt's own seed, from the call's `seed` and its tokens after the shared head: the same prompt draws the
-    same samples whatever else is in the call (None: unseeded)."""
-    return None if seed is None else (seed * 1_000_003 + zlib.crc32(str(ids_after_head).encode())) % 2**63
-
-
-def encode_after_head(tokenizer, head_text: str | None, head_ids: list[int], prompt: str) -> tuple[int, list[int]]:
-    """(tokens of the shared head `prompt` starts with, 0 if none; its tokens after that head). The two are tokenized
-    apart, so a head's cached key/values are exactly those of the head's own tokens, in every engine."""
-    if head_text is not None and prompt.startswith(head_text):
-        return len(head_ids), tokenizer(prompt[len(head_text):], add_special_tokens=False)["input_ids"]
-    return 0, tokenizer(prompt)["input_ids"]
-
-
-class HFModel:
+class HFModel(SamplingEngine):
     """A causal LM run by transformers in this process (a LanguageModel). All model work is serialised by a lock,
     so one model can be shared by threads (see prover.batching)."""
 
@@ -122,7 +87,7 @@ class HFModel:
         hf_logging.disable_progress_bar()  # a per-load weights bar would break the batch's own progress line
         try:
             with quiet_loading():
-                self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+                tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
                 self.model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, local_files_only=True)
         except Exception as error:  # noqa: BLE001 - any loader failure becomes one printable line
             raise ModelLoadError(f"cannot load model from {source}: {first_line(error)}") from error
@@ -136,26 +101,12 @@ class HFModel:
             cascade_attention.register()  # plain sdpa for every other caller of this model
             self.model.set_attn_implementation(cascade_attention.ATTENTION)
 
-        self._token_texts = self.tokenizer.batch_decode([[i] for i in range(len(self.tokenizer))])
-        self._eos = self._eos_token_ids()
-        self._newline_ids = frozenset(i for i, text in enumerate(self._token_texts) if "\n" in text or "\r" in text)
+        self.vocabulary = Vocabulary(tokenizer, source)
         # With `nonblank_start`: the first token is neither a line break nor end-of-text.
-        self.blank_start = torch.tensor(sorted(self._eos | self._newline_ids), dtype=torch.long, device=self.device)
-        pad = self.tokenizer.pad_token_id
-        self.pad_token_id = pad if pad is not None else min(self._eos | self._newline_ids)
-        self._stops: dict[tuple[str, ...], StopRules] = {}
-        self.head_text: str | None = None  # the shared prompt head (`share_prefix`), its tokens and their cache
-        self.head_ids: list[int] = []
-        self._head_cache = None
-
-    def _eos_token_ids(self) -> frozenset[int]:
-        ids: set[int] = set()
-        for special in (self.tokenizer.eos_token_id, self.model.generation_config.eos_token_id):
-            if isinstance(special, int):
-                ids.add(special)
-            elif special:
-                ids.update(special)
-        return frozenset(ids)
+        self.blank_start = torch.tensor(self.vocabulary.blank_start, dtype=torch.long, device=self.device)
+        pad = tokenizer.pad_token_id
+        self.pad_token_id = pad if pad is not None else self.vocabulary.blank_start[0]
+        self._head_cache = None  # the key/values of the shared prompt head (`share_prefix`)
 
     def cache_params(self) -> tuple:
         return (str(self.model.dtype),)
@@ -164,57 +115,17 @@ class HFModel:
         """Run `text` through the model once (here) and keep its key/values for every prompt that starts with it."""
         import torch
 
-        if text == self.head_text:
+        if text == self.vocabulary.head_text:
             return
         with self._lock:
-            self.head_text, self.head_ids, self._head_cache = text, self.tokenizer(text)["input_ids"], None
-            if self.head_ids:
+            self.vocabulary.set_head(text)
+            self._head_cache = None
+            if self.vocabulary.head_ids:
                 with torch.inference_mode():
-                    ids = torch.tensor([self.head_ids], device=self.device)
+                    ids = torch.tensor([self.vocabulary.head_ids], device=self.device)
                     self._head_cache = self.model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
 
-    def encode(self, prompt: str) -> tuple[int, list[int]]:
-        """(tokens of the shared head it starts with, 0 if none; its tokens after that head). The two are tokenized
-        apart, so the head's cached key/values are exactly those of the head's own tokens."""
-        return encode_after_head(self.tokenizer, self.head_text, self.head_ids, prompt)
-
-    def prompt_ids(self, prompt: str) -> list[int]:
-        """Every token the model sees for `prompt`, the shared head's included."""
-        head, rest = self.encode(prompt)
-        return self.head_ids[:head] + rest
-
-    def stop_rules(self, stop: tuple[str, ...]) -> StopRules:
-        """How decoding checks these stop sequences."""
-        if stop not in self._stops:
-            self._stops[stop] = StopRules.of(stop, self._eos, self._newline_ids)
-        return self._stops[stop]
-
-    # ---- sampling ----------------------------------------------------------------------------------------------
-
-    def complete(self, prompts, n, max_tokens, temperature, stop, deadline=None, *, top_p=1.0, seed=None,
-                 nonblank_start=False) -> list[list[Completion]]:
-        """See prover.lm.LanguageModel. Seeded: each prompt draws from its own torch.Generator, seeded from `seed`
-        and the prompt's tokens after the shared head."""
-        import torch
-
-        with self._lock:
-            # Checked after taking the lock: another thread's call may have used up a prompt's time.
-            live = live_prompts(prompts, n, deadline)
-            if not live:
-                return completions_by_prompt(len(prompts), live, [])
-            encoded = [self.encode(p.text) for p in live]
-            seeds = [prompt_seed(seed, ids) for _, ids in encoded]
-            stops = self.stop_rules(tuple(stop))
-            with torch.inference_mode():
-                rows = self._sample(encoded, [p.n for p in live], seeds, [p.deadline for p in live], max_tokens,
-                                    temperature, top_p, stops, nonblank_start)
-            got = [
-                [Completion(cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), stops.cut)[0],
-                            logprob, len(tokens), stopped)
-                 for tokens, logprob, stopped in prompt_rows]
-                for prompt_rows in rows
-            ]
-        return completions_by_prompt(len(prompts), live, got)
+    # ---- sampling (`complete`: SamplingEngine's) -------------------------------------------------------------------
 
     def _head_cache_for(self, rows: int):
         if self._head_cache is None:
@@ -283,7 +194,6 @@ class HFModel:
         generators = [
             None if seed is None else torch.Generator(device=self.device).manual_seed(seed) for seed in seeds
         ]
-        longest_stop = max(map(len, stops.strings), default=0)
 
         active = list(range(len(row_state)))  # the rows still sampling, in row order
         tokens: list[list[int]] = [[] for _ in row_state]
@@ -302,14 +212,7 @@ class HFModel:
             for j, (row, token) in enumerate(zip(active, chosen.tolist())):
                 tokens[row].append(token)
                 logprobs[row] += chosen_logprobs[j]
-                if token in stops.token_ids:
-                    stopped[row] = True
-                elif stops.strings:
-                    piece = self._token_texts[token] if token < len(self._token_texts) else ""
-                    texts[row] += piece
-                    tail = texts[row][-(len(piece) + longest_stop):]
-                    if any(s in tail for s in stops.strings):
-                        stopped[row] = True
+                stopped[row], texts[row] = self.vocabulary.ends(token, texts[row], stops)
                 if not stopped[row] and now < ends[row_state[row]]:
                     keep.append(j)
             if not keep or step == max_tokens - 1:

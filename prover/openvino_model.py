@@ -30,9 +30,10 @@ import time
 from pathlib import Path
 
 from model_store import ModelLoadError, cache_root, quiet_loading, resolve_model, stage
-from prover.hf_generator import StopRules, cpu_has_amx_bf16, encode_after_head, prompt_seed
-from prover.lm import Completion, completions_by_prompt, cut_at_stop, live_prompts
+from prover.hf_generator import cpu_has_amx_bf16
 from prover.nucleus import choose_tokens
+from prover.sampling_engine import SamplingEngine, prompt_seed
+from prover.vocabulary import StopRules, Vocabulary
 
 IR_FILE = "model.xml"
 CONVERSION_ESTIMATE = "about 1 min"
@@ -158,7 +159,7 @@ def default_precision() -> str:
     return "bf16" if cpu_has_amx_bf16() else "f32"
 
 
-class OpenVINOModel:
+class OpenVINOModel(SamplingEngine):
     """A causal LM converted to OpenVINO and run on the CPU in this process (a LanguageModel). All model work is
     serialised by a lock, so one model can be shared by threads."""
 
@@ -191,36 +192,15 @@ class OpenVINOModel:
                     config["INFERENCE_NUM_THREADS"] = int(threads)
                 self._compiled = ov.Core().compile_model(str(folder / IR_FILE), "CPU", config)
                 self._request = self._compiled.create_infer_request()
-                self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+                tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
         except ModelLoadError:
             raise
         except Exception as error:  # noqa: BLE001 - any import/convert/load failure becomes one printable line
             raise ModelLoadError.because(f"cannot load {source} with OpenVINO", error) from error
         self._np = np
         self._ov = ov
-        self._token_texts = self.tokenizer.batch_decode([[i] for i in range(len(self.tokenizer))])
-        self._eos = self._eos_token_ids(source)
-        self._newline_ids = frozenset(i for i, text in enumerate(self._token_texts) if "\n" in text or "\r" in text)
-        self.blank_start = sorted(self._eos | self._newline_ids)
-        self._stops: dict[tuple[str, ...], StopRules] = {}
-        self.head_text: str | None = None
-        self.head_ids: list[int] = []
-        self._head_states = None  # the shared head's key/values, one array per state
-
-    def _eos_token_ids(self, source: str) -> frozenset[int]:
-        from transformers import GenerationConfig
-
-        ids: set[int] = set()
-        try:
-            generation = GenerationConfig.from_pretrained(source, local_files_only=True).eos_token_id
-        except Exception:  # noqa: BLE001 - a folder without a generation config
-            generation = None
-        for special in (self.tokenizer.eos_token_id, generation):
-            if isinstance(special, int):
-                ids.add(special)
-            elif special:
-                ids.update(special)
-        return frozenset(ids)
+        self.vocabulary = Vocabulary(tokenizer, source)
+        self._head_states = None  # the shared prompt head's key/values (`share_prefix`), one array per state
 
     def cache_params(self) -> tuple:
         return ("openvino", self.precision)
@@ -262,55 +242,21 @@ class OpenVINOModel:
 
     def share_prefix(self, text: str) -> None:
         """Run `text` through the model once (here) and keep its key/values for every prompt that starts with it."""
-        if text == self.head_text:
+        if text == self.vocabulary.head_text:
             return
         with self._lock:
-            self.head_text, self.head_ids, self._head_states = text, self.tokenizer(text)["input_ids"], None
-            if self.head_ids:
+            self.vocabulary.set_head(text)
+            self._head_states = None
+            head_ids = self.vocabulary.head_ids
+            if head_ids:
                 np = self._np
                 empty = np.zeros((1, self.kv_heads, 0, self.head_dim), dtype=np.float32)
                 self._set_states([empty] * (2 * self.layers))
-                n = len(self.head_ids)
-                self._infer([self.head_ids], np.ones((1, n)), [list(range(n))], [0])
+                n = len(head_ids)
+                self._infer([head_ids], np.ones((1, n)), [list(range(n))], [0])
                 self._head_states = [np.array(state.state.data, dtype=np.float32) for state in self._states()]
 
-    def encode(self, prompt: str) -> tuple[int, list[int]]:
-        """(tokens of the shared head it starts with, 0 if none; its tokens after that head), as HFModel.encode."""
-        return encode_after_head(self.tokenizer, self.head_text, self.head_ids, prompt)
-
-    def prompt_ids(self, prompt: str) -> list[int]:
-        head, rest = self.encode(prompt)
-        return self.head_ids[:head] + rest
-
-    def stop_rules(self, stop: tuple[str, ...]) -> StopRules:
-        if stop not in self._stops:
-            self._stops[stop] = StopRules.of(stop, self._eos, self._newline_ids)
-        return self._stops[stop]
-
-    # ---- sampling ----------------------------------------------------------------------------------------------
-
-    def complete(self, prompts, n, max_tokens, temperature, stop, deadline=None, *, top_p=1.0, seed=None,
-                 nonblank_start=False) -> list[list[Completion]]:
-        """See prover.lm.LanguageModel; seeds as HFModel's (per prompt, from `seed` and its tokens)."""
-        import torch
-
-        with self._lock:
-            live = live_prompts(prompts, n, deadline)
-            if not live:
-                return completions_by_prompt(len(prompts), live, [])
-            encoded = [self.encode(p.text) for p in live]
-            seeds = [prompt_seed(seed, ids) for _, ids in encoded]
-            stops = self.stop_rules(tuple(stop))
-            with torch.inference_mode():
-                rows = self._sample(encoded, [p.n for p in live], seeds, [p.deadline for p in live], max_tokens,
-                                    temperature, top_p, stops, nonblank_start)
-            got = [
-                [Completion(cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), stops.cut)[0],
-                            logprob, len(tokens), stopped)
-                 for tokens, logprob, stopped, _ in prompt_rows]
-                for prompt_rows in rows
-            ]
-        return completions_by_prompt(len(prompts), live, got)
+    # ---- sampling (`complete`: SamplingEngine's) -------------------------------------------------------------------
 
     def prefill(self, prompts: list[tuple[int, list[int]]]):
         """Run each prompt (as `encode` gives it) on its own and leave their key/values stacked in the request, padded
@@ -350,7 +296,6 @@ class OpenVINOModel:
         mask = valid[row_state].astype(np.int64)
         beam_idx = np.array(row_state)  # the first step fans each prompt's key/values out to its samples
         generators = [None if s is None else torch.Generator().manual_seed(s) for s in seeds]
-        longest_stop = max(map(len, stops.strings), default=0)
 
         active = list(range(len(row_state)))
         tokens: list[list[int]] = [[] for _ in row_state]
@@ -362,7 +307,7 @@ class OpenVINOModel:
             logits = logits.float()
             token_logprobs = torch.log_softmax(logits, dim=-1)  # the model's own distribution: the score
             if step == 0 and nonblank_start:
-                logits[:, self.blank_start] = float("-inf")
+                logits[:, self.vocabulary.blank_start] = float("-inf")
             chosen = choose_tokens(logits, temperature, top_p, [row_state[r] for r in active], generators)
             chosen_logprobs = token_logprobs.gather(1, chosen[:, None])[:, 0].tolist()
             now = time.monotonic()
@@ -371,14 +316,7 @@ class OpenVINOModel:
                 tokens[row].append(token)
                 logprobs[row] += chosen_logprobs[j]
                 token_logprobs_by_row[row].append(chosen_logprobs[j])
-                if token in stops.token_ids:
-                    stopped[row] = True
-                elif stops.strings:
-                    piece = self._token_texts[token] if token < len(self._token_texts) else ""
-                    texts[row] += piece
-                    tail = texts[row][-(len(piece) + longest_stop):]
-                    if any(s in tail for s in stops.strings):
-                        stopped[row] = True
+                stopped[row], texts[row] = self.vocabulary.ends(token, texts[row], stops)
                 if not stopped[row] and now < ends[row_state[row]]:
                     keep.append(j)
             if not keep or step == max_tokens - 1:
@@ -408,8 +346,8 @@ class OpenVINOModel:
         import torch
 
         with self._lock:
-            encoded = [self.encode(p) for p in prompts]
+            encoded = [self.vocabulary.encode(p) for p in prompts]
             seeds = [prompt_seed(seed, ids) for _, ids in encoded]
             with torch.inference_mode():
                 return self._sample(encoded, [n] * len(prompts), seeds, [None] * len(prompts), max_tokens,
-                                    temperature, top_p, self.stop_rules(tuple(stop)), nonblank_start)
+                                    temperature, top_p, self.vocabulary.stop_rules(tuple(stop)), nonblank_start)

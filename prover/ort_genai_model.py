@@ -31,9 +31,9 @@ from pathlib import Path
 
 from model_store import ModelLoadError, cache_root, quiet_loading, resolve_model, stage
 from prover.errors import first_line
-from prover.hf_generator import StopRules, encode_after_head, prompt_seed
-from prover.lm import Completion, completions_by_prompt, cut_at_stop, live_prompts
 from prover.nucleus import choose_tokens
+from prover.sampling_engine import SamplingEngine
+from prover.vocabulary import StopRules, Vocabulary
 
 PRECISIONS = ("fp32", "int8", "int4")  # what the converter writes for the CPU (int8/int4: weights only)
 CONFIG = "genai_config.json"  # written last by the converter: a folder holding it is complete
@@ -88,7 +88,7 @@ class Sample:
     stopped: bool  # reached a stop; False: ran out of tokens or of time
 
 
-class OrtGenAIModel:
+class OrtGenAIModel(SamplingEngine):
     """A causal LM converted to ONNX and run by onnxruntime-genai in this process (a LanguageModel). Model work is
     serialised by a lock, so one model can be shared by threads."""
 
@@ -112,7 +112,7 @@ class OrtGenAIModel:
             with quiet_loading():
                 from transformers import AutoTokenizer
 
-                self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+                tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
                 self._og = og
                 self._model = og.Model(str(folder))
         except Exception as error:  # noqa: BLE001 - any loader failure becomes one printable line
@@ -121,14 +121,7 @@ class OrtGenAIModel:
         self.precision, self.rows, self.folder = precision, rows, folder
         self.generated_tokens = 0
         self._lock = threading.RLock()
-        self._token_texts = self.tokenizer.batch_decode([[i] for i in range(len(self.tokenizer))])
-        eos = self.tokenizer.eos_token_id
-        self._eos = frozenset([eos] if isinstance(eos, int) else (eos or []))
-        self._newline_ids = frozenset(i for i, text in enumerate(self._token_texts) if "\n" in text or "\r" in text)
-        self._blank_start = sorted(self._eos | self._newline_ids)
-        self._stops: dict[tuple[str, ...], StopRules] = {}
-        self.head_text: str | None = None
-        self.head_ids: list[int] = []
+        self.vocabulary = Vocabulary(tokenizer, source)
 
     def cache_params(self) -> tuple:
         return ("onnx-genai", self.precision)
@@ -138,44 +131,21 @@ class OrtGenAIModel:
         both engines see the same tokens; the head is run with each prompt (a Generator keeps no cache across
         prompts)."""
         with self._lock:
-            self.head_text, self.head_ids = text, self.tokenizer(text)["input_ids"]
+            self.vocabulary.set_head(text)
 
-    def prompt_ids(self, prompt: str) -> list[int]:
-        """Every token the model sees for `prompt` (as HFModel.prompt_ids)."""
-        head, rest = encode_after_head(self.tokenizer, self.head_text, self.head_ids, prompt)
-        return self.head_ids[:head] + rest
+    # ---- sampling (`complete`: SamplingEngine's) -------------------------------------------------------------------
 
-    def stop_rules(self, stop: tuple[str, ...]) -> StopRules:
-        """How decoding checks these stop sequences (as HFModel.stop_rules)."""
-        if stop not in self._stops:
-            self._stops[stop] = StopRules.of(stop, self._eos, self._newline_ids)
-        return self._stops[stop]
-
-    # ---- sampling ----------------------------------------------------------------------------------------------
-
-    def complete(self, prompts, n, max_tokens, temperature, stop, deadline=None, *, top_p=1.0, seed=None,
-                 nonblank_start=False) -> list[list[Completion]]:
-        """See prover.lm.LanguageModel. Seeded: each prompt draws from its own torch.Generator, seeded from `seed`
-        and the prompt's tokens after the shared head (as HFModel)."""
-        with self._lock:
-            live = live_prompts(prompts, n, deadline)
-            stops = self.stop_rules(tuple(stop))
-            got = []
-            for prompt in live:
-                ids = self.prompt_ids(prompt.text)
-                samples = self.sample(ids, prompt.n, max_tokens, temperature, stops, prompt.deadline, top_p=top_p,
-                                      seed=prompt_seed(seed, self.encode(prompt.text)[1]),
-                                      nonblank_start=nonblank_start)
-                got.append([
-                    Completion(cut_at_stop(self.tokenizer.decode(s.tokens, skip_special_tokens=True), stops.cut)[0],
-                               math.fsum(s.logprobs), len(s.tokens), s.stopped)
-                    for s in samples
-                ])
-        return completions_by_prompt(len(prompts), live, got)
-
-    def encode(self, prompt: str) -> tuple[int, list[int]]:
-        """(tokens of the shared head it starts with, 0 if none; its tokens after that head), as HFModel.encode."""
-        return encode_after_head(self.tokenizer, self.head_text, self.head_ids, prompt)
+    def _sample(self, prompts, ns, seeds, deadlines, max_tokens, temperature, top_p, stops: StopRules,
+                nonblank_start: bool) -> list[list[tuple]]:
+        """For each prompt, its `n` samples as (token ids, summed log-prob, reached a stop): `sample` on each prompt
+        in turn, the shared head's tokens included."""
+        head_ids = self.vocabulary.head_ids
+        rows = []
+        for (head, rest), n, seed, deadline in zip(prompts, ns, seeds, deadlines):
+            samples = self.sample(head_ids[:head] + rest, n, max_tokens, temperature, stops, deadline, top_p=top_p,
+                                  seed=seed, nonblank_start=nonblank_start)
+            rows.append([(s.tokens, math.fsum(s.logprobs), s.stopped) for s in samples])
+        return rows
 
     def sample(self, ids: list[int], n: int, max_tokens: int, temperature: float, stops: StopRules,
                deadline: float | None = None, *, top_p: float = 1.0, seed: int | None = None,
@@ -206,20 +176,9 @@ class OrtGenAIModel:
         logprobs = torch.log_softmax(scores, dim=-1)
         if first and nonblank_start:
             scores = scores.clone()
-            scores[:, self._blank_start] = float("-inf")
+            scores[:, self.vocabulary.blank_start] = float("-inf")
         chosen = choose_tokens(scores, temperature, top_p, [0] * len(scores), [generator])
         return chosen.tolist(), logprobs.gather(1, chosen[:, None])[:, 0].tolist()
-
-    def _ends(self, token: int, text: str, stops: StopRules) -> tuple[bool, str]:
-        """Whether `token` ends a sample whose text so far (non-line-break stops only) is `text`, and the new text."""
-        if token in stops.token_ids:
-            return True, text
-        if stops.strings:
-            piece = self._token_texts[token] if token < len(self._token_texts) else ""
-            text += piece
-            tail = text[-(len(piece) + max(map(len, stops.strings))):]
-            return any(s in tail for s in stops.strings), text
-        return False, text
 
     def _sample_rewind(self, ids, n, max_tokens, temperature, top_p, stops, end, generator, nonblank_start):
         """One row: the prompt runs once; each sample decodes alone, then the Generator rewinds to the prompt."""
@@ -234,7 +193,7 @@ class OrtGenAIModel:
         samples = []
         for k in range(n):
             tokens, logprobs, text = [firsts[k]], [first_logprobs[k]], ""
-            stopped, text = self._ends(firsts[k], text, stops)
+            stopped, text = self.vocabulary.ends(firsts[k], text, stops)
             if k and not stopped and len(tokens) < max_tokens and time.monotonic() < end:
                 gen.rewind_to(len(ids))
             while not stopped and len(tokens) < max_tokens and time.monotonic() < end:
@@ -243,7 +202,7 @@ class OrtGenAIModel:
                                                     False, nonblank_start)
                 tokens.append(token)
                 logprobs.append(logprob)
-                stopped, text = self._ends(token, text, stops)
+                stopped, text = self.vocabulary.ends(token, text, stops)
             samples.append(Sample(tokens, logprobs, stopped))
         return samples
 
@@ -267,7 +226,7 @@ class OrtGenAIModel:
             for row, token, logprob in zip(active, chosen, chosen_logprobs):
                 tokens[row].append(token)
                 logprobs[row].append(logprob)
-                stopped[row], texts[row] = self._ends(token, texts[row], stops)
+                stopped[row], texts[row] = self.vocabulary.ends(token, texts[row], stops)
             active = [row for row in active if not stopped[row]]
             if not active or now >= end or step == max_tokens - 1:
                 break
