@@ -37,12 +37,31 @@ def _torch(folder, *, dtype, threads):
     return HFModel(folder, dtype=dtype, threads=threads)
 
 
+def openvino_threads(requested: int | None) -> int:
+    """The threads an OpenVINO engine runs on (prover.cpu_threads.model_threads), refused below two: OpenVINO's CPU
+    plugin (2026.4) dies of a floating-point exception, taking the process with it, when it may use one core (a
+    one-CPU affinity, or INFERENCE_NUM_THREADS=1; openvinotoolkit/openvino issue 33300)."""
+    from prover.cpu_threads import model_threads, usable_cores
+
+    threads = model_threads(requested)
+    if min(threads, usable_cores()) < 2:
+        raise ModelLoadError("OpenVINO's CPU plugin crashes on a single core (openvino issue 33300); "
+                             "it needs 2 threads or more")
+    return threads
+
+
 def _openvino(folder, *, dtype, threads):
-    from prover.cpu_threads import model_threads
     from prover.openvino_model import OpenVINOModel
 
     precision = {"float32": "f32", "bfloat16": "bf16"}.get(dtype or "auto")  # None: its per-CPU default
-    return OpenVINOModel(folder, precision=precision, threads=model_threads(threads))
+    return OpenVINOModel(folder, precision=precision, threads=openvino_threads(threads))
+
+
+def _openvino_genai(folder, *, dtype, threads):
+    from prover.openvino_genai_model import ContinuousBatchingModel
+
+    precision = {"float32": "f32", "bfloat16": "bf16"}.get(dtype or "auto")  # None: its per-CPU default
+    return ContinuousBatchingModel(folder, precision=precision, threads=openvino_threads(threads))
 
 
 def _onnx(folder, *, dtype, threads):
@@ -55,7 +74,7 @@ def _onnx(folder, *, dtype, threads):
 
 # engine name -> its loader, taking (folder, *, dtype, threads) and returning a LanguageModel; each imports its
 # package only when called
-ENGINES = {"torch": _torch, "openvino": _openvino, "onnx": _onnx}
+ENGINES = {"torch": _torch, "openvino-genai": _openvino_genai, "openvino": _openvino, "onnx": _onnx}
 # The torch path alone: the other engines measured slower here for the search's batches (README, "Engines").
 AUTO_ORDER = ("torch",)
 ENGINE_CHOICES = ("auto", *ENGINES)

@@ -130,28 +130,33 @@ def _initialise_states(converted, heads: int, head_dim: int) -> None:
     converted.validate_nodes_and_infer_types()
 
 
-def ensure_converted(source: str) -> Path:
-    """The OpenVINO IR folder of `source`, converted (once, atomically) if not there yet."""
-    target = converted_dir(source)
-    if (target / IR_FILE).is_file() and (target / "kv_shape.txt").is_file():
+def built_once(target: Path, files: tuple[str, ...], build, what: str) -> Path:
+    """The folder `target` holding `files`, made by `build(folder)` (announced as `what`) if not there yet. It is built
+    in a sibling temp folder and renamed into place, so a crash never leaves half of it."""
+    if all((target / name).is_file() for name in files):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Build in a sibling temp folder and rename it into place, so a crash never leaves a half conversion.
     temp_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        with stage(f"converting {Path(source).name} to OpenVINO once ({CONVERSION_ESTIMATE})"):
-            _convert(source, temp_dir)
+        with stage(what):
+            build(temp_dir)
         os.chmod(temp_dir, 0o755)
         if target.exists():
             shutil.rmtree(target)
         try:
             os.rename(temp_dir, target)
         except OSError:
-            if not (target / IR_FILE).is_file():  # another process finished first: keep its copy
+            if not all((target / name).is_file() for name in files):  # another process finished first: keep its copy
                 raise
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
     return target
+
+
+def ensure_converted(source: str) -> Path:
+    """The OpenVINO IR folder of `source`, converted (once, atomically) if not there yet."""
+    return built_once(converted_dir(source), (IR_FILE, "kv_shape.txt"), lambda folder: _convert(source, folder),
+                      f"converting {Path(source).name} to OpenVINO once ({CONVERSION_ESTIMATE})")
 
 
 def default_precision() -> str:
