@@ -7,14 +7,22 @@ from functools import lru_cache
 
 @lru_cache(maxsize=None)
 def root_states(count: int) -> tuple:
-    """(theorem, state text) of the first `count` miniF2F-rocq valid theorems' opening states (valid only: the
-    benchmarks never look at test)."""
+    """(theorem, state text) of the first `count` miniF2F-rocq valid theorems' opening states that coqtop accepts
+    (valid only: the benchmarks never look at test)."""
     from coq_env.backend import RocqBackend
     from coq_env.minif2f import load_split
+    from prover.types import StatementError
 
-    theorems = load_split("valid")[:count]
+    states = []
     with RocqBackend() as backend:
-        return tuple((t, backend.render_state(backend.open(t))) for t in theorems)
+        for theorem in load_split("valid"):
+            try:
+                states.append((theorem, backend.render_state(backend.open(theorem))))
+            except StatementError:  # a statement this Coq rejects has no state to prompt with
+                continue
+            if len(states) == count:
+                break
+    return tuple(states)
 
 
 def root_state_prompts(generator, count: int) -> list[str]:

@@ -28,7 +28,7 @@ from prover.sampling_engine import SamplingEngine
 from prover.vocabulary import StopRules, Vocabulary
 
 PIPELINE_FILES = ("openvino_model.xml", "openvino_tokenizer.xml", "openvino_detokenizer.xml")
-KV_CACHE_GB = 2  # the paged key/value cache: 64 rows of 2k tokens fit; more is preempted and recomputed, not lost
+KV_CACHE_GB = 1  # the paged key/value cache, about 45k tokens: more is preempted and recomputed, not lost
 
 
 def pipeline_dir(source: str | Path) -> Path:

