@@ -5,8 +5,8 @@ cache with prefix caching (the template head and repeated proof states are compu
 Semantics as HFModel's: temperature and top-p (no top-k), every sampled token's log-probability under the model's own,
 untempered distribution (GenerationConfig.logprobs), a stop at any token holding a line break (stop_token_ids: the
 same tokens HFModel stops at) or at other stop strings, per-prompt seeds (each request has its own random engine,
-seeded from `prompt_seed`), per-prompt deadlines (a request is stopped between steps once its deadline has passed,
-its unfinished samples returned as not stopped). `nonblank_start` is the pipeline's `min_new_tokens=1`, which
+seeded from `prompt_seed`), per-prompt deadlines (checked between steps: a prompt whose deadline passes before all
+its samples have ended gets none, as the pipeline hands a request's samples over only together). `nonblank_start` is the pipeline's `min_new_tokens=1`, which
 pushes the stop tokens' logits down to 0 for the first token rather than removing them (far below a likely token's:
 on valid root states no sample started blank in 256).
 
@@ -145,20 +145,21 @@ class ContinuousBatchingModel(SamplingEngine):
             config = self._config(n, seed, max_tokens, temperature, top_p, stops, nonblank_start)
             handles.append(self._pipeline.add_request(next(self._request_ids),
                                                       self._ov.Tensor(np.array([tokens], dtype=np.int64)), config))
-        running = list(range(len(handles)))
+        cancelled: set[int] = set()
         while self._pipeline.has_non_finished_requests():
             now = time.monotonic()
-            for index in running:
-                if deadlines[index] is not None and now >= deadlines[index]:
-                    # What it has sampled so far stays readable; its running samples end unfinished.
-                    handles[index].stop(self._genai.GenerationFinishReason.NONE)
-            running = [i for i in running if deadlines[i] is None or now < deadlines[i]]
+            for index, deadline in enumerate(deadlines):
+                if index not in cancelled and deadline is not None and now >= deadline:
+                    # The pipeline hands a request's samples over only once all have ended (a stopped request
+                    # cannot be read), so a prompt whose time is up gets none.
+                    handles[index].cancel()
+                    cancelled.add(index)
             self._pipeline.step()
         finished = self._genai.GenerationFinishReason.STOP
         rows = []
-        for handle, n in zip(handles, ns):
+        for index, (handle, n) in enumerate(zip(handles, ns)):
             samples = []
-            for output in handle.read_all():
+            for output in ([] if index in cancelled else handle.read_all()):
                 tokens, logprobs = list(output.generated_ids), list(output.generated_log_probs)
                 samples.append((tokens, sum(logprobs), output.finish_reason == finished, logprobs))
             if temperature <= 0:

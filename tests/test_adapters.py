@@ -74,9 +74,10 @@ def test_the_shipped_rocq_adapter_is_small_and_default_loads_it():
         pytest.skip("no Rocq adapter ships in prover/adapters/rocq yet")
     size = sum(p.stat().st_size for p in adapter.iterdir())
     assert size < 30 * 2**20, f"{size / 2**20:.1f} MiB: too big to ship in the repo"
-    generator = load_generator("default", "rocq", ModelSettings(dtype="float32"))
+    # torch: score_tactics scores with a transformers forward pass.
+    generator = load_generator("default", "rocq", ModelSettings(dtype="float32", engine="torch"))
     assert generator.template.name == "proofstep"
-    base = load_generator("base", "rocq", ModelSettings(dtype="float32", prompt="proofstep"))
+    base = load_generator("base", "rocq", ModelSettings(dtype="float32", prompt="proofstep", engine="torch"))
     tuned = [c.logprob for c in score_tactics(generator, THEOREM, STATE, TACTICS)]
     plain = [c.logprob for c in score_tactics(base, THEOREM, STATE, TACTICS)]
     assert max(abs(a - b) for a, b in zip(tuned, plain)) > 1e-2

@@ -202,7 +202,7 @@ def test_a_real_default_model_run_has_the_row_structure(problem37, backend):
     assert row["status"] in ("proved", "failed", "timeout")
     assert row["sketches"][0]["status"] in ("verified", "rejected", "refused", "step_failed", "gap_unclosed",
                                             "open_goals", "timeout")
-    assert isinstance(row["sketches"][0]["text"], str) and row["model"].startswith("hf:")
+    assert isinstance(row["sketches"][0]["text"], str) and row["model"] == generator.name
 
 
 @pytest.mark.rocq
