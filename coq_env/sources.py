@@ -96,10 +96,7 @@ def source_files(source: str | Path) -> list[SourceFile]:
             raise ExtractError(f"not a Coq source (.v): {source}")
         root, files = path.parent, [path]
     else:
-        root = path
-        files = sorted((p for p in path.rglob("*.v") if p.is_file()), key=lambda p: p.relative_to(path).as_posix())
-        if not files:
-            raise ExtractError(f"no .v files under {source}")
+        root, files = path, _sorted_sources(path)
     args, load_path = _project_args(root.resolve())
     result = []
     for p in files:
