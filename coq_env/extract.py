@@ -2,6 +2,7 @@
 from coq_env.sources), in parallel, resumable, with one final pass that orders, splits and guards the rows.
 
     extract_proofsteps("stdlib", "out.jsonl")          # every .v of the installed standard library
+    extract_proofsteps("coquelicot", "out.jsonl")      # an installed library that ships its sources (LIBRARIES)
     extract_proofsteps("path/to/project", "out.jsonl")  # a folder of .v files (built: Requires need the .vo)
 
 Next to the output: `out.jsonl.files.jsonl`, one row per source file as it finishes (status, counts), and
@@ -85,7 +86,8 @@ def _rows_in_file_order(path: Path, order: dict[str, int]) -> Iterator[ProofStep
 
 
 def extract_proofsteps(source: str | Path, out: str | Path, options: ExtractOptions = ExtractOptions()) -> dict:
-    """Replay `source` (`stdlib`, a .v file or a folder) and write its proofstep rows to `out`; returns the summary.
+    """Replay `source` (`stdlib`, an installed library's name such as `coquelicot`, a .v file or a folder) and write
+    its proofstep rows to `out`; returns the summary.
 
     `options.guard` (a prover.contamination.NgramGuard) drops rows that share an n-gram with a benchmark statement
     and reports them in `out.contamination.json`. Files already in `out.files.jsonl` are not replayed again
@@ -115,6 +117,7 @@ def extract_proofsteps(source: str | Path, out: str | Path, options: ExtractOpti
     todo = [f for f in files if f.label not in done]
     jobs = [(f, sentence_timeout, file_timeout, valid_fraction, test_fraction) for f in todo]
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
+    rows_replayed = 0  # by this run, not the files it resumed: its throughput
     bar = None
     if progress:
         from tqdm import tqdm
@@ -128,6 +131,7 @@ def extract_proofsteps(source: str | Path, out: str | Path, options: ExtractOpti
             for log_row, rows, record in results:
                 partial.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
                 partial.flush()  # rows before their log line: a logged file's rows are always whole
+                rows_replayed += len(rows)
                 if record is not None:
                     theorems.write(json.dumps(record, ensure_ascii=False) + "\n")
                     theorems.flush()
@@ -144,6 +148,9 @@ def extract_proofsteps(source: str | Path, out: str | Path, options: ExtractOpti
         if bar:
             bar.close()
     summary = _finish(files, done, out, partial_path, valid_fraction, test_fraction, guard, resumed, started)
+    # Throughput: rows this run replayed (before dedupe) per second of its wall time, the final pass included.
+    summary["rows_replayed"] = rows_replayed
+    summary["rows_per_second"] = round(rows_replayed / max(time.monotonic() - started, 1e-3), 1)
     summary["heldout_theorems"] = _write_heldout_theorems(files, theorems_partial, Path(f"{out}.theorems.jsonl"),
                                                           valid_fraction, test_fraction, guard)
     return summary

@@ -1,5 +1,6 @@
-"""Coq source files to replay: the installed standard library or a folder of .v files (each with the load-path
-flags its own Requires need), and a file's text cut into the sentences coqtop is sent one by one."""
+"""Coq source files to replay: the installed standard library, an installed library that ships its sources
+(Debian's user-contrib), or a folder of .v files (each with the load-path flags its own Requires need), and a
+file's text cut into the sentences coqtop is sent one by one."""
 from __future__ import annotations
 
 import os
@@ -17,6 +18,22 @@ _ELLIPSIS = re.compile(r"\.\.\.(?=\s)")
 FOCUS = re.compile(r"(?:\d+|\[\s*[\w']+\s*\])\s*:\s*\{")  # `2: {` focuses on a goal, like a brace
 
 
+@dataclass(frozen=True)
+class Library:
+    """An installed Coq library whose .v files sit beside its .vo in user-contrib."""
+    folder: str  # under `coqc -where`/user-contrib
+    prefix: str  # its logical name: the first part of each file's module name
+    package: str  # the Debian package that installs it
+
+
+# `--source` names beside `stdlib`. Debian ships these libraries' sources with the compiled files.
+LIBRARIES = {
+    "coquelicot": Library("Coquelicot", "Coquelicot", "libcoq-coquelicot"),
+    "hammer": Library("Hammer", "Hammer", "libcoq-hammer"),
+    "mathcomp": Library("mathcomp", "mathcomp", "libcoq-mathcomp-ssreflect"),
+}
+
+
 class ExtractError(ValueError):
     """The source cannot be extracted from (no such path, no .v files) or the output belongs to another run."""
 
@@ -30,24 +47,47 @@ class SourceFile:
 
 
 @lru_cache(maxsize=1)
-def stdlib_root() -> Path:
-    """The installed standard library's sources: `coqc -where`/theories."""
+def _coq_where() -> str:
     with Sandbox("coqc-where-") as box:
-        where = box.run([find_executable("coqc"), "-where"], SandboxLimits(), timeout=60).stdout.strip()
-    for root in (Path(where) / "theories", Path(os.environ.get("COQLIB", where)) / "theories"):
+        return box.run([find_executable("coqc"), "-where"], SandboxLimits(), timeout=60).stdout.strip()
+
+
+def _coqlib_folder(name: str) -> Path | None:
+    """`name` under Coq's library folder (`coqc -where`, else $COQLIB), where it exists."""
+    where = _coq_where()
+    for root in (Path(where) / name, Path(os.environ.get("COQLIB", where)) / name):
         if root.is_dir():
             return root
-    raise ExtractError(f"no Coq standard library sources under {where}/theories")
+    return None
+
+
+def stdlib_root() -> Path:
+    """The installed standard library's sources: `coqc -where`/theories."""
+    root = _coqlib_folder("theories")
+    if root is None:
+        raise ExtractError(f"no Coq standard library sources under {_coq_where()}/theories")
+    return root
+
+
+def library_root(name: str) -> Path:
+    """The installed sources of the library `name` (a key of LIBRARIES): `coqc -where`/user-contrib/FOLDER."""
+    library = LIBRARIES[name]
+    user_contrib = _coqlib_folder("user-contrib")
+    root = user_contrib / library.folder if user_contrib is not None else None
+    if root is None or not root.is_dir():
+        raise ExtractError(f"library {name} is not installed (no {_coq_where()}/user-contrib/{library.folder}): "
+                           f"install the Debian package {library.package}")
+    return root
 
 
 def source_files(source: str | Path) -> list[SourceFile]:
-    """The .v files of `source` (`stdlib`, a .v file or a folder), in a fixed order."""
+    """The .v files of `source` (`stdlib`, a name in LIBRARIES, a .v file or a folder), in a fixed order."""
     if str(source) == STDLIB:
         root = stdlib_root()
-        files = sorted(root.rglob("*.v"), key=lambda p: p.relative_to(root).as_posix())
-        if not files:
-            raise ExtractError(f"no .v files under {root}")
-        return [_stdlib_file(root, p) for p in files]
+        return [_stdlib_file(root, p) for p in _sorted_sources(root)]
+    if str(source) in LIBRARIES:
+        root = library_root(str(source))
+        return [_library_file(str(source), root, p) for p in _sorted_sources(root)]
     path = Path(source)
     if not path.exists():
         raise ExtractError(f"no such file or folder: {source}")
@@ -56,16 +96,29 @@ def source_files(source: str | Path) -> list[SourceFile]:
             raise ExtractError(f"not a Coq source (.v): {source}")
         root, files = path.parent, [path]
     else:
-        root = path
-        files = sorted((p for p in path.rglob("*.v") if p.is_file()), key=lambda p: p.relative_to(path).as_posix())
-        if not files:
-            raise ExtractError(f"no .v files under {source}")
+        root, files = path, _sorted_sources(path)
     args, load_path = _project_args(root.resolve())
     result = []
     for p in files:
         rel = p.relative_to(root).as_posix()
         result.append(SourceFile(p.resolve(), rel, rel, args + _top(p.resolve(), load_path)))
     return result
+
+
+def _sorted_sources(root: Path) -> list[Path]:
+    files = sorted((p for p in root.rglob("*.v") if p.is_file()), key=lambda p: p.relative_to(root).as_posix())
+    if not files:
+        raise ExtractError(f"no .v files under {root}")
+    return files
+
+
+def _library_file(name: str, root: Path, path: Path) -> SourceFile:
+    # `-R`, as the library was built: user-contrib alone is on Coq's load path without implicit short names, and
+    # Coquelicot's files Require their siblings by short name (`Require Import Rcomplements.`). The label carries
+    # the library's name: two libraries' `Basic.v` stay two files in the log and the output.
+    rel = path.relative_to(root).as_posix()
+    prefix = LIBRARIES[name].prefix
+    return SourceFile(path, rel, f"{name}:{rel}", ("-R", str(root), prefix) + _top(path, [(root, prefix)]))
 
 
 def _stdlib_file(root: Path, path: Path) -> SourceFile:

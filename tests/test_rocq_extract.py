@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from coq_env.backend import RocqBackend
 from coq_env.extract import extract_proofsteps, load_heldout_theorems
 from coq_env.replay import replay_file
-from coq_env.sources import ExtractError, replay_sentences, source_files
+from coq_env.sources import LIBRARIES, ExtractError, Library, library_root, replay_sentences, source_files
 from prover.cli import main
 from prover.proofsteps import ExtractOptions, read_proofsteps, split_of
 from prover.types import Advanced, Proved, StatementError, Theorem
@@ -223,6 +223,67 @@ def test_stdlib_rows_have_the_states_the_backend_shows_for_the_same_proof():
             if compared >= 40:
                 break
     assert compared >= 40
+
+
+def installed_files(name: str) -> list:
+    try:
+        return source_files(name)
+    except ExtractError as exc:
+        pytest.skip(str(exc))
+
+
+# One small file per installed library: Ltac2-free, whole proofs, each in a second or two.
+@pytest.mark.rocq
+@pytest.mark.parametrize("name, relpath, module", [
+    ("coquelicot", "Iter.v", "Coquelicot.Iter"),
+    ("hammer", "Tactics/Reflect.v", "Hammer.Tactics.Reflect"),
+    ("mathcomp", "ssreflect/ssrfun.v", "mathcomp.ssreflect.ssrfun"),
+])
+def test_an_installed_library_file_replays_as_it_was_compiled(name, relpath, module):
+    [file] = [f for f in installed_files(name) if f.relpath == relpath]
+    root = library_root(name)
+    assert file.label == f"{name}:{relpath}" and file.path == root / relpath
+    # -R as the library was built (Coquelicot Requires its siblings by short name), -top its own module name.
+    assert file.args == ("-R", str(root), LIBRARIES[name].prefix, "-top", module)
+    replay = replay_file(file)
+    assert replay.status == "ok" and replay.lemmas and all(lemma.status == "kept" for lemma in replay.lemmas)
+    rows, _ = replay.rows(split_of(file.relpath))
+    assert rows and {r.source for r in rows} == {f"{name}:{relpath}"}
+
+
+@pytest.mark.rocq
+def test_extracting_an_installed_library_by_name_reports_its_throughput(tmp_path):
+    files = installed_files("hammer")
+    summary = extract_proofsteps("hammer", tmp_path / "rows.jsonl", ExtractOptions(workers=2))
+    rows = read_proofsteps(tmp_path / "rows.jsonl")
+    assert summary["source_files"] == len(files) and summary["files_skipped"] == 0
+    assert rows and all(r.source.startswith("hammer:") for r in rows)
+    assert summary["rows_replayed"] == summary["rows_before_dedupe"] > 0 and summary["rows_per_second"] > 0
+    # A rerun resumes every file: it replays nothing, so its throughput is nil.
+    again = extract_proofsteps("hammer", tmp_path / "rows.jsonl", ExtractOptions(workers=1))
+    assert again["files_resumed"] == len(files) and again["rows_replayed"] == again["rows_per_second"] == 0
+
+
+def test_two_libraries_files_of_the_same_name_keep_apart(tmp_path, monkeypatch):
+    for folder in ("LibA", "LibB"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "Basic.v").write_text("Lemma t : True. Proof. exact I. Qed.\n")
+    monkeypatch.setattr("coq_env.sources._coqlib_folder", lambda name: tmp_path if name == "user-contrib" else None)
+    monkeypatch.setitem(LIBRARIES, "liba", Library("LibA", "LibA", "libcoq-liba"))
+    monkeypatch.setitem(LIBRARIES, "libb", Library("LibB", "LibB", "libcoq-libb"))
+    [a], [b] = source_files("liba"), source_files("libb")
+    assert (a.label, b.label) == ("liba:Basic.v", "libb:Basic.v") and a.relpath == b.relpath == "Basic.v"
+    assert a.args[-2:] == ("-top", "LibA.Basic") and b.args[-2:] == ("-top", "LibB.Basic")
+
+
+@pytest.mark.rocq
+def test_a_library_not_installed_names_its_debian_package_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(LIBRARIES, "coquelicot", Library("NoSuchCoquelicot", "Coquelicot", "libcoq-coquelicot"))
+    result = CliRunner().invoke(main, ["extract", "--source", "coquelicot", "--out", str(tmp_path / "rows.jsonl"),
+                                       "--no-progress"])
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "library coquelicot is not installed" in result.stderr and "libcoq-coquelicot" in result.stderr
 
 
 @pytest.mark.rocq

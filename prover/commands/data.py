@@ -26,7 +26,9 @@ def _contamination_guard(plugin, benchmark: str | None, ngram: int):
 
 @click.command()
 @backend_option("proof assistant whose proof scripts are replayed")
-@click.option("--source", required=True, help="stdlib (the installed standard library) | a source file | a folder of them")
+@click.option("--source", required=True,
+              help="stdlib (the installed standard library) | coquelicot | hammer | mathcomp (installed libraries "
+                   "that ship their sources; Rocq) | a source file | a folder of them")
 @click.option("--out", type=OutPath(dir_okay=False, path_type=Path), required=True,
               help="proofstep rows (.jsonl); OUT.files.jsonl logs each source file (rerun to resume)")
 @click.option("--workers", type=click.IntRange(min=1), help="files replayed in parallel (default: CPU count)")
