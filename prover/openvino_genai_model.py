@@ -69,9 +69,37 @@ def ensure_pipeline_folder(source: str) -> Path:
                       f"preparing {Path(source).name} for OpenVINO GenAI once (about 30 s)")
 
 
+# Pipelines live as long as the process, one per (folder, precision, threads), with the lock that serialises its use:
+# once a ContinuousBatchingPipeline has been destroyed, the next SIGINT (a Ctrl-C) kills the process with a
+# segmentation fault (openvino_genai 2026.4), so none is ever let go; sharing them bounds the memory that costs.
+_PIPELINES: dict[tuple, tuple] = {}
+_PIPELINES_LOCK = threading.Lock()
+# Request ids are the pipeline's keys for its per-request state: unique in the process, whoever shares a pipeline.
+_REQUEST_IDS = itertools.count()
+
+
+def _shared_pipeline(folder: Path, precision: str, threads: int | None):
+    """The process's ContinuousBatchingPipeline for `folder` at `precision` and `threads`, and its lock."""
+    import openvino_genai
+
+    key = (str(folder), precision, threads)
+    with _PIPELINES_LOCK:
+        if key not in _PIPELINES:
+            scheduler = openvino_genai.SchedulerConfig()
+            scheduler.cache_size = KV_CACHE_GB
+            scheduler.enable_prefix_caching = True
+            # The key/value cache in the inference precision: the CPU plugin's default (u8) moves log-probs.
+            properties = {"INFERENCE_PRECISION_HINT": precision, "KV_CACHE_PRECISION": precision}
+            if threads:
+                properties["INFERENCE_NUM_THREADS"] = int(threads)
+            pipeline = openvino_genai.ContinuousBatchingPipeline(str(folder), scheduler, "CPU", properties)
+            _PIPELINES[key] = (pipeline, threading.RLock())
+        return _PIPELINES[key]
+
+
 class ContinuousBatchingModel(SamplingEngine):
     """A causal LM run by openvino_genai's ContinuousBatchingPipeline on the CPU in this process (a LanguageModel).
-    All model work is serialised by a lock, so one model can be shared by threads."""
+    All model work is serialised by the pipeline's lock, so one model can be shared by threads."""
 
     context_length = None  # prompts are fitted by the caller (ModelGenerator's max_prompt_tokens)
 
@@ -83,8 +111,6 @@ class ContinuousBatchingModel(SamplingEngine):
         self.name = f"openvino-genai:{Path(source).name}"
         self.precision = precision or default_precision()
         self.generated_tokens = 0
-        self._lock = threading.RLock()
-        self._request_ids = itertools.count()
         try:
             with quiet_loading():
                 import numpy as np
@@ -92,15 +118,7 @@ class ContinuousBatchingModel(SamplingEngine):
                 import openvino_genai
                 from transformers import AutoTokenizer
 
-                folder = ensure_pipeline_folder(source)
-                scheduler = openvino_genai.SchedulerConfig()
-                scheduler.cache_size = KV_CACHE_GB
-                scheduler.enable_prefix_caching = True
-                # The key/value cache in the inference precision: the CPU plugin's default (u8) moves log-probs.
-                properties = {"INFERENCE_PRECISION_HINT": self.precision, "KV_CACHE_PRECISION": self.precision}
-                if threads:
-                    properties["INFERENCE_NUM_THREADS"] = int(threads)
-                self._pipeline = openvino_genai.ContinuousBatchingPipeline(str(folder), scheduler, "CPU", properties)
+                self._pipeline, self._lock = _shared_pipeline(ensure_pipeline_folder(source), self.precision, threads)
                 tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
         except ModelLoadError:
             raise
@@ -143,7 +161,7 @@ class ContinuousBatchingModel(SamplingEngine):
         for (head, ids), n, seed in zip(prompts, ns, seeds):
             tokens = self.vocabulary.head_ids[:head] + ids
             config = self._config(n, seed, max_tokens, temperature, top_p, stops, nonblank_start)
-            handles.append(self._pipeline.add_request(next(self._request_ids),
+            handles.append(self._pipeline.add_request(next(_REQUEST_IDS),
                                                       self._ov.Tensor(np.array([tokens], dtype=np.int64)), config))
         cancelled: set[int] = set()
         while self._pipeline.has_non_finished_requests():

@@ -137,3 +137,30 @@ def test_token_logprobs_match_the_hf_model_on_the_same_continuations(cb, hf_gene
     print(f"{cb.precision}: largest per-token log-prob difference {worst:.4f}")
     # bf16 rounds the weights and activations (as HFModel's own bf16 does).
     assert worst < (0.05 if cb.precision == "f32" else 0.2)
+
+
+def test_a_dropped_model_leaves_ctrl_c_working():
+    # openvino_genai 2026.4 segfaults on the next SIGINT once a pipeline has been destroyed; the engine never lets
+    # one go (and a second model of the same folder shares it).
+    import subprocess
+    import sys
+
+    script = (
+        "import gc, os, signal, time\n"
+        "from prover.adapters import default_model_for\n"
+        "from prover.openvino_genai_model import ContinuousBatchingModel\n"
+        "first = ContinuousBatchingModel(default_model_for('rocq'), precision='bf16', threads=2)\n"
+        "second = ContinuousBatchingModel(default_model_for('rocq'), precision='bf16', threads=2)\n"
+        "assert first._pipeline is second._pipeline\n"
+        "del first, second\n"
+        "gc.collect()\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(1)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "interrupted"
