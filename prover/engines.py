@@ -50,18 +50,21 @@ def openvino_threads(requested: int | None) -> int:
     return threads
 
 
+def openvino_precision(dtype: str | None) -> str | None:
+    """OpenVINO's inference precision for `--dtype` (None: the engine's per-CPU default)."""
+    return {"float32": "f32", "bfloat16": "bf16"}.get(dtype or "auto")
+
+
 def _openvino(folder, *, dtype, threads):
     from prover.openvino_model import OpenVINOModel
 
-    precision = {"float32": "f32", "bfloat16": "bf16"}.get(dtype or "auto")  # None: its per-CPU default
-    return OpenVINOModel(folder, precision=precision, threads=openvino_threads(threads))
+    return OpenVINOModel(folder, precision=openvino_precision(dtype), threads=openvino_threads(threads))
 
 
 def _openvino_genai(folder, *, dtype, threads):
     from prover.openvino_genai_model import ContinuousBatchingModel
 
-    precision = {"float32": "f32", "bfloat16": "bf16"}.get(dtype or "auto")  # None: its per-CPU default
-    return ContinuousBatchingModel(folder, precision=precision, threads=openvino_threads(threads))
+    return ContinuousBatchingModel(folder, precision=openvino_precision(dtype), threads=openvino_threads(threads))
 
 
 def _onnx(folder, *, dtype, threads):
