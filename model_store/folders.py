@@ -62,8 +62,7 @@ def default_model_dir() -> Path:
         return target
     gguf = _smollm2_gguf()
     try:
-        with stage(f"converting the default model once ({CONVERSION_ESTIMATE})"):
-            return _convert_gguf(gguf, target)
+        return _convert_gguf(gguf, target)
     except OSError as error:
         raise ModelLoadError.because(
             f"cannot write the converted model to {target}", error, f" (set {CACHE_ENV_VAR} to a writable folder)"
@@ -146,7 +145,8 @@ def _smollm2_gguf() -> Path:
 
 
 def _remove_stale_temp_dirs(parent: Path, prefix: str, older_than_s: float = 3600.0) -> None:
-    # A crashed conversion leaves a ~0.5 GB temp folder; drop old ones (young ones may be another process's).
+    # A crashed build can leave a large temp folder (~0.5 GB for a model); drop old ones (young ones may be another
+    # process's).
     now = time.time()
     for leftover in parent.glob(prefix + "*"):
         try:
@@ -156,17 +156,38 @@ def _remove_stale_temp_dirs(parent: Path, prefix: str, older_than_s: float = 360
             pass
 
 
-def _convert_gguf(gguf: Path, target: Path) -> Path:
+def built_once(target: Path, complete, build, what: str) -> Path:
+    """The cache folder `target`, made by `build(folder)` (announced as `what`, see `stage`) unless `complete(target)`
+    already holds. It is built in a sibling temp folder and renamed into place, so a crash never leaves half of it,
+    and two processes building it at once both end with one whole copy."""
+    if complete(target):
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     temp_prefix = f".{target.name}.tmp-"
     _remove_stale_temp_dirs(target.parent, temp_prefix)
-
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    # Save into a sibling temp folder and rename it into place, so a crash never leaves a half model.
     temp_dir = Path(tempfile.mkdtemp(prefix=temp_prefix, dir=target.parent))
     os.chmod(temp_dir, 0o755)  # mkdtemp makes it private; the cache folder need not be
     try:
+        with stage(what):
+            build(temp_dir)
+        if target.exists() and not complete(target):
+            shutil.rmtree(target)
+        try:
+            os.rename(temp_dir, target)
+        except OSError:
+            if not complete(target):  # else another process finished first: keep its copy
+                raise
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    return target
+
+
+def _convert_gguf(gguf: Path, target: Path) -> Path:
+    """The GGUF's model as a safetensors folder at `target`, converted once."""
+
+    def convert(folder: Path) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
         try:
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
@@ -176,19 +197,11 @@ def _convert_gguf(gguf: Path, target: Path) -> Path:
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        model.save_pretrained(temp_dir)
-        tokenizer.save_pretrained(temp_dir)
-        if target.exists() and not is_complete_model_dir(target):
-            shutil.rmtree(target)
-        try:
-            os.rename(temp_dir, target)
-        except OSError:
-            # Another process finished first: keep its copy.
-            if not is_complete_model_dir(target):
-                raise
-    finally:
-        shutil.rmtree(temp_dir, ignore_errors=True)
-    return target
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+    return built_once(target, is_complete_model_dir, convert,
+                      f"converting the default model once ({CONVERSION_ESTIMATE})")
 
 
 def resolve_model(model: str | Path) -> str:

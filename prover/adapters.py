@@ -8,11 +8,10 @@ cache under a name that includes the adapter's hash, so a new adapter never reus
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from pathlib import Path
 
-from model_store import MODEL_INFO, cache_root, default_model_dir, stage
+from model_store import MODEL_INFO, built_once, cache_root, default_model_dir
 
 ADAPTER_ROOT = Path(__file__).parent / "adapters"
 
@@ -32,30 +31,22 @@ def adapter_digest(adapter: Path) -> str:
 def merged_model_dir(base: Path, adapter: Path) -> Path:
     """base + adapter merged into plain weights (so transformers and vLLM load it like any folder), cached."""
     target = cache_root() / "models" / f"{base.name}-{adapter.name}-{adapter_digest(adapter)}"
-    if (target / MODEL_INFO).is_file():
-        return target
-    with stage(f"merging the {adapter.name} adapter into the default model once (about 6 s)"):
-        _merge(base, adapter, target)
-    return target
+    return built_once(target, lambda folder: (folder / MODEL_INFO).is_file(),
+                      lambda folder: _merge(base, adapter, folder),
+                      f"merging the {adapter.name} adapter into the default model once (about 6 s)")
 
 
-def _merge(base: Path, adapter: Path, target: Path) -> None:
-    """Write base + adapter, merged, to `target` (through a temp folder renamed into place)."""
+def _merge(base: Path, adapter: Path, folder: Path) -> None:
+    """Write base + adapter, merged, into `folder`."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
-    model.to(torch.bfloat16).save_pretrained(tmp)  # half the disk; generators cast to their own dtype
-    AutoTokenizer.from_pretrained(base).save_pretrained(tmp)
-    shutil.copy(adapter / MODEL_INFO, tmp / MODEL_INFO)  # written last: its presence marks a complete folder
-    try:
-        os.replace(tmp, target)
-    except OSError:  # another process merged it first
-        shutil.rmtree(tmp, ignore_errors=True)
+    model.to(torch.bfloat16).save_pretrained(folder)  # half the disk; generators cast to their own dtype
+    AutoTokenizer.from_pretrained(base).save_pretrained(folder)
+    shutil.copy(adapter / MODEL_INFO, folder / MODEL_INFO)  # written last: its presence marks a complete folder
 
 
 def default_model_for(backend: str) -> Path:

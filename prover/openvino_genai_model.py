@@ -22,8 +22,8 @@ import threading
 import time
 from pathlib import Path
 
-from model_store import ModelLoadError, cache_root, quiet_loading, resolve_model
-from prover.openvino_model import IR_FILE, built_once, default_precision, ensure_converted
+from model_store import ModelLoadError, built_once, cache_root, quiet_loading, resolve_model
+from prover.openvino_model import IR_FILE, default_precision, ensure_converted
 from prover.sampling_engine import SamplingEngine
 from prover.vocabulary import StopRules, Vocabulary
 
@@ -36,7 +36,7 @@ def pipeline_dir(source: str | Path) -> Path:
     return cache_root() / "models" / f"{Path(source).name}.openvino-genai"
 
 
-def _build_pipeline_folder(source: str, target: Path) -> None:
+def _build_pipeline_folder(source: str, ir_folder: Path, target: Path) -> None:
     """The folder ContinuousBatchingPipeline reads: the stateful IR with its last-token logits given a sequence axis
     (the pipeline reads logits as (rows, tokens, vocabulary)), and the tokenizer as OpenVINO models (the pipeline
     loads them; it decodes with them only to look for stop strings)."""
@@ -46,7 +46,7 @@ def _build_pipeline_folder(source: str, target: Path) -> None:
     from openvino_tokenizers import convert_tokenizer
     from transformers import AutoTokenizer
 
-    model = ov.Core().read_model(str(ensure_converted(source) / IR_FILE))
+    model = ov.Core().read_model(str(ir_folder / IR_FILE))
     logits = model.output("logits")
     result = logits.get_node()
     with_axis = ops.unsqueeze(result.input_value(0), np.array([1]))
@@ -64,9 +64,18 @@ def _build_pipeline_folder(source: str, target: Path) -> None:
             shutil.copy(Path(source) / name, target / name)
 
 
+def _is_pipeline_folder(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in PIPELINE_FILES)
+
+
 def ensure_pipeline_folder(source: str) -> Path:
-    return built_once(pipeline_dir(source), PIPELINE_FILES, lambda folder: _build_pipeline_folder(source, folder),
-                      f"preparing {Path(source).name} for OpenVINO GenAI once (about 30 s)")
+    """The pipeline's folder for `source`, built (once, atomically, after the OpenVINO conversion) if not there yet."""
+    target = pipeline_dir(source)
+    if _is_pipeline_folder(target):
+        return target
+    ir_folder = ensure_converted(source)  # its own stage line, before this one
+    return built_once(target, _is_pipeline_folder, lambda folder: _build_pipeline_folder(source, ir_folder, folder),
+                      f"preparing {Path(source).name} for OpenVINO GenAI once (about 5 s)")
 
 
 # Pipelines live as long as the process, one per (folder, precision, threads), with the lock that serialises its use:

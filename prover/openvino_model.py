@@ -22,21 +22,19 @@ untempered log-probs; it lacks `nonblank_start` and per-prompt deadlines, which 
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from model_store import ModelLoadError, cache_root, quiet_loading, resolve_model, stage
+from model_store import ModelLoadError, built_once, cache_root, quiet_loading, resolve_model
 from prover.hf_generator import cpu_has_amx_bf16
 from prover.nucleus import choose_tokens
 from prover.sampling_engine import SamplingEngine, prompt_seed
 from prover.vocabulary import StopRules, Vocabulary
 
 IR_FILE = "model.xml"
-CONVERSION_ESTIMATE = "about 1 min"
+CONVERTED_FILES = (IR_FILE, "kv_shape.txt")
+CONVERSION_ESTIMATE = "about 15 s"
 
 
 def converted_dir(source: str | Path) -> Path:
@@ -130,32 +128,10 @@ def _initialise_states(converted, heads: int, head_dim: int) -> None:
     converted.validate_nodes_and_infer_types()
 
 
-def built_once(target: Path, files: tuple[str, ...], build, what: str) -> Path:
-    """The folder `target` holding `files`, made by `build(folder)` (announced as `what`) if not there yet. It is built
-    in a sibling temp folder and renamed into place, so a crash never leaves half of it."""
-    if all((target / name).is_file() for name in files):
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        with stage(what):
-            build(temp_dir)
-        os.chmod(temp_dir, 0o755)
-        if target.exists():
-            shutil.rmtree(target)
-        try:
-            os.rename(temp_dir, target)
-        except OSError:
-            if not all((target / name).is_file() for name in files):  # another process finished first: keep its copy
-                raise
-    finally:
-        shutil.rmtree(temp_dir, ignore_errors=True)
-    return target
-
-
 def ensure_converted(source: str) -> Path:
     """The OpenVINO IR folder of `source`, converted (once, atomically) if not there yet."""
-    return built_once(converted_dir(source), (IR_FILE, "kv_shape.txt"), lambda folder: _convert(source, folder),
+    return built_once(converted_dir(source), lambda folder: all((folder / name).is_file() for name in CONVERTED_FILES),
+                      lambda folder: _convert(source, folder),
                       f"converting {Path(source).name} to OpenVINO once ({CONVERSION_ESTIMATE})")
 
 

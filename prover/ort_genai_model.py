@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from model_store import ModelLoadError, cache_root, quiet_loading, resolve_model, stage
+from model_store import ModelLoadError, built_once, cache_root, quiet_loading, resolve_model
 from prover.errors import first_line
 from prover.nucleus import choose_tokens
 from prover.sampling_engine import SamplingEngine
@@ -54,29 +53,22 @@ def convert(source: str | Path, precision: str) -> Path:
     """The ONNX form of `source` (a transformers model folder), converted once (onnxruntime_genai.models.builder,
     in a child process) into a temp folder and renamed into place."""
     target = converted_dir(source, precision)
-    if (target / CONFIG).is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        with stage(f"converting {Path(source).name} to ONNX ({precision}) once"):
+
+    def build(folder: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="onnx-builder-cache-") as cache:
             command = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(source),
-                       "-o", str(temp / "model"), "-p", precision, "-e", "cpu", "-c", str(temp / "cache")]
+                       "-o", str(folder), "-p", precision, "-e", "cpu", "-c", cache]
             done = subprocess.run(command, capture_output=True, text=True,
                                   env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
-            if done.returncode != 0 or not (temp / "model" / CONFIG).is_file():
-                lines = [line for line in done.stderr.splitlines() if line.strip() and "%|" not in line]
-                raise ModelLoadError(f"cannot convert {source} to ONNX: {lines[-1] if lines else 'no model written'}")
-            try:
-                os.rename(temp / "model", target)
-            except OSError:
-                if not (target / CONFIG).is_file():  # else another process finished first: keep its copy
-                    raise
+        if done.returncode != 0 or not (folder / CONFIG).is_file():
+            lines = [line for line in done.stderr.splitlines() if line.strip() and "%|" not in line]
+            raise ModelLoadError(f"cannot convert {source} to ONNX: {lines[-1] if lines else 'no model written'}")
+
+    try:
+        return built_once(target, lambda folder: (folder / CONFIG).is_file(), build,
+                          f"converting {Path(source).name} to ONNX ({precision}) once")
     except OSError as error:
         raise ModelLoadError.because(f"cannot write the ONNX model to {target}", error) from error
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
-    return target
 
 
 @dataclass(frozen=True)
