@@ -11,6 +11,7 @@ from coq_env.renaming import rename_step
 from coq_env.synthetic import KINDS, write_synthetic_proofsteps
 from coq_env.user_files import open_user_files
 from coq_env.stdlib_holes import build_stdlib_holes
+from coq_env.competition import load_competition
 from coq_env.minif2f import load_samples, load_split
 from coq_env.sketch import SKETCH
 from coq_env.verify import RocqVerifier
@@ -27,7 +28,7 @@ def check_file(path: Path, expected: Theorem | None) -> Verdict:
 PLUGIN = BackendPlugin(
     name="rocq",
     make_backend=RocqBackend,
-    benchmarks={"minif2f-rocq": load_split},
+    benchmarks={"minif2f-rocq": load_split, "competition-rocq": load_competition},
     check_file=check_file,
     file_suffix=".v",
     default_prompt="rocq-proofstep",
