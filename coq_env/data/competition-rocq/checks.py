@@ -42,11 +42,11 @@ def solve_real(eqs, unknowns):
 CHECKS = {
     # equations
     "textbook_lin_ages": lambda: solve_real([sp.Eq(a, 3 * b), sp.Eq(a + 12, 2 * (b + 12))], [a, b]) == [{a: 36, b: 12}],
-    "textbook_lin_work_rates": lambda: sp.solve(sp.Eq(x * (F(1, 6) + F(1, 3)), 1), x) == [2],
+    "textbook_sys_sum_product": lambda: [s[x] for s in solve_real([x + y - 7, x * y - 12], [x, y]) if s[y] < s[x]] == [4],
     "textbook_sys_three_pair_sums": lambda: [s[a] * s[b] * s[c] for s in solve_real([a + b - 10, b + c - 14, a + c - 12], [a, b, c])] == [192],
     "textbook_quad_roots_5_6": lambda: set(sp.solve(x**2 - 5 * x + 6, x)) == {2, 3},
     "textbook_sys_reciprocals": lambda: [s[x] for s in solve_real([1 / x + 1 / y - 5, 1 / x - 1 / y - 1], [x, y])] == [F(1, 3)],
-    "textbook_quad_int_positive_root": lambda: [k for k in Z if k > 0 and k * k - 3 * k - 10 == 0] == [5],
+    "textbook_quad_biquadratic": lambda: set(sp.solve(x**4 - 5 * x**2 + 4, x)) == {1, -1, 2, -2},
     "textbook_sys_sum_diff_squares": lambda: [s[x] for s in solve_real([x + y - 5, x**2 - y**2 - 15], [x, y])] == [4],
     # polynomials
     "textbook_poly_sophie_germain": lambda: zero(a**4 + 4 * b**4 - (a**2 + 2 * b**2 + 2 * a * b) * (a**2 + 2 * b**2 - 2 * a * b)),
