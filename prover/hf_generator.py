@@ -38,13 +38,18 @@ from prover.vocabulary import StopRules, Vocabulary
 
 
 @lru_cache(maxsize=1)
-def cpu_has_amx_bf16() -> bool:
-    """Whether this CPU has AMX bfloat16 matrix units."""
+def cpu_has_flag(flag: str) -> bool:
+    """Whether /proc/cpuinfo lists `flag` among this CPU's flags."""
     try:
         with open("/proc/cpuinfo") as cpuinfo:
-            return any(line.startswith("flags") and " amx_bf16" in line for line in cpuinfo)
+            return any(line.startswith("flags") and flag in line.split() for line in cpuinfo)
     except OSError:
         return False
+
+
+def cpu_has_amx_bf16() -> bool:
+    """Whether this CPU has AMX bfloat16 matrix units."""
+    return cpu_has_flag("amx_bf16")
 
 
 def default_dtype(device):

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from model_store import ModelLoadError, built_once, cache_root, quiet_loading, resolve_model
-from prover.hf_generator import cpu_has_amx_bf16
+from prover.hf_generator import cpu_has_flag
 from prover.nucleus import choose_tokens
 from prover.sampling_engine import SamplingEngine, prompt_seed
 from prover.vocabulary import StopRules, Vocabulary
@@ -136,8 +136,10 @@ def ensure_converted(source: str) -> Path:
 
 
 def default_precision() -> str:
-    """bf16 where the CPU has AMX (as HFModel picks bfloat16 there), else f32."""
-    return "bf16" if cpu_has_amx_bf16() else "f32"
+    """bf16 where the CPU computes it natively: AMX (as HFModel picks bfloat16 there) or AVX512-BF16, where OpenVINO's
+    steps measured 1.4-1.6x faster than in f32 (2-core AMD EPYC, issue 24) and log-probs moved as much as on AMX
+    (up to about 0.2); else f32."""
+    return "bf16" if cpu_has_flag("amx_bf16") or cpu_has_flag("avx512_bf16") else "f32"
 
 
 class OpenVINOModel(SamplingEngine):
