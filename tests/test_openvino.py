@@ -81,3 +81,12 @@ def test_token_logprobs_match_the_hf_model_in_float32(ov, hf_generator, prompts)
     print(f"{ov.precision}: largest per-token log-prob difference {worst:.4f}")
     # bf16 rounds the weights and activations (as HFModel's own bf16 does): measured ~0.1 at most here.
     assert worst < (0.05 if ov.precision == "f32" else 0.2)
+
+
+@pytest.mark.parametrize("flags, expected", [({"amx_bf16", "avx512_bf16"}, "bf16"), ({"avx512_bf16"}, "bf16"),
+                                             ({"avx512f", "avx2"}, "f32")])
+def test_default_precision_is_bf16_where_the_cpu_computes_it_natively(monkeypatch, flags, expected):
+    import prover.openvino_model as openvino_model
+
+    monkeypatch.setattr(openvino_model, "cpu_has_flag", lambda flag: flag in flags)
+    assert openvino_model.default_precision() == expected
