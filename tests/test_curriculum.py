@@ -92,3 +92,7 @@ def test_a_run_over_a_curriculum_has_rows_in_their_family_folder_and_the_report_
     for family in ("linear_system", "polynomial"):
         proved = sum(r["status"] == "proved" for r in rows if r["file"].startswith(family + "/"))
         assert any(family in line and f"{proved}/1" in line for line in table.splitlines()), table
+    proved = sum(r["status"] == "proved" for r in rows)
+    done = prover("train-data", run, "--split", "train", "--out", tmp_path / "steps.jsonl")
+    assert done.returncode == 0, done.stderr
+    assert (json.loads(done.stdout)["rows_written"] > 0) == (proved > 0)  # a user's holes are train rows

@@ -161,7 +161,8 @@ def curriculum(backend, families, count, seed, out, progress):
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=OutPath(dir_okay=False, path_type=Path), required=True, help="proofstep rows (.jsonl)")
 @click.option("--split", "splits", type=click.Choice(["train", "valid", "test"]), multiple=True,
-              help="theorems of this split (repeatable; default: valid only; test is miniF2F's held-out split)")
+              help="theorems of this split (repeatable; default: valid only; test is miniF2F's held-out split; "
+                   "the holes of a user's files, e.g. a curriculum's, are train)")
 @click.option("--include-automation/--no-include-automation", default=True, show_default=True,
               help="keep steps whose tactic came from the backend's automation list, not the model")
 @click.option("--renamed-copies", type=click.IntRange(min=0), default=0, show_default=True,
