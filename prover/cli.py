@@ -6,7 +6,7 @@ import click
 
 from prover import interrupts
 from prover.commands.check import check
-from prover.commands.data import extract, stdlib_holes, synth, train_data
+from prover.commands.data import curriculum, extract, stdlib_holes, synth, train_data
 from prover.commands.iterate import iterate
 from prover.commands.prove import prove
 from prover.commands.report import report
@@ -21,7 +21,8 @@ def main() -> None:
     interrupts.install()
 
 
-for subcommand in (prove, check, report, serve, translate, extract, synth, train_data, stdlib_holes, iterate):
+for subcommand in (prove, check, report, serve, translate, extract, synth, curriculum, train_data, stdlib_holes,
+                   iterate):
     main.add_command(subcommand)
 
 

@@ -81,6 +81,16 @@ class BuildHolesBenchmark(Protocol):
         ...
 
 
+class WriteCurriculum(Protocol):
+    def __call__(self, out: Path, families: list[str], count: int, seed: int,
+                 progress: Callable[[str], None] | None = None) -> dict:
+        """`prover curriculum`: `count` synthetic theorems of each family drawn from `seed`, written as holes (one
+        theorem a file, OUT/<family>/<name>.v) for `prover prove OUT`, each checked to compile as stated (what does
+        not is dropped and counted), with OUT/manifest.jsonl; a JSON-able summary with per-family counts.
+        ValueError for an unknown family or an OUT it may not write."""
+        ...
+
+
 class UserFilesError(ValueError):
     """A user's files that cannot be proved as given (no such path, no holes, a library not compiled, a bad
     project file): one line saying why and, where it can, what to do."""
@@ -229,6 +239,8 @@ class BackendPlugin:
     heldout_theorems: HeldoutTheorems | None = None
     synthesize_proofsteps: SynthesizeProofsteps | None = None
     synthetic_kinds: tuple[str, ...] = ()  # what `prover synth --kinds` may name
+    write_curriculum: WriteCurriculum | None = None  # `prover curriculum`: synthetic theorems as files of holes
+    curriculum_families: tuple[str, ...] = ()  # what `prover curriculum --families` may name, in order
     user_files: OpenUserFiles | None = None  # `prover prove PATHS`: the holes of a user's own files
     holes_benchmark: BuildHolesBenchmark | None = None  # `prover stdlib-holes`: held-out library files with holes
     # benchmark name -> load() of its named samples (`prove --sample NAME`: e.g. the README's quickstart)

@@ -22,6 +22,14 @@ DEFAULT_SPLITS = ("valid",)
 HELD_OUT = "test"
 
 
+USER_FILES_SPLIT = "train"  # a hole of a user's own files (`prover prove PATHS`, e.g. a curriculum): no benchmark's
+
+
+def row_split(row: dict) -> str | None:
+    """A row's split: its benchmark's, or USER_FILES_SPLIT for a hole of a user's files."""
+    return row.get("split") or (USER_FILES_SPLIT if row.get("file") else None)
+
+
 class RunFolderError(ValueError):
     """Not a readable run folder; the message is one printable line."""
 
@@ -103,7 +111,8 @@ def collect(run_dirs: Iterable[str | Path], splits: Iterable[str] = DEFAULT_SPLI
     steps: list[ProofStep] = []
     for run, config, rows in loaded:
         for row in rows:
-            if row.get("status") != Status.PROVED.value or row.get("split") not in splits or not row.get("proof"):
+            split = row_split(row)
+            if row.get("status") != Status.PROVED.value or split not in splits or not row.get("proof"):
                 continue
             found.proved += 1
             name = row["name"]
@@ -122,7 +131,7 @@ def collect(run_dirs: Iterable[str | Path], splits: Iterable[str] = DEFAULT_SPLI
                     found.automation_dropped += 1
                     continue
                 steps.append(ProofStep(state=node.state_text, tactic=tactic, theorem=name, source=str(run),
-                                       split=row["split"], backend=config["backend"]))
+                                       split=split, backend=config["backend"]))
     found.steps = len(steps)
     found.rows = list(deduplicate(steps))
     return found

@@ -9,8 +9,8 @@ def _option(command: str, flag: str):
 
 
 def test_every_command_is_registered_on_the_group():
-    assert set(main.commands) == {"prove", "check", "report", "serve", "translate", "extract", "synth", "train-data",
-                                  "stdlib-holes", "iterate", "setup"}
+    assert set(main.commands) == {"prove", "check", "report", "serve", "translate", "extract", "synth", "curriculum",
+                                  "train-data", "stdlib-holes", "iterate", "setup"}
 
 
 def test_the_model_options_default_to_model_settings_in_every_command():

@@ -1,5 +1,6 @@
 """`prover extract`, `prover synth`, `prover train-data`: proofstep rows for fine-tuning, from real proof scripts,
-synthetic theorems or the proofs a run found."""
+synthetic theorems or the proofs a run found; and the theorems to find proofs of (`prover curriculum`, `prover
+stdlib-holes`)."""
 from __future__ import annotations
 
 import json
@@ -110,11 +111,58 @@ def synth(backend, kinds, count, seed, out, include_automation, benchmark, conta
     click.echo(json.dumps(summary, indent=2))
 
 
+@click.command()
+@backend_option()
+@click.option("--families", default=None, help="comma-separated families (default: all the backend has; rocq: "
+              "polynomial, linear_system, quadratic, square_hint, induction_sum, divisibility, digits, floor, "
+              "remainder, function_values)")
+@click.option("--count", type=click.IntRange(min=1), default=50, show_default=True, help="theorems drawn per family")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="the same seed draws the same theorems (and names them cur_FAMILY_SEED_K)")
+@click.option("--out", type=OutPath(file_okay=False, path_type=Path), required=True,
+              help="a new or empty folder, or a previous curriculum's (replaced whole): OUT/FAMILY/NAME.v and "
+                   "OUT/manifest.jsonl")
+@progress_option()
+def curriculum(backend, families, count, seed, out, progress):
+    """Synthetic theorems across the families competition problems are made of, written as holes (`Admitted`, one
+    theorem a file, a folder per family) for `prover prove OUT` to search, with automation, the hammer and the
+    model; no proof is written here. Statements the proof assistant rejects are dropped and counted. Prints a JSON
+    summary; `prover report RUN --by-category` then counts what was proved per family."""
+    plugin = plugin_named(backend)
+    if plugin.write_curriculum is None:
+        raise UserError(f"backend {backend} has no curriculum")
+    known = plugin.curriculum_families
+    chosen = list(dict.fromkeys(f.strip() for f in (families or ",".join(known)).split(",") if f.strip()))
+    unknown = [f for f in chosen if f not in known]
+    if unknown or not chosen:
+        raise UserError(f"unknown family {', '.join(unknown) or '(none)'}: one of {', '.join(known)}")
+    from tqdm import tqdm
+
+    bars: list = []  # the bar starts at the first theorem: a refusal of OUT is one line, no bar before it
+
+    def advance(_family: str) -> None:
+        if not bars:
+            bars.append(tqdm(total=count * len(chosen), disable=not progress, unit="theorem"))
+        bars[0].update()
+
+    try:
+        summary = plugin.write_curriculum(out, chosen, count, seed, progress=advance)
+    except (ValueError, BackendUnavailable) as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc}") from None
+    finally:
+        for bar in bars:
+            bar.close()
+    click.echo(json.dumps(summary, indent=2))
+
+
 @click.command("train-data")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=OutPath(dir_okay=False, path_type=Path), required=True, help="proofstep rows (.jsonl)")
 @click.option("--split", "splits", type=click.Choice(["train", "valid", "test"]), multiple=True,
-              help="theorems of this split (repeatable; default: valid only; test is miniF2F's held-out split)")
+              help="theorems of this split (repeatable; default: valid only; test is miniF2F's held-out split; "
+                   "the holes of a user's files, e.g. a curriculum's, are train)")
 @click.option("--include-automation/--no-include-automation", default=True, show_default=True,
               help="keep steps whose tactic came from the backend's automation list, not the model")
 @click.option("--renamed-copies", type=click.IntRange(min=0), default=0, show_default=True,

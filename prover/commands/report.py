@@ -9,7 +9,8 @@ from rich.table import Table
 
 from prover.command import UserError
 from prover.commands.common import OutPath
-from prover.run_report import STATUSES, ReportError, Run, are_repeats, compare, load_runs, pass_at_k, summarize_run
+from prover.run_report import (STATUSES, ReportError, Run, are_repeats, categories, compare, load_runs, pass_at_k,
+                               summarize_run)
 
 REPORT_HTML = "report.html"  # what `prover prove` writes into its run folder
 
@@ -18,7 +19,10 @@ REPORT_HTML = "report.html"  # what `prover prove` writes into its run folder
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--html", "html_path", type=OutPath(dir_okay=False, path_type=Path),
               help="also write the report as one self-contained HTML page (plots, comparison, proofs, search trees)")
-def report(runs, html_path):
+@click.option("--by-category", is_flag=True,
+              help="also proved/attempted per category: a user's file's folder (e.g. a curriculum's family), "
+                   "else miniF2F's problem source")
+def report(runs, html_path, by_category):
     """Summarise the run folders RUNS written by `prover prove`; several runs of one benchmark are compared
     against the first."""
     try:
@@ -42,6 +46,8 @@ def report(runs, html_path):
                 click.echo(f"  proved {row['name']}: {' '.join(map(str, row.get('proof') or []))}{resting}")
     else:
         console.print(comparison_table(loaded))
+    if by_category:
+        console.print(category_table(loaded))
     if html_path is not None:
         try:
             write_html(loaded, html_path)
@@ -102,4 +108,19 @@ def comparison_table(runs: list[Run]) -> Table:
     if are_repeats(runs):
         table.caption = "repeats of one setting: " + ", ".join(
             f"pass@{k} {value:.1%}" for k, value in pass_at_k(runs).items())
+    return table
+
+
+def category_table(runs: list[Run]) -> Table:
+    """Proved/attempted per category (rows) and run (columns), unsupported holes left out; a total row last."""
+    table = Table(title="by category", header_style="bold")
+    table.add_column("category")
+    for run in runs:
+        table.add_column(run.label, justify="right")
+    counts = categories(runs)
+    for name, cells in counts.items():
+        table.add_row(name, *(f"{proved}/{attempted}" for proved, attempted in cells))
+    totals = [(sum(cells[i][0] for cells in counts.values()), sum(cells[i][1] for cells in counts.values()))
+              for i in range(len(runs))]
+    table.add_row("total", *(f"{proved}/{attempted}" for proved, attempted in totals))
     return table
