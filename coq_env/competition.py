@@ -7,7 +7,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from coq_env.minif2f import parse_theorem_file
+from coq_env.minif2f import split_theorems
 from prover.types import Theorem
 
 DATA = Path(__file__).parent / "data" / "competition-rocq"
@@ -16,12 +16,7 @@ SPLITS = ("all",)
 
 @lru_cache(maxsize=None)
 def load_competition(split: str) -> tuple[Theorem, ...]:
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
-    return tuple(
-        parse_theorem_file(path.read_text(), path.stem, split=split, benchmark="competition-rocq")
-        for path in sorted((DATA / split).glob("*.v"))
-    )
+    return split_theorems(DATA, SPLITS, split, "competition-rocq")
 
 
 @lru_cache(maxsize=None)

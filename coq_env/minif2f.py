@@ -31,14 +31,17 @@ def parse_theorem_file(text: str, name: str, **fields) -> Theorem:
     raise ValueError(f"no theorem named {name} in its file")
 
 
+def split_theorems(data: Path, splits: tuple[str, ...], split: str, benchmark: str) -> tuple[Theorem, ...]:
+    """The theorems of a benchmark folder's split (data/<split>/*.v, one theorem a file, named after it)."""
+    if split not in splits:
+        raise ValueError(f"unknown split {split!r} (choose from {', '.join(splits)})")
+    return tuple(parse_theorem_file(path.read_text(), path.stem, split=split, benchmark=benchmark)
+                 for path in sorted((data / split).glob("*.v")))
+
+
 @lru_cache(maxsize=None)
 def load_split(split: str) -> tuple[Theorem, ...]:
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
-    return with_informal(
-        parse_theorem_file(path.read_text(), path.stem, split=split, benchmark="minif2f-rocq")
-        for path in sorted((DATA / split).glob("*.v"))
-    )
+    return with_informal(split_theorems(DATA, SPLITS, split, "minif2f-rocq"))
 
 
 @lru_cache(maxsize=None)
