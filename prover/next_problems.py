@@ -132,8 +132,8 @@ def choose_problems(previous: list[Attempt], families: list[str], count: int, se
     fresh_seed = round_seed(seed, round_index)
     rng = random.Random(f"curriculum-apportion:{fresh_seed}")
     shares = apportion(weights, count - len(kept), rng)
-    fresh = [Problem(t, family) for family in families for t in draw(family, shares[family], fresh_seed)
-             if shares[family]]
+    fresh = [Problem(t, family) for family in families if shares[family]
+             for t in draw(family, shares[family], fresh_seed)]
     return Choice([*kept, *fresh], len(kept), weights)
 
 
