@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from coq_env.backend import RocqBackend
-from coq_env.curriculum import FAMILIES, write_curriculum
+from coq_env.curriculum import FAMILIES, draw_family, write_curriculum
 from coq_env.editor import EDITOR
 from coq_env.extract import extract_proofsteps, load_heldout_theorems
 from coq_env.hints import HintGenerator
@@ -46,6 +46,7 @@ PLUGIN = BackendPlugin(
     synthetic_kinds=KINDS,
     write_curriculum=write_curriculum,
     curriculum_families=tuple(FAMILIES),
+    curriculum_theorems=draw_family,
     user_files=open_user_files,
     holes_benchmark=build_stdlib_holes,
     samples={"minif2f-rocq": load_samples},

@@ -1,12 +1,16 @@
 """Expert iteration: prove a training split, add the successful search steps to the fine-tuning data,
 fine-tune, prove again with the new model (Polu et al. 2022; the loop behind Llemma-style provers).
 With `corpus_theorems` (`prover extract`'s OUT.theorems.jsonl), each round also proves the extracted corpus'
-held-out valid theorems, and their proofs join the data too.
+held-out valid theorems, and their proofs join the data too. With `curriculum_count`, each round also proves that
+many synthetic curriculum theorems the model picks itself (prover.next_problems: the previous round's near misses
+again, topped up with fresh draws weighted to the families it did best on); their proofs join the data as well.
 
 OUT/iterate.json        the settings (a rerun with other settings is refused; the same command resumes)
 OUT/rounds.jsonl        one row per round: the model, its pass rate on the split, the data sizes
 OUT/round_R/prove/      the round's `prover prove` run folder (results, proofs, search trees)
 OUT/round_R/prove-corpus/  the same for the corpus' held-out theorems
+OUT/round_R/curriculum.jsonl     the round's curriculum problems (theorem, family, tries), chosen before proving
+OUT/round_R/prove-curriculum/    the run folder proving them
 OUT/round_R/steps.jsonl proofstep rows from the proofs of every round so far (deduplicated)
 OUT/round_R/train/      the fine-tuning run (`python -m training finetune`)
 OUT/round_R/model/      its export: the next round's model
@@ -27,6 +31,7 @@ from pathlib import Path
 from prover import jsonl
 from prover.batch import RESULTS, prepare_run_dir, prove_batch, read_rows, summarize
 from prover.jsonl import append_row, write_atomic
+from prover.next_problems import choose_problems, read_attempts, read_problems, round_summary, write_problems
 from prover.plugins import DEFAULT_BACKEND, DEFAULT_BENCHMARK
 from prover.proofsteps import read_proofsteps, write_proofsteps
 from prover.search import SearchConfig
@@ -34,6 +39,8 @@ from prover.train_data import collect_proofsteps
 
 ROUNDS = "rounds.jsonl"
 SETTINGS = "iterate.json"
+PROBLEMS = "curriculum.jsonl"  # OUT/round_R/curriculum.jsonl
+RUN_FOLDERS = ("prove", "prove-corpus", "prove-curriculum")  # a round's `prover prove` runs, whose proofs are data
 
 
 class IterateError(RuntimeError):
@@ -55,6 +62,9 @@ class IterateSettings:
     names: list = field(default_factory=list)  # only these theorems of the split
     corpus_theorems: list = field(default_factory=list)  # held-out theorem files of extracted corpora (valid ones)
     corpus_theorems_limit: int | None = None  # only the first N of them
+    curriculum_count: int = 0  # curriculum theorems each round proves besides the split (0: none)
+    curriculum_families: list = field(default_factory=list)  # the families they are drawn from (the backend's order)
+    curriculum_seed: int = 0  # round R draws fresh ones with seed curriculum_seed + 1000 R
     search: dict = field(default_factory=dict)  # SearchConfig fields
     model_settings: dict = field(default_factory=dict)  # ModelSettings fields
 
@@ -111,6 +121,7 @@ def iterate(settings: IterateSettings, out: Path, plugin, progress: bool = True,
         theorems = [by_name[n] for n in settings.names]
     theorems = list(theorems[: settings.limit] if settings.limit else theorems)
     corpus_theorems = _corpus_theorems(settings, plugin)
+    _check_curriculum(settings, plugin)
     corpus_rows = sum(len(read_proofsteps(p)) for p in settings.corpus)
     config = SearchConfig(**settings.search)
     model = settings.model
@@ -121,19 +132,26 @@ def iterate(settings: IterateSettings, out: Path, plugin, progress: bool = True,
             continue
         t0 = time.monotonic()
         round_dir.mkdir(exist_ok=True)
-        rows = _prove(settings, plugin, theorems, config, model, round_dir / "prove", progress)
+        rows = _prove(settings, plugin, theorems, config, model, round_dir / "prove", progress,
+                      {"benchmark": settings.benchmark, "split": settings.split, "limit": settings.limit,
+                       "names": settings.names or None})
         summary = summarize(rows)
         row = {"round": r, "model": model, "split": settings.split, "attempted": summary.attempted,
                "proved": summary.proved, "pass_rate": summary.proved / max(1, summary.attempted)}
         if corpus_theorems:
             corpus = summarize(_prove(settings, plugin, corpus_theorems, config, model, round_dir / "prove-corpus",
-                                      progress, benchmark="corpus"))
+                                      progress, {"benchmark": "corpus", "split": "valid",
+                                                 "theorems": settings.corpus_theorems,
+                                                 "limit": settings.corpus_theorems_limit}))
             row.update(corpus_attempted=corpus.attempted, corpus_proved=corpus.proved,
                        corpus_pass_rate=corpus.proved / max(1, corpus.attempted))
+        if settings.curriculum_count:
+            row.update(_prove_curriculum(settings, plugin, out, r, config, model, progress))
         if r < settings.rounds:
-            runs = [out / f"round_{i}" / name for i in range(r + 1) for name in ("prove", "prove-corpus")
+            runs = [out / f"round_{i}" / name for i in range(r + 1) for name in RUN_FOLDERS
                     if (out / f"round_{i}" / name).is_dir()]
-            steps = collect_proofsteps(runs, splits=(settings.split, "valid"))
+            # curriculum theorems are split train; the split iterated on is never test
+            steps = collect_proofsteps(runs, splits=(settings.split, "valid", "train"))
             steps_file = round_dir / "steps.jsonl"
             write_proofsteps(steps_file, [_as_train(s) for s in steps])
             data = [*settings.corpus, *[str(steps_file)] * settings.search_weight]
@@ -161,22 +179,50 @@ def _corpus_theorems(settings: IterateSettings, plugin) -> list:
     return found[: settings.corpus_theorems_limit] if settings.corpus_theorems_limit else found
 
 
+def _check_curriculum(settings: IterateSettings, plugin) -> None:
+    if not settings.curriculum_count:
+        return
+    if plugin.curriculum_theorems is None:
+        raise IterateError(f"the {settings.backend} backend has no curriculum (--curriculum-count)")
+    unknown = [f for f in settings.curriculum_families if f not in plugin.curriculum_families]
+    if unknown or not settings.curriculum_families:
+        raise IterateError(f"unknown family {', '.join(unknown) or '(none)'}: one of "
+                           f"{', '.join(plugin.curriculum_families)}")
+
+
+def _prove_curriculum(settings: IterateSettings, plugin, out: Path, r: int, config: SearchConfig, model: str,
+                      progress: bool) -> dict:
+    """Choose round `r`'s curriculum problems from what round r-1 did with its own, prove them, and return the round
+    row's curriculum fields. The choice depends only on finished rounds' folders, so a resumed round makes it again."""
+    previous = []
+    if r > 0:
+        before = out / f"round_{r - 1}"
+        previous = read_attempts(before / "prove-curriculum", read_problems(before / PROBLEMS))
+    try:
+        choice = choose_problems(previous, settings.curriculum_families, settings.curriculum_count,
+                                 settings.curriculum_seed, r, plugin.curriculum_theorems)
+    except ValueError as exc:
+        raise IterateError(str(exc)) from None
+    round_dir = out / f"round_{r}"
+    write_problems(round_dir / PROBLEMS, choice.problems)
+    selection = {"benchmark": "curriculum", "split": "train", "families": settings.curriculum_families,
+                 "count": settings.curriculum_count, "seed": settings.curriculum_seed, "round": r}
+    run_dir = round_dir / "prove-curriculum"
+    _prove(settings, plugin, [p.theorem for p in choice.problems], config, model, run_dir, progress, selection)
+    return round_summary(choice, read_attempts(run_dir, choice.problems), settings.curriculum_families)
+
+
 def _as_train(step):
     # Proofs of the split being iterated on are this loop's training data (the split is never test).
     return replace(step, split="train")
 
 
 def _prove(settings: IterateSettings, plugin, theorems, config: SearchConfig, model: str, run_dir: Path, progress: bool,
-           benchmark: str | None = None):
+           selection: dict):
+    """Prove `theorems` into the run folder `run_dir` (resuming it); `selection` says in its config what they are."""
     from prover.models import ModelSettings, load_generator
 
     model_settings = ModelSettings(**settings.model_settings)
-    if benchmark == "corpus":
-        selection = {"benchmark": "corpus", "split": "valid", "theorems": settings.corpus_theorems,
-                     "limit": settings.corpus_theorems_limit}
-    else:
-        selection = {"benchmark": settings.benchmark, "split": settings.split, "limit": settings.limit,
-                     "names": settings.names or None}
     prepare_run_dir(run_dir, {"backend": settings.backend, **selection, "model": model, **vars(config),
                               **vars(model_settings), "trees": True})
     generator = load_generator(model, settings.backend, model_settings)

@@ -91,6 +91,14 @@ class WriteCurriculum(Protocol):
         ...
 
 
+class CurriculumTheorems(Protocol):
+    def __call__(self, family: str, count: int, seed: int) -> list[Theorem]:
+        """`prover iterate --curriculum-count`: `count` distinct theorems of `family` drawn from `seed`, in memory, the
+        same statements (and names) `write_curriculum` writes for that seed, not compile-checked: a statement the
+        proof assistant refuses is the search's `unsupported` row. ValueError for an unknown family."""
+        ...
+
+
 class UserFilesError(ValueError):
     """A user's files that cannot be proved as given (no such path, no holes, a library not compiled, a bad
     project file): one line saying why and, where it can, what to do."""
@@ -241,6 +249,7 @@ class BackendPlugin:
     synthetic_kinds: tuple[str, ...] = ()  # what `prover synth --kinds` may name
     write_curriculum: WriteCurriculum | None = None  # `prover curriculum`: synthetic theorems as files of holes
     curriculum_families: tuple[str, ...] = ()  # what `prover curriculum --families` may name, in order
+    curriculum_theorems: CurriculumTheorems | None = None  # `prover iterate --curriculum-count`: drawn in-process
     user_files: OpenUserFiles | None = None  # `prover prove PATHS`: the holes of a user's own files
     holes_benchmark: BuildHolesBenchmark | None = None  # `prover stdlib-holes`: held-out library files with holes
     # benchmark name -> load() of its named samples (`prove --sample NAME`: e.g. the README's quickstart)
