@@ -75,6 +75,7 @@ def test_pretraining_on_the_sample_lowers_the_loss(shards, tmp_path):
     assert [e["step"] for e in evals] == [8, 16] and evals[-1]["eval_loss"] < evals[0]["eval_loss"]
     row = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert row["tokens"] == 8 * 64 and row["tokens_per_s"] > 0
+    assert row["rows_per_s"] == pytest.approx(row["tokens_per_s"] / 64)  # 8 rows of 64 tokens a step
 
 
 def test_an_interrupted_and_resumed_run_repeats_the_same_losses_bit_for_bit(shards, tmp_path):

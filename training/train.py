@@ -288,6 +288,7 @@ def _train(config: TrainConfig, env: Distributed, resume: bool, stop_after: int 
         batches = [data.batch(step, env.rank, micro, env.world_size, accum) for micro in range(accum)]
         targets = env.sum(sum(int((y != IGNORE).sum()) for _, y in batches))
         tokens = env.sum(sum(x.numel() for x, _ in batches))
+        rows = env.sum(sum(x.shape[0] for x, _ in batches))  # sequences: proofstep rows when fine-tuning
         loss_sum = 0.0
         for inputs, labels in batches:
             # Scaled so the averaged gradients (FSDP divides by world size) are the mean over every target token.
@@ -306,7 +307,8 @@ def _train(config: TrainConfig, env: Distributed, resume: bool, stop_after: int 
         seconds = time.perf_counter() - t0
         done = step + 1
         row = {"step": done, "loss": env.sum(loss_sum) / targets, "lr": lr, "grad_norm": float(grad_norm),
-               "tokens": int(tokens), "tokens_per_s": tokens / seconds, "seconds": round(seconds, 4)}
+               "tokens": int(tokens), "tokens_per_s": tokens / seconds, "rows_per_s": rows / seconds,
+               "seconds": round(seconds, 4)}
         if peak:
             row["mfu"] = row["tokens_per_s"] * per_token / (peak * env.world_size)
         if log and (done % config.log_every == 0 or done == end):
