@@ -123,7 +123,9 @@ def extract_proofsteps(source: str | Path, out: str | Path, options: ExtractOpti
         from tqdm import tqdm
 
         bar = tqdm(total=len(files), initial=resumed, unit="file", file=sys.stderr)
-    pool = multiprocessing.Pool(workers, initializer=_worker_init) if workers > 1 else None
+    # Spawned, not forked: a fork of a process whose other threads hold locks (a loaded model's, a logger's) can
+    # leave the worker waiting on one forever.
+    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init) if workers > 1 else None
     try:
         results = pool.imap_unordered(_replay_job, jobs) if pool else map(_replay_job, jobs)
         with open(partial_path, "a", encoding="utf-8") as partial, open(log_path, "a", encoding="utf-8") as log, \
