@@ -110,3 +110,14 @@ def tactic_generator(model: str, backend: str, settings):
         return load_generator(model, backend, settings)
     except model_errors(model) as exc:
         raise UserError(str(exc)) from None
+
+
+def chosen_families(plugin, given: str | None) -> list[str]:
+    """The curriculum families named in `given` (comma-separated; each once, in the order given), or all of the
+    backend's; UserError for an unknown one."""
+    known = plugin.curriculum_families
+    chosen = list(dict.fromkeys(f.strip() for f in (given or ",".join(known)).split(",") if f.strip()))
+    unknown = [f for f in chosen if f not in known]
+    if unknown or not chosen:
+        raise UserError(f"unknown family {', '.join(unknown) or '(none)'}: one of {', '.join(known)}")
+    return chosen

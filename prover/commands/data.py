@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from prover.command import UserError
-from prover.commands.common import OutPath, benchmark_theorems, plugin_named
+from prover.commands.common import OutPath, benchmark_theorems, chosen_families, plugin_named
 from prover.commands.options import backend_option, field_option, progress_option
 from prover.proofsteps import ExtractOptions
 from prover.types import BackendUnavailable
@@ -131,11 +131,7 @@ def curriculum(backend, families, count, seed, out, progress):
     plugin = plugin_named(backend)
     if plugin.write_curriculum is None:
         raise UserError(f"backend {backend} has no curriculum")
-    known = plugin.curriculum_families
-    chosen = list(dict.fromkeys(f.strip() for f in (families or ",".join(known)).split(",") if f.strip()))
-    unknown = [f for f in chosen if f not in known]
-    if unknown or not chosen:
-        raise UserError(f"unknown family {', '.join(unknown) or '(none)'}: one of {', '.join(known)}")
+    chosen = chosen_families(plugin, families)
     from tqdm import tqdm
 
     bars: list = []  # the bar starts at the first theorem: a refusal of OUT is one line, no bar before it

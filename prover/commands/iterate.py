@@ -8,7 +8,7 @@ import click
 
 from prover.batch import RunFolderError
 from prover.command import UserError
-from prover.commands.common import OutPath, benchmark_theorems, check_model_spec, plugin_named, theorem_names
+from prover.commands.common import OutPath, benchmark_theorems, check_model_spec, chosen_families, plugin_named, theorem_names
 from prover.commands.options import (backend_option, benchmark_option, field_option, limit_option, model_options,
                                      names_option, progress_option, search_options, split_option)
 from prover.iterate import IterateSettings
@@ -82,9 +82,4 @@ def _curriculum_families(plugin, given: str | None) -> list[str]:
     """The families named (each once, in the order given), or all of the backend's; UserError for an unknown one."""
     if plugin.curriculum_theorems is None:
         raise UserError(f"backend {plugin.name} has no curriculum (--curriculum-count)")
-    known = plugin.curriculum_families
-    chosen = list(dict.fromkeys(f.strip() for f in (given or ",".join(known)).split(",") if f.strip()))
-    unknown = [f for f in chosen if f not in known]
-    if unknown or not chosen:
-        raise UserError(f"unknown family {', '.join(unknown) or '(none)'}: one of {', '.join(known)}")
-    return chosen
+    return chosen_families(plugin, given)
