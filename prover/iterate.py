@@ -31,7 +31,8 @@ from pathlib import Path
 from prover import jsonl
 from prover.batch import RESULTS, prepare_run_dir, prove_batch, read_rows, summarize
 from prover.jsonl import append_row, write_atomic
-from prover.next_problems import choose_problems, read_attempts, read_problems, round_summary, write_problems
+from prover.next_problems import (choose_problems, family_error, read_attempts, read_problems, round_summary,
+                                  write_problems)
 from prover.plugins import DEFAULT_BACKEND, DEFAULT_BENCHMARK
 from prover.proofsteps import read_proofsteps, write_proofsteps
 from prover.search import SearchConfig
@@ -184,10 +185,9 @@ def _check_curriculum(settings: IterateSettings, plugin) -> None:
         return
     if plugin.curriculum_theorems is None:
         raise IterateError(f"the {settings.backend} backend has no curriculum (--curriculum-count)")
-    unknown = [f for f in settings.curriculum_families if f not in plugin.curriculum_families]
-    if unknown or not settings.curriculum_families:
-        raise IterateError(f"unknown family {', '.join(unknown) or '(none)'}: one of "
-                           f"{', '.join(plugin.curriculum_families)}")
+    error = family_error(settings.curriculum_families, plugin.curriculum_families)
+    if error:
+        raise IterateError(error)
 
 
 def _prove_curriculum(settings: IterateSettings, plugin, out: Path, r: int, config: SearchConfig, model: str,

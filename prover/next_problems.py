@@ -31,6 +31,14 @@ SEED_STRIDE = 1000  # round R draws fresh problems with seed `seed + SEED_STRIDE
 Draw = Callable[[str, int, int], list]  # (family, count, seed) -> Theorems: BackendPlugin.curriculum_theorems
 
 
+def family_error(chosen: list[str], known: tuple[str, ...]) -> str | None:
+    """Why `chosen` is no choice of the backend's curriculum families `known` (one line), or None if it is one."""
+    unknown = [f for f in chosen if f not in known]
+    if unknown or not chosen:
+        return f"unknown family {', '.join(unknown) or '(none)'}: one of {', '.join(known)}"
+    return None
+
+
 def nearly_proved(tree: SearchTree) -> bool:
     """Whether an unproved search nearly proved its theorem: it reached a state at least NEAR_DEPTH accepted tactics
     from the statement, by a tactic the model proposed (not the automation list), that the search had not found to

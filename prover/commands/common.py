@@ -115,9 +115,11 @@ def tactic_generator(model: str, backend: str, settings):
 def chosen_families(plugin, given: str | None) -> list[str]:
     """The curriculum families named in `given` (comma-separated; each once, in the order given), or all of the
     backend's; UserError for an unknown one."""
+    from prover.next_problems import family_error
+
     known = plugin.curriculum_families
     chosen = list(dict.fromkeys(f.strip() for f in (given or ",".join(known)).split(",") if f.strip()))
-    unknown = [f for f in chosen if f not in known]
-    if unknown or not chosen:
-        raise UserError(f"unknown family {', '.join(unknown) or '(none)'}: one of {', '.join(known)}")
+    error = family_error(chosen, known)
+    if error:
+        raise UserError(error)
     return chosen
