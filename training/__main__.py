@@ -1,4 +1,4 @@
-"""`python -m training tokenize | pretrain | finetune | export`: Llemma-style continued pretraining and tactic fine-tuning."""
+"""`python -m training tokenize | mix | pretrain | finetune | export`: Llemma-style continued pretraining and tactic fine-tuning."""
 from __future__ import annotations
 
 import json
@@ -39,6 +39,21 @@ def tokenize(inputs, out, tokenizer, subset, eval_fraction, workers) -> None:
     try:
         summary = tokenize_files(list(inputs), out, tokenizer=tokenizer, subset=subset,
                                  eval_fraction=eval_fraction, workers=workers)
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+    click.echo(json.dumps(summary))
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="The mixed proofstep rows (.jsonl).")
+def mix(recipe, out) -> None:
+    """Mix proofstep rows from several files as a YAML recipe says (see training/mix.py); prints a JSON summary."""
+    from training.data import DataError
+    from training.mix import mix as mix_rows
+
+    try:
+        summary = mix_rows(recipe, out)
     except DataError as exc:
         raise UserError(str(exc)) from None
     click.echo(json.dumps(summary))
