@@ -129,6 +129,7 @@ def test_drafting_through_the_openai_client_against_a_real_vllm_server(vllm_serv
 
     sketcher_name, drafter_name = SERVED_NAMES
     spec = f"openai:{vllm_server_url}"
+    assert load_generator(spec, "rocq").name == f"openai:{sketcher_name}"  # no served name: the server's first
     drafting = load_generator(spec, "rocq", ModelSettings(served_name=drafter_name))
     drafter = ModelDrafts(drafting, DraftSettings(max_tokens=32))
     assert drafter.name == f"openai:{drafter_name}"

@@ -158,7 +158,8 @@ def translate(backend, benchmark, split, limit, names, informal_statement, infor
     generator = tactic_generator(model, backend, model_settings)
     source = ModelSketches(generator, backend, max_tokens=sketch_max_tokens, temperature=temperature)
     drafter = None
-    if draft_model is not None:
+    needs_drafts = redraft or any(hasattr(p, "theorem") and not p.informal_proof.strip() for p in problems)
+    if draft_model is not None and needs_drafts:  # a draft model no problem needs is not loaded
         same = draft_model == model and draft_served_name == model_settings.served_name
         draft_generator = generator if same else tactic_generator(
             draft_model, backend, dataclasses.replace(model_settings, served_name=draft_served_name))
