@@ -131,12 +131,12 @@ def test_drafting_through_the_openai_client_against_a_real_vllm_server(vllm_serv
     spec = f"openai:{vllm_server_url}"
     assert load_generator(spec, "rocq").name == f"openai:{sketcher_name}"  # no served name: the server's first
     drafting = load_generator(spec, "rocq", ModelSettings(served_name=drafter_name))
-    drafter = ModelDrafts(drafting, DraftSettings(max_tokens=32))
+    drafter = ModelDrafts(drafting, DraftSettings(max_tokens=32), seed=0)  # seeded: the same drafts every run
     assert drafter.name == f"openai:{drafter_name}"
     sent = drafting.lm.requests_sent
     drafts = drafter.drafts(STATEMENT, 2, deadline=time.monotonic() + 120)
     assert drafting.lm.requests_sent == sent + 1  # the K drafts in one request
-    assert 1 <= len(drafts) <= 2 and all(d == d.strip() and d for d in drafts)
+    assert 1 <= len(drafts) <= 2 and all(d == d.strip() and d for d in drafts), drafts
     assert drafting.model_seconds > 0
     sketching = load_generator(spec, "rocq", ModelSettings(served_name=sketcher_name))
     source = tr.ModelSketches(sketching, "rocq", max_tokens=32)
@@ -144,8 +144,29 @@ def test_drafting_through_the_openai_client_against_a_real_vllm_server(vllm_serv
                               "rocq"), STATEMENT, "")
     config = TranslateConfig(samples=3, drafts=2, drive=False, budget_seconds=120)
     row, _ = translate_one(problem, None, source, sketching, config, drafter)
-    assert row["status"] == "sketched" and row["model"] == f"openai:{sketcher_name}"
+    assert row["status"] == "sketched" and row["model"] == f"openai:{sketcher_name}", row
     assert row["informal_proof_source"] == "draft" and 1 <= len(row["drafts"]) <= 2
     assert all(d["model"] == f"openai:{drafter_name}" for d in row["drafts"])
     # the K sketches spread over the drafts as the driven loop spreads them (sketch i from draft i mod D)
     assert [s["draft"] for s in row["sketches"]] == sorted(i % len(row["drafts"]) for i in range(3))
+
+
+def test_cli_drafts_with_one_served_name_and_sketches_with_another(vllm_server_url, tmp_path):
+    from vllm_server import SERVED_NAMES
+
+    sketcher_name, drafter_name = SERVED_NAMES
+    spec = f"openai:{vllm_server_url}"
+    result = CliRunner().invoke(main, [
+        "translate", "--names", "mathd_algebra_37", "--redraft", "--sketch-only", "--samples", "2",
+        "--model", spec, "--served-name", sketcher_name, "--max-tokens", "32",
+        # the few-shot template: the untuned model served here reliably writes a solution after its examples
+        "--draft-model", spec, "--draft-served-name", drafter_name, "--draft-template", "minerva",
+        "--draft-max-tokens", "32",
+        "--out", str(tmp_path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert f"drafts by openai:{drafter_name}" in result.output
+    row = read_rows(tmp_path / RESULTS)[0]
+    assert row["status"] == "sketched" and row["model"] == f"openai:{sketcher_name}", row
+    assert row["drafts"]
+    assert {(d["model"], d["template"]) for d in row["drafts"]} == {(f"openai:{drafter_name}", "minerva")}
+    assert {s["draft"] for s in row["sketches"]} <= set(range(len(row["drafts"])))

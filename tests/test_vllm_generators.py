@@ -198,8 +198,8 @@ def test_in_process_scores_match_the_hf_model(vllm_gen, hf_reference):
 
 
 def test_openai_generator_against_the_real_server(vllm_server_url):
-    gen = OpenAIGenerator(OpenAIModel(vllm_server_url, timeout_s=120, retries=1), temperature=1.0, max_tokens=MAX_TOKENS,
-                          seed=0)
+    gen = OpenAIGenerator(OpenAIModel(vllm_server_url, timeout_s=120, retries=1), temperature=1.0,
+                          max_tokens=MAX_TOKENS, seed=0)
     assert gen.name == f"openai:{SERVED_NAME}"  # asked /v1/models
     candidates = gen.generate(THEOREM, STATE, 6)
     assert candidates
