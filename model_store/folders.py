@@ -6,6 +6,7 @@ optionally `llemma_prover.json` (MODEL_INFO) naming the prompt format it was tra
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import io
 import json
@@ -47,6 +48,20 @@ def cache_root() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("llemma-prover"))
+
+
+def conversion_dir(source: str | Path, kind: str) -> Path:
+    """Where a conversion (`kind`: e.g. "openvino", "onnx-genai-fp32") of the model folder or hub id `source` is
+    kept in the cache. Named by the folder's name and a digest of its full path and of its files' names, sizes and
+    modification times: two folders of one name (every `prover iterate` round exports to its own `model/`) or a
+    folder exported again in place must never be served another model's conversion."""
+    path = Path(source).expanduser()
+    h = hashlib.sha256(str(path.resolve() if path.is_dir() else source).encode())
+    if path.is_dir():
+        for file in sorted(f for f in path.iterdir() if f.is_file()):
+            stat = file.stat()
+            h.update(f"\0{file.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    return cache_root() / "models" / f"{path.name}-{h.hexdigest()[:12]}.{kind}"
 
 
 def is_complete_model_dir(folder: Path) -> bool:

@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from model_store import ModelLoadError, built_once, cache_root, quiet_loading, resolve_model
+from model_store import ModelLoadError, built_once, conversion_dir, quiet_loading, resolve_model
 from prover.openvino_model import IR_FILE, default_precision, ensure_converted
 from prover.sampling_engine import SamplingEngine
 from prover.vocabulary import StopRules, Vocabulary
@@ -34,7 +34,7 @@ KV_CACHE_GB = 1  # the paged key/value cache, about 45k tokens: more is preempte
 
 def pipeline_dir(source: str | Path) -> Path:
     """Where the pipeline's folder for the model folder `source` is kept."""
-    return cache_root() / "models" / f"{Path(source).name}.openvino-genai"
+    return conversion_dir(source, "openvino-genai")
 
 
 def _build_pipeline_folder(source: str, ir_folder: Path, target: Path) -> None:

@@ -10,8 +10,8 @@ one (after the shared head's key/values, see `share_prefix`); their key/values a
 and stacked, the padding masked by the attention mask, as HFModel does without shared-prefix attention.
 
 The conversion (transformers -> TorchScript trace -> OpenVINO IR, made stateful by OpenVINO's own pass) happens once
-per model folder, into `model_store.cache_root()/models/<folder name>.openvino`. It needs torch and transformers,
-which the prover has anyway; openvino is the only extra package.
+per model folder, into `model_store.conversion_dir(folder, "openvino")` (the cache, named by the folder and its
+contents). It needs torch and transformers, which the prover has anyway; openvino is the only extra package.
 
 Speed (issue 24, 2-core AMX Xeon, bf16, one process alternating with HFModel): 1x8 about 1.2-2x HFModel's tokens/s,
 8x8 about 0.7-0.8x: OpenVINO's fused attention over the per-row key/value cache costs ~5 ms per layer-step at 64
@@ -26,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from model_store import ModelLoadError, built_once, cache_root, quiet_loading, resolve_model
+from model_store import ModelLoadError, built_once, conversion_dir, quiet_loading, resolve_model
 from prover.hf_generator import cpu_has_flag
 from prover.nucleus import choose_tokens
 from prover.sampling_engine import SamplingEngine, prompt_seed
@@ -39,7 +39,7 @@ CONVERSION_ESTIMATE = "about 15 s"
 
 def converted_dir(source: str | Path) -> Path:
     """Where the OpenVINO conversion of the model folder `source` is kept."""
-    return cache_root() / "models" / f"{Path(source).name}.openvino"
+    return conversion_dir(source, "openvino")
 
 
 def _input_names(layers: int) -> list[str]:

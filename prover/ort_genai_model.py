@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from model_store import ModelLoadError, built_once, cache_root, quiet_loading, resolve_model
+from model_store import ModelLoadError, built_once, conversion_dir, quiet_loading, resolve_model
 from prover.errors import first_line
 from prover.nucleus import choose_tokens
 from prover.sampling_engine import SamplingEngine
@@ -46,7 +46,7 @@ def default_precision() -> str:
 
 def converted_dir(source: str | Path, precision: str) -> Path:
     """Where the ONNX form of the model folder `source` is kept: beside the converted models in the cache."""
-    return cache_root() / "models" / f"{Path(source).name}.onnx-genai-{precision}"
+    return conversion_dir(source, f"onnx-genai-{precision}")
 
 
 def convert(source: str | Path, precision: str) -> Path:
