@@ -1,5 +1,6 @@
-"""Drafting informal proofs (prover.drafts) and `prover translate --draft-model`: the templates, the one-line
-refusal without a draft model, the whole path with the real default model on live Rocq, and drafting through the
+"""Drafting informal proofs (prover.drafts) and `prover translate --draft-model`: the templates, the batch row
+refusing a problem without a draft model (the CLI's one-line refusals are with translate's other bad input in
+test_translate.py), the whole path with the real default model on live Rocq, and drafting through the
 OpenAI client against a real vLLM server on loopback."""
 import time
 
@@ -55,20 +56,6 @@ def test_a_template_file_needs_an_instruction_slot(tmp_path):
         load_template(str(bad))
     with pytest.raises(DraftError, match="neither alpaca, metamath, minerva nor a readable file"):
         load_template(str(tmp_path / "missing.txt"))
-
-
-@pytest.mark.parametrize("args, message", [
-    (["--statement", "s", "--formal-statement", "Theorem t : True."], "draft one with --draft-model SPEC"),
-    (["--statement", "s", "--proof", "p", "--formal-statement", "Theorem t : True.", "--redraft"],
-     "--redraft needs --draft-model"),
-    (["--statement", "s", "--formal-statement", "Theorem t : True.", "--draft-model", "default",
-      "--draft-template", "/nonexistent/template.txt"], "neither alpaca"),
-])
-def test_cli_without_a_way_to_an_informal_proof_is_one_line_and_exit_2(args, message):
-    result = CliRunner().invoke(main, ["translate", *args])
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
 
 
 def test_in_a_batch_a_problem_without_informal_proof_or_draft_model_is_an_error_row_naming_the_fix(tmp_path):

@@ -163,6 +163,12 @@ def test_cli_single_problem_proves_and_prints_the_proof(tmp_path, fake_model):
      "--sketch-only"),
     (["--names", "mathd_algebra_37"], "needs --out"),
     (["--model", "none", "--names", "mathd_algebra_37", "--out", "x"], "needs a model"),
+    # no informal proof and no way to draft one (prover.drafts)
+    (["--statement", "s", "--formal-statement", "Theorem t : True."], "draft one with --draft-model SPEC"),
+    (["--statement", "s", "--proof", "p", "--formal-statement", "Theorem t : True.", "--redraft"],
+     "--redraft needs --draft-model"),
+    (["--statement", "s", "--formal-statement", "Theorem t : True.", "--draft-model", "default",
+      "--draft-template", "/nonexistent/template.txt"], "neither alpaca"),
 ])
 @pytest.mark.rocq
 def test_cli_bad_input_is_one_line_and_exit_2(args, message):
