@@ -8,7 +8,9 @@ from training.__main__ import main
 
 
 def _write_rows(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    """Proofstep rows (model_store.proofsteps) with the given state, tactic and split."""
+    path.write_text("".join(json.dumps({"theorem": "t", "source": path.name, "backend": "rocq", **r}) + "\n"
+                            for r in rows))
 
 
 def _recipe(tmp_path, text):

@@ -11,22 +11,21 @@ A recipe is a YAML file, so an adapter's data can be rebuilt from the files its 
         state_matches: ": [RZ]\\b"   # a regex the state must contain
         repeat: 1               # copies of each drawn row in the mix
 
-Only `train` rows are drawn (a row without a split counts as train). Each part is drawn with its own seeded
+Rows are read and written as `model_store.proofsteps` says, as fine-tuning reads them; only `train` rows are
+drawn. Each part is drawn with its own seeded
 generator (seed, part index), so changing one part does not redraw the others. The mix is shuffled and written
 in one rename; the summary counts each part's rows.
 """
 from __future__ import annotations
 
-import json
-import os
 import random
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from model_store.proofsteps import ProofStep, ProofStepFormatError, read_proofsteps, write_proofsteps
 from training.data import DataError, first_line
 
 PART_KEYS = {"path", "sample", "repeat", "max_state_chars", "max_tactic_chars", "state_matches"}
@@ -41,14 +40,14 @@ class Part:
     max_tactic_chars: int | None = None
     state_matches: str | None = None
 
-    def keeps(self, row: dict) -> bool:
-        if row.get("split", "train") != "train":
+    def keeps(self, row: ProofStep) -> bool:
+        if row.split != "train":
             return False
-        if self.max_state_chars is not None and len(row["state"]) > self.max_state_chars:
+        if self.max_state_chars is not None and len(row.state) > self.max_state_chars:
             return False
-        if self.max_tactic_chars is not None and len(row["tactic"]) > self.max_tactic_chars:
+        if self.max_tactic_chars is not None and len(row.tactic) > self.max_tactic_chars:
             return False
-        return self.state_matches is None or re.search(self.state_matches, row["state"]) is not None
+        return self.state_matches is None or re.search(self.state_matches, row.state) is not None
 
 
 def read_recipe(path: Path) -> tuple[int, list[Part]]:
@@ -74,15 +73,11 @@ def read_recipe(path: Path) -> tuple[int, list[Part]]:
     return int(recipe.get("seed", 0)), parts
 
 
-def _rows(path: Path) -> list[dict]:
+def _rows(path: Path) -> list[ProofStep]:
     try:
-        with open(path, encoding="utf-8") as f:
-            rows = [json.loads(line) for line in f if line.strip()]
-    except (OSError, ValueError) as exc:
+        return read_proofsteps(path)
+    except (OSError, ProofStepFormatError) as exc:
         raise DataError(f"cannot read {path}: {first_line(exc)}") from None
-    if any(not isinstance(r, dict) or "state" not in r or "tactic" not in r for r in rows):
-        raise DataError(f"{path}: every row needs `state` and `tactic` (proofstep rows)")
-    return rows
 
 
 def mix(recipe: Path, out: Path) -> dict:
@@ -97,11 +92,5 @@ def mix(recipe: Path, out: Path) -> dict:
         counts.append({"path": str(part.path), "passed_filter": len(kept), "drawn": len(drawn),
                        "rows": len(drawn) * part.repeat})
     random.Random(seed).shuffle(mixed)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        for row in mixed:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, out)
+    write_proofsteps(out, mixed)
     return {"recipe": str(recipe), "out": str(out), "seed": seed, "rows": len(mixed), "parts": counts}
