@@ -142,6 +142,8 @@ def prove_one(theorem: Theorem, backend: Backend, generator: TacticGenerator, co
         env_seconds=round(result.env_seconds, 3),
         verify_seconds=round(result.verify_seconds, 3),
     )
+    if result.widenings:
+        row["widenings"] = result.widenings
     if result.hammer_seconds:
         row["hammer_seconds"] = round(result.hammer_seconds, 3)  # part of env_seconds
     if result.verdict is not None:

@@ -28,11 +28,12 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
     def new_node(state, key: str, logprob: float, depth: int) -> Node:
         shown = backend.render_state(state)  # stored apart from the goals only where it differs: trees are large
         node = Node(key, state.goals, None if shown == state.goals else shown, logprob, depth, proof_state=state)
-        heapq.heappush(queue, (-logprob, next(order), key))
+        heapq.heappush(queue, (-logprob, next(order), key, 0))
         return tree.add_node(node)
 
     order = itertools.count()  # FIFO among equal priorities
-    queue: list[tuple[float, int, str]] = []
+    # (-logprob, order, key, widening): widening 0 is a state's first expansion, W > 0 its re-expansion at level W
+    queue: list[tuple[float, int, str, int]] = []
     root_state = backend.open(theorem)
     new_node(root_state, backend.state_key(root_state), 0.0, 0)
 
@@ -74,21 +75,24 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
             known, logprob = tree.nodes[key], node.logprob + cand.score
             if known.expanded is None and logprob > known.logprob:  # e.g. the model is surer of it than automation
                 known.logprob = logprob
-                heapq.heappush(queue, (-logprob, next(order), key))  # its old entry is skipped when popped
+                heapq.heappush(queue, (-logprob, next(order), key, 0))  # its old entry is skipped when popped
         else:
             edge.dst = new_node(outcome.state, key, node.logprob + cand.score, node.depth + 1).key
         tree.add_edge(edge)
         return None
 
-    def candidates(node: Node):
+    def candidates(node: Node, widening: int = 0):
         """(candidate, kind) for `node`: the backend's automation tactics, then (asked only once those are spent) the
-        model's candidates; the model gets the time left and stops at the deadline."""
-        for tactic in backend.automation_tactics() if config.automation else []:
+        model's candidates; the model gets the time left and stops at the deadline. A re-expansion (`widening` > 0)
+        asks the model alone, for 2**widening times as many, and skips the tactics the node has run already."""
+        for tactic in backend.automation_tactics() if config.automation and not widening else []:
             yield Candidate(tactic, config.automation_score), AUTOMATION
         t0 = time.monotonic()
-        proposed = generate_within(generator, theorem, node.state_text, config.num_candidates, deadline)
+        proposed = generate_within(generator, theorem, node.state_text, config.num_candidates * 2 ** widening,
+                                   deadline)
         result.model_seconds += time.monotonic() - t0
-        yield from ((cand, MODEL) for cand in proposed)
+        tried = {edge.tactic for edge in tree.edges_from(node.key)} if widening else set()
+        yield from ((cand, MODEL) for cand in proposed if cand.tactic not in tried)
 
     def hammer(node: Node) -> tuple[str, ...] | None:
         for tactic in hammers if node.key not in hammered else []:
@@ -116,10 +120,27 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
                 return proof
         return None
 
-    def expand(node: Node) -> tuple[str, ...] | None:
+    widened = 0  # the widening level reached
+
+    def widen() -> bool:
+        """With the queue dry and time left: queue every expanded state not on a proof again, one level wider. False
+        where the widenings are spent, the time is up, or there is no such state."""
+        nonlocal widened
+        if widened >= config.widenings or time.monotonic() >= deadline:
+            return False
+        again = [n for n in tree.nodes.values() if n.expanded is not None and n.status is not Status.PROVED]
+        if not again:
+            return False
+        widened += 1
+        for node in again:
+            node.status = Status.OPEN  # a dead end so far; its new candidates may get somewhere
+            heapq.heappush(queue, (-node.logprob, next(order), node.key, widened))
+        return True
+
+    def expand(node: Node, widening: int = 0) -> tuple[str, ...] | None:
         """The proof if a tactic on `node` closed it. A node whose every candidate ran before the deadline is finished
         in the tree (a dead end if none got anywhere)."""
-        for cand, kind in candidates(node):
+        for cand, kind in candidates(node, widening):
             if time.monotonic() >= deadline:
                 return None
             if (proof := run(node, cand, kind)) is not None:
@@ -128,7 +149,11 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
         return None
 
     proof: tuple[str, ...] | None = None
-    while queue and proof is None:
+    while proof is None:
+        if not queue:  # the model and the automation have nothing left: the hammer, then the model asked wider
+            if (hammers and (proof := hammer_the_rest()) is not None) or not widen():
+                break
+            continue
         interrupts.check()
         if result.expansions >= config.max_expansions:
             result.status = Status.FAILED
@@ -136,8 +161,14 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
         if time.monotonic() >= deadline:
             result.status = Status.TIMEOUT
             break
-        priority, _, key = heapq.heappop(queue)
+        priority, _, key, widening = heapq.heappop(queue)
         node = tree.nodes[key]
+        if widening:
+            if node.status is Status.PROVED:
+                continue
+            result.expansions += 1
+            proof = expand(node, widening)
+            continue
         if node.expanded is not None or -priority != node.logprob:  # a stale entry: the node was re-ranked
             continue
         if hammer_the_root_before(node) and (proof := hammer(root)) is not None:
@@ -145,6 +176,7 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
         result.expansions += 1
         node.expanded = result.expansions  # 1 for the root: the order of expansion
         proof = expand(node)
+    result.widenings = widened
     if proof is None and hammers:
         proof = hammer_the_rest()
     if proof is None:

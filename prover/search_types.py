@@ -24,6 +24,10 @@ class SearchConfig:
     budget_seconds: float = 60.0  # wall clock per theorem, model and proof assistant together
     tactic_timeout: float = 5.0  # per tactic
     num_candidates: int = 8  # asked of the generator at each expansion
+    # When the queue runs dry with budget left (every state's candidates failed or led back into the tree), ask the
+    # model again at every expanded state, best first, for twice as many candidates as the time before (those tried
+    # already are not run again): up to this many times. Each such re-expansion counts as an expansion.
+    widenings: int = 0
     automation: bool = True  # try the backend's automation tactics at every node first
     automation_score: float = 0.0  # their log-probability: free, so states they reach keep their parent's rank
     # The backend's hammer (hammer_tactics): at the root once the states the automation reached at no cost are
@@ -47,6 +51,7 @@ class SearchResult:
     expansions: int = 0
     tactics_run: int = 0
     merged: int = 0  # tactics whose resulting state was already in the tree
+    widenings: int = 0  # times the dry queue was refilled by asking the model wider (SearchConfig.widenings)
     seconds: float = 0.0
     model_seconds: float = 0.0
     env_seconds: float = 0.0

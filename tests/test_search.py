@@ -152,6 +152,57 @@ def test_the_wall_clock_budget_is_enforced():
     assert 3 <= result.tactics_run <= 30
 
 
+class Asked(ReplayGenerator):
+    """ReplayGenerator that remembers how many candidates each call asked for."""
+
+    def __init__(self, tactics):
+        super().__init__(tactics)
+        self.asked = []
+
+    def generate(self, theorem, state_text, n, deadline=None):
+        self.asked.append((state_text, n))
+        return super().generate(theorem, state_text, n, deadline)
+
+
+def test_without_widenings_a_dry_queue_ends_the_search_with_budget_left():
+    generator = Asked(["bogus", "nope", "half"])
+    result = best_first_search(toy_theorem(4), ToyBackend(), generator, SearchConfig(num_candidates=2))
+    assert result.status is Status.FAILED and result.widenings == 0
+    assert generator.asked == [("⊢ 4 = 0", 2)]
+
+
+def test_a_dry_queue_is_widened_the_model_asked_for_twice_as_many_and_only_new_ones_run():
+    generator = Asked(["bogus", "nope", "half"])
+    result = best_first_search(toy_theorem(4), ToyBackend(), generator, SearchConfig(num_candidates=2, widenings=2))
+    assert result.status is Status.PROVED and result.tactics == ("half", "auto")
+    assert result.widenings == 1 and result.expansions == 3  # the root, its re-expansion, then 2 (closed by auto)
+    assert generator.asked == [("⊢ 4 = 0", 2), ("⊢ 4 = 0", 4)]
+    root_tactics = [e.tactic for e in result.tree.edges_from("⊢ 4 = 0") if not e.automation]
+    assert root_tactics == ["bogus", "nope", "half"]  # each tried once; automation not rerun either
+    assert [e.tactic for e in result.tree.edges_from("⊢ 4 = 0") if e.automation] == ["auto"]
+
+
+def test_widenings_are_bounded_and_every_expanded_state_is_asked_again_best_first():
+    generator = Asked(["half", "bogus"])
+    result = best_first_search(toy_theorem(12), ToyBackend(), generator,
+                               SearchConfig(num_candidates=1, widenings=2, automation=False))
+    # 12 -> 6 -> 3 by half, then the queue is dry twice; each time 12, 6 and 3 are asked again, wider.
+    assert result.status is Status.FAILED and result.widenings == 2
+    assert generator.asked == [("⊢ 12 = 0", 1), ("⊢ 6 = 0", 1), ("⊢ 3 = 0", 1),
+                               ("⊢ 12 = 0", 2), ("⊢ 6 = 0", 2), ("⊢ 3 = 0", 2),
+                               ("⊢ 12 = 0", 4), ("⊢ 6 = 0", 4), ("⊢ 3 = 0", 4)]
+    assert result.expansions == 9
+    # The dead ends found again after the last widening are marked so.
+    assert {n.status for n in result.tree.nodes.values()} == {Status.FAILED}
+
+
+def test_widening_stops_at_the_deadline():
+    result = best_first_search(toy_theorem(3), ToyBackend(tactic_seconds=0.05), ReplayGenerator([f"bogus {i}" for i in range(2048)]),
+                               SearchConfig(num_candidates=1, widenings=10, budget_seconds=0.5, automation=False))
+    assert result.status is Status.TIMEOUT and result.seconds < 0.5 + 0.3
+    assert result.widenings < 10
+
+
 def test_time_is_accounted_to_model_proof_assistant_and_check():
     generator = Recording(["half", "dec"], seconds=0.01)
     result = best_first_search(toy_theorem(12), ToyBackend(tactic_seconds=0.005, check_seconds=0.05), generator, MANUAL)

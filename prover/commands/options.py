@@ -58,6 +58,9 @@ SEARCH_OPTIONS = {
     "budget_seconds": dict(type=click.FloatRange(min=0, min_open=True)),
     "tactic_timeout": dict(type=click.FloatRange(min=0, min_open=True)),
     "num_candidates": dict(type=click.IntRange(min=1)),
+    "widenings": dict(type=click.IntRange(min=0),
+                      help="when every state's candidates are spent with budget left: ask the model again at each "
+                           "state, for twice as many (new ones only), up to this many times"),
     "automation": dict(flag="--automation/--no-automation", help="try the backend's automation tactics first"),
     "hammer": dict(flag="--hammer/--no-hammer", envvar="LLEMMA_PROVER_HAMMER",
                    help="try the backend's hammer (Rocq: CoqHammer) at the root and where nothing else is left "
