@@ -86,7 +86,7 @@ def prepare_run_dir(out: Path, run_config: dict) -> None:
 # Settings that may change between a run and its resumption without mixing incomparable rows
 # (where and how widely the theorems run does not change what a row means).
 _RESUMABLE = {"limit", "names", "sample", "workers", "ray_address", "order", "cpus_per_worker", "model_replicas", "model_gpus",
-              "trees", "write", "threads"}
+              "trees", "write", "threads", "learn_rounds"}
 
 
 @dataclass(frozen=True)

@@ -80,15 +80,22 @@ def _run(command: list[str], log: Path) -> None:
 
 def train_round(settings: IterateSettings, data: list[str], round_dir: Path) -> Path:
     """Fine-tune (resuming an interrupted run) and export; returns the exported model folder."""
+    return train_and_export(settings.train_config, settings.train_set, data, round_dir)
+
+
+def train_and_export(train_config: str, train_set: list[str], data: list[str], round_dir: Path) -> Path:
+    """`python -m training finetune` with config `train_config` (a name or YAML path) and KEY=VALUE overrides
+    `train_set`, on the proofstep files `data`, into round_dir/train (resuming an interrupted run), then exported to
+    round_dir/model; returns that folder (at once where it is there already)."""
     model_dir, train_dir = round_dir / "model", round_dir / "train"
     if (model_dir / "config.json").is_file():
         return model_dir
     resume = ["--resume"] if (train_dir / "checkpoints").is_dir() and any((train_dir / "checkpoints").glob("step_*")) else []
     if not resume and train_dir.exists():
         shutil.rmtree(train_dir)  # started but never checkpointed: nothing to keep
-    sets = [item for kv in [*settings.train_set, f"data={','.join(data)}"] for item in ("--set", kv)]
+    sets = [item for kv in [*train_set, f"data={','.join(data)}"] for item in ("--set", kv)]
     log = round_dir / "train.log"
-    _run([sys.executable, "-m", "training", "finetune", "--config", settings.train_config, "--out", str(train_dir),
+    _run([sys.executable, "-m", "training", "finetune", "--config", train_config, "--out", str(train_dir),
           *sets, *resume], log)
     _run([sys.executable, "-m", "training", "export", "--ckpt", str(train_dir), "--out", str(model_dir)], log)
     return model_dir

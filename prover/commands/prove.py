@@ -42,6 +42,14 @@ from prover.types import BackendUnavailable
               help="with --workers: GPUs per model actor (default: 1 where the cluster has GPUs, else 0)")
 @click.option("--order", type=click.Choice(["given", "longest-first"]), default="given", show_default=True,
               help="longest-first: theorems still running when the last run stopped, then by statement length")
+@click.option("--learn-rounds", type=click.IntRange(min=0), default=0, show_default=True,
+              help="after the batch: fine-tune the model briefly on the proofs it found (no labels) and retry the "
+                   "theorems not proved with it; this many times (OUT/learn/; in-process, --model default, base or "
+                   "hf:FOLDER)")
+@click.option("--learn-config", default="proofstep_lora_cpu", show_default=True,
+              help="with --learn-rounds: the fine-tuning config (a name or YAML path)")
+@click.option("--learn-set", multiple=True, metavar="KEY=VALUE",
+              help="with --learn-rounds: a fine-tuning config override (default: a brief run, 20 steps); repeatable")
 @click.option("--trees/--no-trees", default=True, show_default=True,
               help="keep each attempted theorem's search graph in OUT/trees/NAME.json (what `train-data` reads)")
 @click.option("-R", "recursive_paths", nargs=2, multiple=True, metavar="DIR LIB",
@@ -52,8 +60,8 @@ from prover.types import BackendUnavailable
               help="with PATHS: put each file's proofs into the file (compiled first; a file that would not compile "
                    "is left as it was); default: a patch per file in OUT/patches/")
 def prove(paths, backend, benchmark, split, limit, names, sample, model, model_settings, search_config, out, progress,
-          workers, ray_address, cpus_per_worker, model_replicas, model_gpus, order, trees, recursive_paths,
-          qualified_paths, write):
+          workers, ray_address, cpus_per_worker, model_replicas, model_gpus, order, learn_rounds, learn_config, learn_set,
+          trees, recursive_paths, qualified_paths, write):
     """Batch-prove a benchmark split, or the holes (proofs left unfinished: Admitted, sorry) of the files or
     folders PATHS; rows go to OUT/results.jsonl, proofs to OUT/proofs/, search graphs to OUT/trees/."""
     plugin = plugin_named(backend)
@@ -62,6 +70,7 @@ def prove(paths, backend, benchmark, split, limit, names, sample, model, model_s
     load_paths = [("-R", *binding) for binding in recursive_paths] + [("-Q", *binding) for binding in qualified_paths]
     if paths and sample:
         raise UserError("--sample names a benchmark's theorems: it does not go with files to prove")
+    learning = _learn_settings(learn_rounds, learn_config, learn_set, model, backend, paths, workers, trees)
     if paths:
         cluster = _cluster_settings(workers, ray_address, cpus_per_worker, model_replicas, model_gpus, order)
         _prove_files(plugin, list(paths), load_paths, limit, names, model, model_settings, search_config, out,
@@ -73,7 +82,8 @@ def prove(paths, backend, benchmark, split, limit, names, sample, model, model_s
     theorems = select_theorems(theorems, sample_names(plugin, benchmark, split, sample, names), limit)
     run_config = {"backend": backend, "benchmark": benchmark, "split": split, "model": model, "limit": limit,
                   "names": names, "sample": sample, **vars(search_config), **vars(model_settings), "workers": workers,
-                  "ray_address": ray_address, "order": order, "trees": trees}
+                  "ray_address": ray_address, "order": order, "trees": trees, "learn_rounds": learn_rounds,
+                  "learn_config": learn_config if learning else None, "learn_set": list(learn_set) if learning else None}
     check_model_spec(model, backend, model_settings)
     try:
         prepare_run_dir(out, run_config)
@@ -97,12 +107,44 @@ def prove(paths, backend, benchmark, split, limit, names, sample, model, model_s
                 for _ in prove_batch(theorems, prover_backend, generator, search_config, out, plugin.file_suffix,
                                      progress, trees):
                     pass
+            if learning:
+                _learn(learning, theorems, plugin, model, model_settings, search_config, out, progress, trees)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: finished rows are saved in {out / RESULTS}; rerun the same command to resume", err=True)
         sys.exit(130)
     rows = [r for r in read_rows(out / RESULTS) if r["name"] in selected]
     click.echo(f"{benchmark} {split} [{model_name}]: {summarize(rows).line()}")
     write_run_report(out)
+
+
+def _learn_settings(rounds, config, sets, model, backend, paths, workers, trees):
+    """The --learn-rounds settings (None without it), or one UserError line where learning cannot run."""
+    if not rounds:
+        return None
+    from prover.learn_in_run import LearnError, LearnSettings, model_training_set
+
+    if paths or workers or not trees:
+        what = "files to prove" if paths else "--workers" if workers else "--no-trees (it learns from the trees)"
+        raise UserError(f"--learn-rounds does not go with {what}")
+    try:
+        model_training_set(model, backend)
+    except LearnError as exc:
+        raise UserError(str(exc)) from None
+    bad = [kv for kv in sets if "=" not in kv]
+    if bad:
+        raise UserError(f"--learn-set takes KEY=VALUE, got {bad[0]!r}")
+    return LearnSettings(rounds, config, list(sets))
+
+
+def _learn(settings, theorems, plugin, model, model_settings, search_config, out, progress, trees) -> None:
+    from prover.iterate import IterateError
+    from prover.learn_in_run import learn_and_retry
+
+    try:
+        learn_and_retry(settings, theorems, plugin, model, model_settings, search_config, out, progress, trees,
+                        echo=click.echo)
+    except IterateError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _cluster_settings(workers, address, cpus_per_worker, model_replicas, model_gpus, order):
