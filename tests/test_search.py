@@ -199,7 +199,7 @@ def test_widenings_are_bounded_and_every_expanded_state_is_asked_again_best_firs
 def test_widening_stops_at_the_deadline():
     result = best_first_search(toy_theorem(3), ToyBackend(tactic_seconds=0.05), ReplayGenerator([f"bogus {i}" for i in range(2048)]),
                                SearchConfig(num_candidates=1, widenings=10, budget_seconds=0.5, automation=False))
-    assert result.status is Status.TIMEOUT and result.seconds < 0.5 + 0.3
+    assert result.status is Status.TIMEOUT and result.seconds < 0.5 + 1.0  # a 50 ms tactic may run past it
     assert result.widenings < 10
 
 
