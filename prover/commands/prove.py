@@ -143,7 +143,7 @@ def _learn(settings, theorems, plugin, model, model_settings, search_config, out
     try:
         learn_and_retry(settings, theorems, plugin, model, model_settings, search_config, out, progress, trees,
                         echo=click.echo)
-    except IterateError as exc:
+    except (IterateError, RunFolderError, BackendUnavailable) as exc:  # training failed; a folder; the assistant
         raise UserError(str(exc)) from None
 
 
