@@ -15,15 +15,9 @@ from prover.learn_in_run import adopt_proofs
 from prover.proofsteps import read_proofsteps
 from prover.search_tree import SearchTree
 
-PROVED = ["aime_1984_p15", "mathd_algebra_104"]  # automation proves these in a second or two
+from test_iterate import PROVED, TINY_FINETUNE  # automation proves these in a second or two; a tiny random model
+
 UNPROVED = "mathd_numbertheory_84"  # not in 10 s
-TINY = {
-    "kind": "finetune", "model": "default", "init": "random",
-    "model_overrides": {"num_hidden_layers": 2, "hidden_size": 64, "intermediate_size": 128,
-                        "num_attention_heads": 4, "num_key_value_heads": 2},
-    "seq_len": 128, "batch_size": 4, "micro_batch": 4, "steps": 2, "lr": 1e-3, "warmup_steps": 1,
-    "precision": "fp32", "eval_every": 0, "checkpoint_every": 2,
-}
 
 
 def prove_args(out, *extra):
@@ -34,7 +28,7 @@ def prove_args(out, *extra):
 @pytest.mark.rocq
 def test_a_batch_learns_from_its_own_proofs_retries_the_rest_and_resumes(tmp_path):
     config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump(TINY))
+    config.write_text(yaml.safe_dump(TINY_FINETUNE))
     out = tmp_path / "run"
     learn = ["--model", "base", "--learn-config", str(config), "--learn-set", "steps=2",
              "--learn-set", "checkpoint_every=2"]
