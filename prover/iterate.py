@@ -227,12 +227,21 @@ def _as_train(step):
 def _prove(settings: IterateSettings, plugin, theorems, config: SearchConfig, model: str, run_dir: Path, progress: bool,
            selection: dict):
     """Prove `theorems` into the run folder `run_dir` (resuming it); `selection` says in its config what they are."""
-    from prover.models import ModelSettings, load_generator
+    from prover.models import ModelSettings
 
-    model_settings = ModelSettings(**settings.model_settings)
-    prepare_run_dir(run_dir, {"backend": settings.backend, **selection, "model": model, **vars(config),
+    return prove_run(plugin, theorems, config, model, ModelSettings(**settings.model_settings), run_dir, progress,
+                     selection)
+
+
+def prove_run(plugin, theorems, config: SearchConfig, model: str, model_settings, run_dir: Path, progress: bool,
+              selection: dict) -> list[dict]:
+    """Prove `theorems` with `model` into the run folder `run_dir` (resuming it, trees kept: they are the data);
+    `selection` says in its config what they are. Returns their rows."""
+    from prover.models import load_generator
+
+    prepare_run_dir(run_dir, {"backend": plugin.name, **selection, "model": model, **vars(config),
                               **vars(model_settings), "trees": True})
-    generator = load_generator(model, settings.backend, model_settings)
+    generator = load_generator(model, plugin.name, model_settings)
     with plugin.make_backend() as backend:
         for _ in prove_batch(theorems, backend, generator, config, run_dir, plugin.file_suffix, progress):
             pass

@@ -17,10 +17,9 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from prover.batch import (RESULTS, TREES, latest_rows, prepare_run_dir, prove_batch, read_rows, record_result,
-                          stored_name)
+from prover.batch import RESULTS, TREES, latest_rows, read_rows, record_result, stored_name
 from prover.jsonl import append_row
-from prover.proofsteps import write_proofsteps
+from prover.proofsteps import read_proofsteps, write_proofsteps
 from prover.search import SearchConfig, Status
 from prover.train_data import collect_proofsteps
 
@@ -58,10 +57,10 @@ def model_training_set(model: str, backend: str) -> list[str]:
 
 
 def learn_and_retry(settings: LearnSettings, theorems: list, plugin, model: str, model_settings, config: SearchConfig,
-                    out: Path, progress: bool = True, trees: bool = True, echo=print) -> list[dict]:
-    """The rounds after a batch's first pass (OUT holds a row for every theorem); returns the round rows."""
-    from prover.iterate import train_and_export
-    from prover.models import load_generator
+                    out: Path, progress: bool = True, echo=print) -> list[dict]:
+    """The rounds after a batch's first pass (OUT holds a row for every theorem, and its trees); returns the round
+    rows."""
+    from prover.iterate import prove_run, train_and_export
 
     base_set = [*BRIEF, *model_training_set(model, plugin.name), *settings.train_set]
     learn_dir = out / LEARN
@@ -86,16 +85,11 @@ def learn_and_retry(settings: LearnSettings, theorems: list, plugin, model: str,
             round_dir.mkdir(exist_ok=True)
             # The run's own proofs are what it trains on, whatever split its theorems come from.
             write_proofsteps(steps_file, [replace(step, split="train") for step in steps])
-        rows_trained = sum(1 for _ in steps_file.open())
+        rows_trained = len(read_proofsteps(steps_file))
         model_dir = train_and_export(settings.train_config, base_set, [str(steps_file)], round_dir)
         learned = f"hf:{model_dir}"
         run_dir = round_dir / "prove"
-        prepare_run_dir(run_dir, {"backend": plugin.name, "model": learned, "learned_round": k, **vars(config),
-                                  **vars(model_settings), "trees": trees})
-        generator = load_generator(learned, plugin.name, model_settings)
-        with plugin.make_backend() as backend:
-            for _ in prove_batch(todo, backend, generator, config, run_dir, plugin.file_suffix, progress, trees):
-                pass
+        prove_run(plugin, todo, config, learned, model_settings, run_dir, progress, {"learned_round": k})
         proved = adopt_proofs(out, run_dir, {t.name for t in todo}, k, plugin.file_suffix)
         row = {"round": k, "model": learned, "rows_trained": rows_trained, "retried": len(todo), "proved": proved,
                "seconds": round(time.monotonic() - t0, 1)}

@@ -108,7 +108,7 @@ def prove(paths, backend, benchmark, split, limit, names, sample, model, model_s
                                      progress, trees):
                     pass
             if learning:
-                _learn(learning, theorems, plugin, model, model_settings, search_config, out, progress, trees)
+                _learn(learning, theorems, plugin, model, model_settings, search_config, out, progress)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: finished rows are saved in {out / RESULTS}; rerun the same command to resume", err=True)
         sys.exit(130)
@@ -136,12 +136,12 @@ def _learn_settings(rounds, config, sets, model, backend, paths, workers, trees)
     return LearnSettings(rounds, config, list(sets))
 
 
-def _learn(settings, theorems, plugin, model, model_settings, search_config, out, progress, trees) -> None:
+def _learn(settings, theorems, plugin, model, model_settings, search_config, out, progress) -> None:
     from prover.iterate import IterateError
     from prover.learn_in_run import learn_and_retry
 
     try:
-        learn_and_retry(settings, theorems, plugin, model, model_settings, search_config, out, progress, trees,
+        learn_and_retry(settings, theorems, plugin, model, model_settings, search_config, out, progress,
                         echo=click.echo)
     except (IterateError, RunFolderError, BackendUnavailable) as exc:  # training failed; a folder; the assistant
         raise UserError(str(exc)) from None
