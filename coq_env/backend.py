@@ -5,8 +5,9 @@ import math
 import re
 import shutil
 import time
+from typing import Sequence
 
-from coq_env import hammer
+from coq_env import hammer, premises
 from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable
 from coq_env.sentences import as_single_tactic, is_bullet, split_sentences
 from coq_env.verify import AUTOMATION_IMPORT, RocqVerifier, render_proof
@@ -75,6 +76,18 @@ def state_key(goals: str) -> str:
         else:
             anonymous.add(typ)
     return " | ".join([" ".join(" ".join(preamble).split()), *named, *sorted(anonymous), " ".join(rest.split())])
+
+
+def focused_goal(goals: str) -> tuple[list[str], str] | None:
+    """(the names the focused goal's context declares, its conclusion on one line), or None where there is no goal
+    shown."""
+    if GOAL_BAR not in goals:
+        return None
+    context, rest = goals.split(GOAL_BAR, 1)
+    names = [name.strip() for line in context.splitlines() if (match := _DECLARATION.match(line))
+             for name in match.group(1).split(",")]
+    conclusion = rest.split("\n\n", 1)[0]  # the other goals follow after a blank line
+    return names, " ".join(conclusion.split())
 
 
 class RocqBackend(BackendBase):
@@ -164,6 +177,35 @@ class RocqBackend(BackendBase):
 
     def hammer_tactics(self) -> list[str]:
         return [hammer.HAMMER_TACTIC] if self.hammer_limits is not None else []
+
+    def premise_tactics(self, state: ProofState, hints: Sequence[str], limit: int, timeout: float) -> list[str]:
+        """Coq's Search at the state (coq_env.premises), each query within `timeout`; [] where the goal gives no
+        pattern worth asking, or coqtop fails or dies on the way (the next tactic restarts it)."""
+        goal = focused_goal(state.goals)
+        asked = premises.queries(goal[1], goal[0]) if goal and limit > 0 else []
+        if not asked:
+            return []
+        path = self._paths.path(state.handle)
+        found: list[tuple[str, premises.Lemma]] = []
+        try:
+            self._ensure_process()
+            for i, (kind, query) in enumerate(asked):
+                if i == 0:  # move to the state and ask there; the queries leave the proof as it was
+                    reply, failure = self._run(path, query, timeout)
+                    if self._coq is None:  # wedged past its limit, and replaced
+                        return []
+                else:
+                    reply = self._send(self._command(query, timeout), timeout + self.timeouts.interrupt_grace)
+                    failure = reply.error
+                if not failure:
+                    found += [(kind, lemma) for lemma in premises.parse_answers(reply.output)]
+            # coqtop holds the path plus the queries, which the path must not keep: back to where they ran.
+            self._send(f"BackTo {self._doc[-1][1] if self._doc else self._root_state}.", self.timeouts.statement)
+            self._silent = self._doc[-1][2] if self._doc else False
+        except (CoqtopDied, CoqtopTimeout):
+            self._drop_process()
+            return []
+        return premises.ranked(found, hints, limit)
 
     def state_key(self, state: ProofState) -> str:
         return state_key(state.goals)

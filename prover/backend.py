@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Callable, Protocol, runtime_checkable
+from typing import Callable, Protocol, Sequence, runtime_checkable
 
 from prover.types import ProofState, TacticResult, Theorem, Verdict
 
@@ -41,6 +41,13 @@ class Backend(Protocol):
         """Expensive automation (premise selection, external provers, reconstruction: CoqHammer, Sledgehammer),
         tried with its own time slice at the root and where nothing else is left. Its Proved/Advanced results
         record the reproducible step it found, never the hammer call itself. Empty where there is none."""
+        ...
+
+    def premise_tactics(self, state: ProofState, hints: Sequence[str], limit: int, timeout: float) -> list[str]:
+        """Premise retrieval: up to `limit` tactics, best first, that use lemmas in scope the proof assistant's own
+        search finds for `state` (`apply` a lemma whose conclusion fits the goal, `rewrite` with one about its
+        terms), within about `timeout` seconds. `hints` are the model's candidates at the state: the names they
+        make up rank the lemmas. Empty where the backend has no such search."""
         ...
 
     def render_state(self, state: ProofState) -> str:
@@ -125,6 +132,9 @@ class BackendBase:
     def hammer_tactics(self) -> list[str]:
         return []
 
+    def premise_tactics(self, state: ProofState, hints: Sequence[str], limit: int, timeout: float) -> list[str]:
+        return []
+
     def render_state(self, state: ProofState) -> str:
         return state.goals
 
@@ -170,6 +180,9 @@ class BackendWrapper(BackendBase):
 
     def hammer_tactics(self) -> list[str]:
         return self.inner.hammer_tactics()
+
+    def premise_tactics(self, state: ProofState, hints: Sequence[str], limit: int, timeout: float) -> list[str]:
+        return self.inner.premise_tactics(state, hints, limit, timeout)
 
     def render_state(self, state: ProofState) -> str:
         return self.inner.render_state(state)

@@ -144,6 +144,8 @@ def prove_one(theorem: Theorem, backend: Backend, generator: TacticGenerator, co
     )
     if result.widenings:
         row["widenings"] = result.widenings
+    if premise_steps := sum(edge.premise and edge.on_proof for edge in result.tree.edges):
+        row["premise_steps"] = premise_steps  # the proof's steps that premise retrieval found
     if result.hammer_seconds:
         row["hammer_seconds"] = round(result.hammer_seconds, 3)  # part of env_seconds
     if result.verdict is not None:

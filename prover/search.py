@@ -9,8 +9,8 @@ from prover import interrupts
 from prover.backend import Backend
 from prover.generators import Candidate, TacticGenerator, generate_within
 from prover.search_tree import Edge, Node, Outcome, Status
-from prover.search_types import (AUTOMATION, HAMMER, HAMMER_MIN_SECONDS, MODEL, SearchConfig, SearchResult,
-                                 verify_within)
+from prover.search_types import (AUTOMATION, HAMMER, HAMMER_MIN_SECONDS, MODEL, PREMISE, SearchConfig,
+                                 SearchResult, verify_within)
 from prover.types import Advanced, Failed, Proof, Proved, TimedOut, Theorem
 
 __all__ = ["HAMMER_MIN_SECONDS", "SearchConfig", "SearchResult", "Status", "best_first_search", "verify_within"]
@@ -57,7 +57,7 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
             hammered.add(node.key)
         result.tactics_run += 1
         edge = Edge(node.key, None, cand.tactic, cand.score, Outcome.ADVANCED, seconds=round(seconds, 6),
-                    automation=kind != MODEL)
+                    automation=kind in (AUTOMATION, HAMMER), premise=kind == PREMISE)
         if isinstance(outcome, (Advanced, Proved)) and outcome.step:
             edge.step = outcome.step
         if isinstance(outcome, Proved):
@@ -83,7 +83,8 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
 
     def candidates(node: Node, widening: int = 0):
         """(candidate, kind) for `node`: the backend's automation tactics, then (asked only once those are spent) the
-        model's candidates; the model gets the time left and stops at the deadline. A re-expansion (`widening` > 0)
+        model's candidates, then the backend's premise tactics (`config.premises`), ranked by the names the model's
+        candidates make up; the model gets the time left and stops at the deadline. A re-expansion (`widening` > 0)
         asks the model alone, for 2**widening times as many, and skips the tactics the node has run already."""
         for tactic in backend.automation_tactics() if config.automation and not widening else []:
             yield Candidate(tactic, config.automation_score), AUTOMATION
@@ -93,6 +94,13 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
         result.model_seconds += time.monotonic() - t0
         tried = {edge.tactic for edge in tree.edges_from(node.key)} if widening else set()
         yield from ((cand, MODEL) for cand in proposed if cand.tactic not in tried)
+        if config.premises and not widening and (left := deadline - time.monotonic()) > 0:
+            t0 = time.monotonic()
+            found = backend.premise_tactics(node.proof_state, [cand.tactic for cand in proposed], config.premises,
+                                            min(config.tactic_timeout, left))
+            result.env_seconds += time.monotonic() - t0
+            ran = {cand.tactic for cand in proposed}
+            yield from ((Candidate(tactic, config.premise_score), PREMISE) for tactic in found if tactic not in ran)
 
     def hammer(node: Node) -> tuple[str, ...] | None:
         for tactic in hammers if node.key not in hammered else []:

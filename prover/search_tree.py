@@ -79,11 +79,12 @@ class Edge:
     automation: bool = False  # from the backend's automation list, not the generator
     on_proof: bool = False  # a step of the proof found
     step: str = ""  # what the backend recorded in the tactic's place, where it differs (a hammer's replay tactic)
+    premise: bool = False  # from the backend's premise retrieval (a lemma its own search found), not the generator
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["outcome"] = self.outcome.value
-        for optional in ("error", "step"):
+        for optional in ("error", "step", "premise"):
             if not data[optional]:
                 del data[optional]
         return data
@@ -92,7 +93,7 @@ class Edge:
     def from_json(cls, data: dict) -> "Edge":
         return cls(data["src"], data.get("dst"), data["tactic"], data.get("score", 0.0), Outcome(data["outcome"]),
                    data.get("error", ""), data.get("seconds", 0.0), data.get("automation", False),
-                   data.get("on_proof", False), data.get("step", ""))
+                   data.get("on_proof", False), data.get("step", ""), data.get("premise", False))
 
 
 class SearchTree:

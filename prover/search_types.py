@@ -8,7 +8,7 @@ from prover.generators import takes_keyword
 from prover.search_tree import SearchTree, Status
 from prover.types import Proof, Theorem, Verdict
 
-MODEL, AUTOMATION, HAMMER = "model", "automation", "hammer"  # where a candidate came from
+MODEL, AUTOMATION, HAMMER, PREMISE = "model", "automation", "hammer", "premise"  # where a candidate came from
 HAMMER_MIN_SECONDS = 2.0  # a hammer call with less time left cannot finish its first ATP run
 
 
@@ -29,6 +29,12 @@ class SearchConfig:
     # already are not run again): up to this many times. Each such re-expansion counts as an expansion.
     widenings: int = 0
     automation: bool = True  # try the backend's automation tactics at every node first
+    # Premise retrieval: at each expansion, after the model's candidates, up to this many tactics using lemmas in
+    # scope that the backend's own search finds for the state (Backend.premise_tactics); 0: none.
+    premises: int = 0
+    # Their log-probability: below the automation's, about a middling model candidate's, so the states they reach
+    # wait behind the model's surer ones.
+    premise_score: float = -1.0
     automation_score: float = 0.0  # their log-probability: free, so states they reach keep their parent's rank
     # The backend's hammer (hammer_tactics): at the root once the states the automation reached at no cost are
     # expanded (before the model's states), and on the other nodes, best first, once the model and the automation

@@ -203,6 +203,37 @@ def test_widening_stops_at_the_deadline():
     assert result.widenings < 10
 
 
+class Retrieving(ToyBackend):
+    """ToyBackend with a premise search double: offers fixed tactics at every state, and remembers each call."""
+
+    def __init__(self, offered, **kwargs):
+        super().__init__(**kwargs)
+        self.offered, self.calls = list(offered), []
+
+    def premise_tactics(self, state, hints, limit, timeout):
+        self.calls.append((state.goals, list(hints), limit))
+        return self.offered[:limit]
+
+
+def test_without_premises_the_backend_is_never_asked_for_them():
+    backend = Retrieving(["half"])
+    result = best_first_search(toy_theorem(4), backend, ReplayGenerator(["bogus"]), MANUAL)
+    assert result.status is Status.FAILED and backend.calls == []
+
+
+def test_premise_tactics_run_after_the_models_with_their_own_score_and_mark():
+    backend = Retrieving(["bogus", "half", "sub 2", "dec"])
+    config = SearchConfig(budget_seconds=30, tactic_timeout=2, automation=False, premises=3, premise_score=-2.5)
+    result = best_first_search(toy_theorem(4), backend, ReplayGenerator(["bogus"]), config)
+    assert result.status is Status.PROVED and result.tactics == ("half", "sub 2")
+    # Asked with the model's candidates as hints and the limit; the one the model proposed is not run twice.
+    assert backend.calls[0] == ("⊢ 4 = 0", ["bogus"], 3)
+    root_edges = [(e.tactic, e.score, e.premise) for e in result.tree.edges_from(result.tree.root.key)]
+    assert root_edges == [("bogus", -1.0, False), ("half", -2.5, True), ("sub 2", -2.5, True)]
+    assert all(e.premise and not e.automation for e in result.tree.edges if e.on_proof)
+    assert SearchTree.from_json(json.loads(json.dumps(result.tree.to_json()))) == result.tree
+
+
 def test_time_is_accounted_to_model_proof_assistant_and_check():
     generator = Recording(["half", "dec"], seconds=0.01)
     result = best_first_search(toy_theorem(12), ToyBackend(tactic_seconds=0.005, check_seconds=0.05), generator, MANUAL)

@@ -61,6 +61,9 @@ SEARCH_OPTIONS = {
     "widenings": dict(type=click.IntRange(min=0),
                       help="when every state's candidates are spent with budget left: ask the model again at each "
                            "state, for twice as many (new ones only), up to this many times"),
+    "premises": dict(type=click.IntRange(min=0),
+                     help="premise retrieval: at each state, after the model's candidates, up to N tactics with "
+                          "lemmas in scope the proof assistant's own search finds (Rocq: apply/rewrite from Search)"),
     "automation": dict(flag="--automation/--no-automation", help="try the backend's automation tactics first"),
     "hammer": dict(flag="--hammer/--no-hammer", envvar="LLEMMA_PROVER_HAMMER",
                    help="try the backend's hammer (Rocq: CoqHammer) at the root and where nothing else is left "

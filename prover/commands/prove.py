@@ -25,8 +25,8 @@ from prover.types import BackendUnavailable
 @model_option("default (tuned for the backend where an adapter ships) | base | none | hints (rule-based, rocq) | "
               "hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL (a bare PATH means hf:PATH)")
 @model_options("served_name", "temperature", "max_tokens", "prompt", "scoring", "dtype", "tensor_parallel_size", "engine", "threads")
-@search_options("budget_seconds", "max_expansions", "tactic_timeout", "num_candidates", "widenings", "automation",
-                "automation_score", "hammer", "hammer_timeout", "hammer_share")
+@search_options("budget_seconds", "max_expansions", "tactic_timeout", "num_candidates", "widenings", "premises",
+                "automation", "automation_score", "hammer", "hammer_timeout", "hammer_share")
 @click.option("--out", type=OutPath(file_okay=False, path_type=Path), required=True,
               help="run folder (rerun to resume; theorems whose row is `error` are tried again)")
 @progress_option()

@@ -1,0 +1,111 @@
+"""Premise retrieval for Rocq: the Search queries a goal asks, reading Coq's answers, ranking them by the model's
+made-up names; live, the lemmas Coq finds at a state and the search proving with them where the automation cannot,
+through `prover prove FILE --premises N`."""
+import subprocess
+import sys
+
+import pytest
+
+from coq_env.backend import focused_goal
+from coq_env.premises import Lemma, generalized, parse_answers, queries, ranked, top_relation_sides
+from prover.batch import latest_rows, read_rows
+from prover.generators import AutomationOnly
+from prover.search import SearchConfig, Status, best_first_search
+from prover.types import Theorem
+
+# `h` is opaque to the automation (lia and nia see `h x y` as an atom), so `y <= h x y` needs the two lemmas:
+# rewrite with h_comm, then apply h_le.
+HEADER = """Require Import Lia.
+Definition h (a b : nat) := a + b + a * b.
+Lemma h_comm : forall a b, h a b = h b a.
+Proof. intros; unfold h; lia. Qed.
+Lemma h_le : forall a b, a <= h a b.
+Proof. intros; unfold h; lia. Qed.
+Global Opaque h."""
+NEEDS_BOTH = Theorem("needs_both", "Theorem needs_both : forall x y : nat, y <= h x y.", HEADER, "rocq")
+NO_PREMISES = SearchConfig(budget_seconds=30, tactic_timeout=2, hammer=False)
+WITH_PREMISES = SearchConfig(budget_seconds=30, tactic_timeout=2, hammer=False, premises=8)
+
+
+def test_local_names_become_holes_and_the_top_relation_gives_the_sides():
+    assert generalized("a <= b + a", ["a", "b"]) == "_ <= _ + _"
+    # Whole names only: `a` in `Rabs`/`a'`/`Nat.a` stays.
+    assert generalized("Rabs (a - a') = Nat.a", ["a"]) == "Rabs (_ - a') = Nat.a"
+    assert top_relation_sides("(_ + _)%R = _ * (_ + 1)") == ["(_ + _)%R", "_ * (_ + 1)"]
+    assert top_relation_sides("Rabs _ < 2 <-> 0 < _ < 3") == ["Rabs _ < 2", "0 < _ < 3"]
+    # Relations inside an implication, a connective or a binder are not the goal's own.
+    for pattern in ("_ = 3 -> _ = 2", "_ = 0 /\\ _ = 1", "exists p, _ = p + 1"):
+        assert top_relation_sides(pattern) == []
+
+
+def test_the_queries_a_goal_asks_and_the_goals_too_vague_to_ask_about():
+    assert queries("a <= b + a", ["a", "b"]) == [("apply", "SearchPattern (_ <= _ + _)."),
+                                                  ("rewrite", "SearchRewrite (_ + _).")]
+    # Numbers are asked again as holes: a lemma's own variables match only holes.
+    assert queries("n + 0 = n", ["n"]) == [("apply", "SearchPattern (_ + 0 = _)."), ("apply", "SearchPattern (_ + _ = _)."),
+                                           ("rewrite", "SearchRewrite (_ + 0).")]
+    for vague in ("a = b", "P", "a <> b", "f ?x = 2"):
+        assert queries(vague, ["a", "b", "P"]) == [], vague
+
+
+def test_coqs_answers_are_read_whole_where_their_types_wrap():
+    output = ("Nat.le_add_l: forall n m : nat, n <= m + n\n"
+              "Nat.add_square_le:\n  forall a b : nat,\n  0 <= a -> 0 <= b -> a * a + b * b <= (a + b) * (a + b)\n")
+    assert parse_answers(output) == [
+        Lemma("Nat.le_add_l", "forall n m : nat, n <= m + n"),
+        Lemma("Nat.add_square_le", "forall a b : nat, 0 <= a -> 0 <= b -> a * a + b * b <= (a + b) * (a + b)")]
+    assert parse_answers("") == []
+
+
+def test_ranking_puts_fewer_hypotheses_first_then_the_models_words_and_alternates_applies_with_rewrites():
+    found = [("apply", Lemma("le_trans_add", "forall a b c, a <= b -> a <= b + c")),
+             ("apply", Lemma("le_plus_r", "forall a b, a <= b + a")),
+             ("apply", Lemma("le_add_r", "forall a b, a <= b + a")),
+             ("rewrite", Lemma("add_comm", "forall a b, a + b = b + a")),
+             ("apply", Lemma("le_plus_r", "forall a b, a <= b + a"))]  # asked twice: offered once
+    assert ranked(found, ["apply (le_add_comm n m)."], 10) == [
+        "apply le_add_r.", "rewrite add_comm.", "apply le_plus_r.", "apply le_trans_add."]
+    assert ranked(found, [], 2) == ["apply le_plus_r.", "rewrite add_comm."]
+
+
+def test_the_focused_goal_is_its_context_names_and_its_conclusion():
+    goals = ("2 goals\n  \n  x, y : nat\n  H : x <= y\n  ============================\n  y <=\n  h x y\n\n"
+             "goal 2 is:\n h y x = 0")
+    assert focused_goal(goals) == (["x", "y", "H"], "y <= h x y")
+    assert focused_goal("No more goals.") is None
+
+
+@pytest.mark.rocq
+def test_coq_finds_the_lemmas_at_a_state_and_the_state_is_unchanged_after(backend):
+    state = backend.open(NEEDS_BOTH)
+    intros = backend.run_tactic(state, "intros x y.", 5).state
+    tactics = backend.premise_tactics(intros, ["apply h_le_made_up."], 8, 5.0)
+    assert "rewrite h_comm." in tactics and "apply h_le." in tactics
+    # The queries left nothing behind: a tactic at the state runs on the state's goal, and the proof replays.
+    rewritten = backend.run_tactic(intros, "rewrite h_comm.", 5)
+    assert "y <= h y x" in rewritten.state.goals
+    proved = backend.run_tactic(rewritten.state, "apply h_le.", 5)
+    assert proved.tactics == ("intros x y.", "rewrite h_comm.", "apply h_le.")
+    assert backend.verify(NEEDS_BOTH, proved.tactics).accepted
+
+
+@pytest.mark.rocq
+def test_the_search_proves_with_retrieved_lemmas_what_the_automation_cannot(backend):
+    assert best_first_search(NEEDS_BOTH, backend, AutomationOnly(), NO_PREMISES).status is Status.FAILED
+    result = best_first_search(NEEDS_BOTH, backend, AutomationOnly(), WITH_PREMISES)
+    assert result.status is Status.PROVED and result.verdict.accepted
+    assert result.tactics[-2:] == ("rewrite h_comm.", "apply h_le.")
+    assert [e.premise for e in result.tree.edges if e.on_proof] == [False, True, True]  # intros is automation
+
+
+@pytest.mark.rocq
+def test_prove_on_a_file_with_premises_fills_the_hole_and_its_row_counts_the_retrieved_steps(tmp_path):
+    (tmp_path / "Opaque.v").write_text(f"{HEADER}\n\n{NEEDS_BOTH.statement}\nProof.\nAdmitted.\n")
+    out = tmp_path / "run"
+    quick = ["--model", "none", "--budget-seconds", "20", "--tactic-timeout", "2", "--no-hammer", "--no-progress"]
+    done = subprocess.run([sys.executable, "-m", "prover.cli", "prove", "Opaque.v", *quick, "--premises", "8",
+                           "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    [row] = latest_rows(read_rows(out / "results.jsonl"))
+    assert row["status"] == "proved" and row["premise_steps"] == 2
+    assert row["proof"][-2:] == ["rewrite h_comm.", "apply h_le."]
