@@ -41,10 +41,10 @@ def family_error(chosen: list[str], known: tuple[str, ...]) -> str | None:
 
 def nearly_proved(tree: SearchTree) -> bool:
     """Whether an unproved search nearly proved its theorem: it reached a state at least NEAR_DEPTH accepted tactics
-    from the statement, by a tactic the model proposed (not the automation list), that the search had not found to
-    be a dead end when its budget ran out. Two accepted steps in a row mean the proof was under way rather than
-    refused at the statement; the model's own step is what fine-tuning extends (automation does the same in every
-    round); a dead end is excluded because the search itself showed that path leads nowhere. Depth and status are
+    from the statement, by a tactic the model proposed (not the automation list or premise retrieval), that the
+    search had not found to be a dead end when its budget ran out. Two accepted steps in a row mean the proof was
+    under way rather than refused at the statement; the model's own step is what fine-tuning extends (automation and
+    retrieval do the same in every round); a dead end is excluded because the search itself showed that path leads nowhere. Depth and status are
     in every tree, whatever the backend's state text looks like (a goal count would need the backend's layout)."""
     if not tree.nodes or tree.root.status is Status.PROVED:
         return False
@@ -52,7 +52,7 @@ def nearly_proved(tree: SearchTree) -> bool:
         if node.depth < NEAR_DEPTH or node.status is Status.FAILED:
             continue
         edge = tree.parent_edge(node.key)
-        if edge is not None and not edge.automation:
+        if edge is not None and not edge.automation and not edge.premise:
             return True
     return False
 

@@ -48,6 +48,9 @@ def test_a_near_miss_got_two_accepted_steps_deep_on_a_model_step_that_is_no_dead
     assert not nearly_proved(chain(model))  # one step is not under way
     assert not nearly_proved(chain(model, model, last_status=Status.FAILED))  # the search saw it leads nowhere
     assert not nearly_proved(chain(model, automation))  # automation's progress is not the model's
+    retrieved = chain(model, model)
+    retrieved.edges[-1].premise = True
+    assert not nearly_proved(retrieved)  # nor is premise retrieval's
     proved = chain(model, model)
     proved.root.status = Status.PROVED
     assert not nearly_proved(proved)
