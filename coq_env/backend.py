@@ -10,7 +10,7 @@ from typing import Sequence
 from coq_env import hammer, premises
 from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable
 from coq_env.sentences import as_single_tactic, is_bullet, split_sentences
-from coq_env.verify import AUTOMATION_IMPORT, RocqVerifier, render_proof
+from coq_env.verify import AUTOMATION_IMPORT, DECLARATION, RocqVerifier, render_proof
 from prover.backend import BackendBase, Timeouts, known_prefix
 from prover.types import Advanced, Failed, ProofState, Proved, StatementError, TacticPaths, TacticResult, TimedOut, Theorem, Verdict
 
@@ -205,6 +205,11 @@ class RocqBackend(BackendBase):
         except (CoqtopDied, CoqtopTimeout):
             self._drop_process()
             return []
+        # A lemma of the theorem's own name is the theorem itself, where a copy of its library is loaded (CoqHammer
+        # loads the stdlib's ssreflect, say): proving it by itself is no proof.
+        own = DECLARATION.match(" ".join(self._theorem.statement.split()))
+        found = [(kind, lemma) for kind, lemma in found
+                 if own is None or lemma.name.rsplit(".", 1)[-1] != own.group(1)]
         return premises.ranked(found, hints, limit)
 
     def state_key(self, state: ProofState) -> str:

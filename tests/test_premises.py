@@ -90,6 +90,15 @@ def test_coq_finds_the_lemmas_at_a_state_and_the_state_is_unchanged_after(backen
 
 
 @pytest.mark.rocq
+def test_a_lemma_of_the_theorems_own_name_is_never_offered(backend):
+    # The stdlib's Nat.le_add_r is this theorem: a copy of the statement proved by itself would prove nothing.
+    theorem = Theorem("le_add_r", "Theorem le_add_r : forall n m : nat, n <= n + m.", "Require Import Arith.", "rocq")
+    intros = backend.run_tactic(backend.open(theorem), "intros n m.", 5).state
+    tactics = backend.premise_tactics(intros, [], 50, 5.0)
+    assert tactics and not any(t.rstrip(".").rsplit(".", 1)[-1] == "le_add_r" for t in tactics)
+
+
+@pytest.mark.rocq
 def test_the_search_proves_with_retrieved_lemmas_what_the_automation_cannot(backend):
     assert best_first_search(NEEDS_BOTH, backend, AutomationOnly(), NO_PREMISES).status is Status.FAILED
     result = best_first_search(NEEDS_BOTH, backend, AutomationOnly(), WITH_PREMISES)
