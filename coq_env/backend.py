@@ -130,12 +130,15 @@ class RocqBackend(BackendBase):
         self._held: tuple[str, ...] = ()  # the same sentences, as a path
         self._silent = False  # coqtop's Silent flag at its current state (BackTo restores the flag too)
         self._paths = TacticPaths()  # handles of the tactic paths since open()
+        # Search answers since open(), by query: a query names no local (they are holes), so its answer is the same
+        # at every state of the theorem, and states that share a conclusion (most of a search's) ask coqtop once.
+        self._searched: dict[str, list[premises.Lemma]] = {}
         self.restarts = 0
 
     # -- the protocol ---------------------------------------------------------------------------
     def open(self, theorem: Theorem) -> ProofState:
         self._theorem = theorem
-        self._paths = TacticPaths()
+        self._paths, self._searched = TacticPaths(), {}
         for attempt in range(1 + OPEN_RETRIES):
             try:
                 goals = self._start_theorem()
@@ -179,38 +182,44 @@ class RocqBackend(BackendBase):
         return [hammer.HAMMER_TACTIC] if self.hammer_limits is not None else []
 
     def premise_tactics(self, state: ProofState, hints: Sequence[str], limit: int, timeout: float) -> list[str]:
-        """Coq's Search at the state (coq_env.premises), each query within `timeout`; [] where the goal gives no
-        pattern worth asking, or coqtop fails or dies on the way (the next tactic restarts it)."""
+        """Coq's Search at the state (coq_env.premises), each query within `timeout` and asked once per theorem;
+        [] where the goal gives no pattern worth asking, or coqtop fails or dies on the way (the next tactic
+        restarts it). The goal's own hypotheses are left out of the answers: they are the state's, not the
+        theorem's, and the automation and the model use them already."""
         goal = focused_goal(state.goals)
         asked = premises.queries(goal[1], goal[0]) if goal and limit > 0 else []
-        if not asked:
+        new = [query for _, query in asked if query not in self._searched]
+        if new and not self._search(state, new, goal[0], timeout):
             return []
-        path = self._paths.path(state.handle)
-        found: list[tuple[str, premises.Lemma]] = []
+        # A lemma of the theorem's own name is the theorem itself, where a copy of its library is loaded (CoqHammer
+        # loads the stdlib's ssreflect, say): proving it by itself is no proof.
+        own = DECLARATION.match(" ".join(self._theorem.statement.split()))
+        found = [(kind, lemma) for kind, query in asked for lemma in self._searched.get(query, [])
+                 if own is None or lemma.name.rsplit(".", 1)[-1] != own.group(1)]
+        return premises.ranked(found, hints, limit)
+
+    def _search(self, state: ProofState, queries: list[str], local_names: list[str], timeout: float) -> bool:
+        """Ask `queries` where `state` is, keeping each answer but the state's own hypotheses (`local_names`; nothing
+        for a query Coq refuses); False where coqtop wedged or died on the way."""
         try:
             self._ensure_process()
-            for i, (kind, query) in enumerate(asked):
+            for i, query in enumerate(queries):
                 if i == 0:  # move to the state and ask there; the queries leave the proof as it was
-                    reply, failure = self._run(path, query, timeout)
+                    reply, failure = self._run(self._paths.path(state.handle), query, timeout)
                     if self._coq is None:  # wedged past its limit, and replaced
-                        return []
+                        return False
                 else:
                     reply = self._send(self._command(query, timeout), timeout + self.timeouts.interrupt_grace)
                     failure = reply.error
-                if not failure:
-                    found += [(kind, lemma) for lemma in premises.parse_answers(reply.output)]
+                answers = [] if failure else premises.parse_answers(reply.output)
+                self._searched[query] = [lemma for lemma in answers if lemma.name not in local_names]
             # coqtop holds the path plus the queries, which the path must not keep: back to where they ran.
             self._send(f"BackTo {self._doc[-1][1] if self._doc else self._root_state}.", self.timeouts.statement)
             self._silent = self._doc[-1][2] if self._doc else False
         except (CoqtopDied, CoqtopTimeout):
             self._drop_process()
-            return []
-        # A lemma of the theorem's own name is the theorem itself, where a copy of its library is loaded (CoqHammer
-        # loads the stdlib's ssreflect, say): proving it by itself is no proof.
-        own = DECLARATION.match(" ".join(self._theorem.statement.split()))
-        found = [(kind, lemma) for kind, lemma in found
-                 if own is None or lemma.name.rsplit(".", 1)[-1] != own.group(1)]
-        return premises.ranked(found, hints, limit)
+            return False
+        return True
 
     def state_key(self, state: ProofState) -> str:
         return state_key(state.goals)

@@ -90,6 +90,18 @@ def test_coq_finds_the_lemmas_at_a_state_and_the_state_is_unchanged_after(backen
 
 
 @pytest.mark.rocq
+def test_a_conclusion_is_searched_once_per_theorem_and_the_goals_hypotheses_are_not_offered(backend, monkeypatch):
+    intros = backend.run_tactic(backend.open(NEEDS_BOTH), "intros x y.", 5).state
+    # The same conclusion, with a fact Coq's SearchRewrite (h _ _) lists too: it is the state's, not offered.
+    more = backend.run_tactic(intros, "assert (Hh : h x y = h y x) by apply h_comm.", 5).state
+    first = backend.premise_tactics(more, [], 50, 5.0)
+    assert "rewrite h_comm." in first and not any("Hh" in tactic for tactic in first)
+    asked = []
+    monkeypatch.setattr(backend, "_run", lambda *args: asked.append(args))
+    assert backend.premise_tactics(intros, [], 50, 5.0) == first and asked == []
+
+
+@pytest.mark.rocq
 def test_a_lemma_of_the_theorems_own_name_is_never_offered(backend):
     # The stdlib's Nat.le_add_r is this theorem: a copy of the statement proved by itself would prove nothing.
     theorem = Theorem("le_add_r", "Theorem le_add_r : forall n m : nat, n <= n + m.", "Require Import Arith.", "rocq")
