@@ -44,7 +44,7 @@ ROUND_SEARCH = dict(budget_seconds=dict(default=30.0), max_expansions=dict(defau
               help="times the search's own steps are repeated in the training data")
 @limit_option("only the first N theorems of the split")
 @names_option("comma-separated theorem names of the split")
-@search_options("budget_seconds", "max_expansions", "tactic_timeout", "num_candidates", **ROUND_SEARCH)
+@search_options("budget_seconds", "max_expansions", "tactic_timeout", "num_candidates", "premises", **ROUND_SEARCH)
 @model_options("temperature", "max_tokens")
 @click.option("--out", type=OutPath(file_okay=False, path_type=Path), required=True, help="iteration folder (rerun to resume)")
 @progress_option()
