@@ -47,7 +47,7 @@ class Backend(Protocol):
         """Premise retrieval: up to `limit` tactics, best first, that use lemmas in scope the proof assistant's own
         search finds for `state` (`apply` a lemma whose conclusion fits the goal, `rewrite` with one about its
         terms), within about `timeout` seconds. `hints` are the model's candidates at the state: the names they
-        make up rank the lemmas. Empty where the backend has no such search."""
+        make up help rank the lemmas. Empty where the backend has no such search."""
         ...
 
     def render_state(self, state: ProofState) -> str:
