@@ -184,23 +184,27 @@ class RocqBackend(BackendBase):
     def premise_tactics(self, state: ProofState, hints: Sequence[str], limit: int, timeout: float) -> list[str]:
         """Coq's Search at the state (coq_env.premises), each query within `timeout` and asked once per theorem;
         [] where the goal gives no pattern worth asking, or coqtop fails or dies on the way (the next tactic
-        restarts it). The goal's own hypotheses are left out of the answers: they are the state's, not the
-        theorem's, and the automation and the model use them already."""
+        restarts it)."""
         goal = focused_goal(state.goals)
         asked = premises.queries(goal[1], goal[0]) if goal and limit > 0 else []
         new = [query for _, query in asked if query not in self._searched]
         if new and not self._search(state, new, goal[0], timeout):
             return []
-        # A lemma of the theorem's own name is the theorem itself, where a copy of its library is loaded (CoqHammer
-        # loads the stdlib's ssreflect, say): proving it by itself is no proof.
-        own = DECLARATION.match(" ".join(self._theorem.statement.split()))
-        found = [(kind, lemma) for kind, query in asked for lemma in self._searched.get(query, [])
-                 if own is None or lemma.name.rsplit(".", 1)[-1] != own.group(1)]
+        found = [(kind, lemma) for kind, query in asked for lemma in self._searched.get(query, [])]
         return premises.ranked(found, hints, limit)
 
     def _search(self, state: ProofState, queries: list[str], local_names: list[str], timeout: float) -> bool:
-        """Ask `queries` where `state` is, keeping each answer but the state's own hypotheses (`local_names`; nothing
-        for a query Coq refuses); False where coqtop wedged or died on the way."""
+        """Ask `queries` where `state` is and keep each answer (nothing for a query Coq refuses), less what is never
+        to be offered; False where coqtop wedged or died on the way. Left out: the state's own hypotheses
+        (`local_names`: the state's, not the theorem's, and the automation and the model use them already), and a
+        lemma of the theorem's own name, which is the theorem itself where a copy of its library is loaded
+        (CoqHammer loads the stdlib's ssreflect, say): proving it by itself is no proof."""
+        own = DECLARATION.match(" ".join(self._theorem.statement.split()))
+        unwanted = set(local_names)
+
+        def offered(lemma: premises.Lemma) -> bool:
+            return lemma.name not in unwanted and (own is None or lemma.name.rsplit(".", 1)[-1] != own.group(1))
+
         try:
             self._ensure_process()
             for i, query in enumerate(queries):
@@ -212,10 +216,9 @@ class RocqBackend(BackendBase):
                     reply = self._send(self._command(query, timeout), timeout + self.timeouts.interrupt_grace)
                     failure = reply.error
                 answers = [] if failure else premises.parse_answers(reply.output)
-                self._searched[query] = [lemma for lemma in answers if lemma.name not in local_names]
+                self._searched[query] = [lemma for lemma in answers if offered(lemma)]
             # coqtop holds the path plus the queries, which the path must not keep: back to where they ran.
-            self._send(f"BackTo {self._doc[-1][1] if self._doc else self._root_state}.", self.timeouts.statement)
-            self._silent = self._doc[-1][2] if self._doc else False
+            self._back_to_held()
         except (CoqtopDied, CoqtopTimeout):
             self._drop_process()
             return False
@@ -335,8 +338,7 @@ class RocqBackend(BackendBase):
         if failure is not None:
             return failure
         # coqtop holds the path plus hammer's step, which the path must not keep: back to where the hammer ran.
-        self._send(f"BackTo {self._doc[-1][1] if self._doc else self._root_state}.", self.timeouts.statement)
-        self._silent = self._doc[-1][2] if self._doc else False  # BackTo restores the flag too
+        self._back_to_held()
         found = hammer.replay_tactic(reply.output)
         replay, problem = as_single_tactic(found) if found else (None, "hammer printed no tactic to replace it")
         if problem:
@@ -347,6 +349,11 @@ class RocqBackend(BackendBase):
         if isinstance(result, TimedOut):
             return Failed(f"hammer's tactic {replay!r} does not replay within {result.seconds:g}s")
         return Advanced(result.state, step=replay) if isinstance(result, Advanced) else Proved(result.tactics, step=replay)
+
+    def _back_to_held(self) -> None:
+        """Back to the end of the path coqtop holds, past what was run after it and is not to be kept."""
+        self._send(f"BackTo {self._doc[-1][1] if self._doc else self._root_state}.", self.timeouts.statement)
+        self._silent = self._doc[-1][2] if self._doc else False  # BackTo restores the flag too
 
     def _push(self, sentence: str, state_id: int, silent: bool = False) -> None:
         self._doc.append((sentence, state_id, silent))

@@ -87,7 +87,7 @@ def queries(conclusion: str, local_names: Iterable[str]) -> list[tuple[str, str]
     if coarse != pattern and searchable(coarse):
         asked.append((APPLY, f"SearchPattern ({coarse})."))
     for side in top_relation_sides(pattern):
-        if searchable(side) and side.strip("() ") != "_":
+        if searchable(side):
             asked.append((REWRITE, f"SearchRewrite ({side})."))
     return asked
 

@@ -44,8 +44,9 @@ def nearly_proved(tree: SearchTree) -> bool:
     from the statement, by a tactic the model proposed (not the automation list or premise retrieval), that the
     search had not found to be a dead end when its budget ran out. Two accepted steps in a row mean the proof was
     under way rather than refused at the statement; the model's own step is what fine-tuning extends (automation and
-    retrieval do the same in every round); a dead end is excluded because the search itself showed that path leads nowhere. Depth and status are
-    in every tree, whatever the backend's state text looks like (a goal count would need the backend's layout)."""
+    retrieval do the same in every round); a dead end is excluded because the search itself showed that path leads
+    nowhere. Depth and status are in every tree, whatever the backend's state text looks like (a goal count would
+    need the backend's layout)."""
     if not tree.nodes or tree.root.status is Status.PROVED:
         return False
     for node in tree.nodes.values():

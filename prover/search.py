@@ -96,11 +96,10 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
         yield from ((cand, MODEL) for cand in proposed if cand.tactic not in tried)
         if config.premises and not widening and (left := deadline - time.monotonic()) > 0:
             t0 = time.monotonic()
-            found = backend.premise_tactics(node.proof_state, [cand.tactic for cand in proposed], config.premises,
-                                            min(config.tactic_timeout, left))
+            hints = [cand.tactic for cand in proposed]
+            found = backend.premise_tactics(node.proof_state, hints, config.premises, min(config.tactic_timeout, left))
             result.env_seconds += time.monotonic() - t0
-            ran = {cand.tactic for cand in proposed}
-            yield from ((Candidate(tactic, config.premise_score), PREMISE) for tactic in found if tactic not in ran)
+            yield from ((Candidate(tactic, config.premise_score), PREMISE) for tactic in found if tactic not in hints)
 
     def hammer(node: Node) -> tuple[str, ...] | None:
         for tactic in hammers if node.key not in hammered else []:
