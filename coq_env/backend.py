@@ -14,6 +14,7 @@ from coq_env.verify import AUTOMATION_IMPORT, DECLARATION, RocqVerifier, render_
 from prover.backend import BackendBase, Timeouts, known_prefix
 from prover.types import Advanced, Failed, ProofState, Proved, StatementError, TacticPaths, TacticResult, TimedOut, Theorem, Verdict
 
+REPAIRS_PER_NAME = 2  # the real names a made-up lemma name is replaced by, nearest first
 AUTOMATION_TACTICS = [
     "intros", "lia", "nia", "lra", "nra", "field", "ring", "reflexivity", "auto", "easy", "intuition",
     "split", "subst", "simpl",
@@ -133,12 +134,15 @@ class RocqBackend(BackendBase):
         # Search answers since open(), by query: a query names no local (they are holes), so its answer is the same
         # at every state of the theorem, and states that share a conclusion (most of a search's) ask coqtop once.
         self._searched: dict[str, list[premises.Lemma]] = {}
+        # Tactics since open() that coqtop refused for naming a lemma it does not know, with that name: premise
+        # retrieval offers them again with the nearest real names.
+        self._unknown_names: dict[str, str] = {}
         self.restarts = 0
 
     # -- the protocol ---------------------------------------------------------------------------
     def open(self, theorem: Theorem) -> ProofState:
         self._theorem = theorem
-        self._paths, self._searched = TacticPaths(), {}
+        self._paths, self._searched, self._unknown_names = TacticPaths(), {}, {}
         for attempt in range(1 + OPEN_RETRIES):
             try:
                 goals = self._start_theorem()
@@ -163,7 +167,10 @@ class RocqBackend(BackendBase):
         for attempt in (1, 2):
             try:
                 self._ensure_process()
-                return step(state, path, sentence, timeout)
+                result = step(state, path, sentence, timeout)
+                if isinstance(result, Failed) and (unknown := premises.UNKNOWN_REFERENCE.search(result.error)):
+                    self._unknown_names[tactic] = unknown.group(1)
+                return result
             except CoqtopDied as exc:
                 self._drop_process()
                 if attempt == 2:
@@ -184,14 +191,23 @@ class RocqBackend(BackendBase):
     def premise_tactics(self, state: ProofState, hints: Sequence[str], limit: int, timeout: float) -> list[str]:
         """Coq's Search at the state (coq_env.premises), each query within `timeout` and asked once per theorem;
         [] where the goal gives no pattern worth asking, or coqtop fails or dies on the way (the next tactic
-        restarts it)."""
+        restarts it). First, up to half of `limit`: the hints coqtop refused for a lemma name it does not know,
+        with the nearest real names (`REPAIRS_PER_NAME` each); then the lemmas found for the goal."""
         goal = focused_goal(state.goals)
-        asked = premises.queries(goal[1], goal[0]) if goal and limit > 0 else []
-        new = [query for _, query in asked if query not in self._searched]
+        if not goal or limit <= 0:
+            return []
+        made_up = {hint: self._unknown_names[hint] for hint in hints if hint in self._unknown_names}
+        named = {hint: premises.name_query(name) for hint, name in made_up.items()}
+        asked = premises.queries(goal[1], goal[0])
+        new = list(dict.fromkeys(q for q in [*named.values(), *(q for _, q in asked)] if q and q not in self._searched))
         if new and not self._search(state, new, goal[0], timeout):
             return []
+        per_hint = [premises.repaired(hint, made_up[hint], self._searched.get(query, []), REPAIRS_PER_NAME)
+                    for hint, query in named.items() if query]
+        nearest_first = [tactics[i] for i in range(REPAIRS_PER_NAME) for tactics in per_hint if i < len(tactics)]
+        repairs = [t for t in dict.fromkeys(nearest_first) if t not in hints][:limit // 2]
         found = [(kind, lemma) for kind, query in asked for lemma in self._searched.get(query, [])]
-        return premises.ranked(found, hints, limit)
+        return repairs + [t for t in premises.ranked(found, hints, limit) if t not in repairs][:limit - len(repairs)]
 
     def _search(self, state: ProofState, queries: list[str], local_names: list[str], timeout: float) -> bool:
         """Ask `queries` where `state` is and keep each answer (nothing for a query Coq refuses), less what is never

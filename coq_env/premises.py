@@ -2,6 +2,7 @@
 use them, ranked by the names the model made up (a 135M model knows a lemma is needed, rarely its name)."""
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -12,6 +13,12 @@ _RELATIONS = ("<->", "<>", "<=", ">=", "==", "=", "<", ">")
 _ANSWER = re.compile(r"^([A-Za-z_][\w'.]*):(?:\s|$)")
 _NUMBER = re.compile(r"(?<![\w'.])\d+(?![\w'])")
 _WORD = re.compile(r"[A-Za-z_][\w']*")
+_TERM_TOKEN = re.compile(r"[\w'.%]+|\S")  # a name, number or hole, or one other character
+_SUCCESSORS = ("S", "Z.succ")  # what an induction step puts where the variable was
+# coqtop's refusal of a tactic that names a lemma it does not know (the model made the name up)
+UNKNOWN_REFERENCE = re.compile(r"The reference ([\w'.]+) was not found in the current environment")
+MIN_NAME_WORD = 3  # a made-up name's words shorter than this are not asked for (`le`, `eq` are in thousands)
+_STOPS = {"fun", "forall", "exists", "let", "in", "if", "then", "else", "match", "with", "end", "=>", ","}
 # A pattern made only of holes, brackets and one relation matches nearly every lemma of that shape: not asked.
 _EMPTY_PATTERN = re.compile(r"^[\s_()]*(?:<->|<>|<=|>=|==|=|<|>|->)?[\s_()]*$")
 
@@ -25,8 +32,14 @@ class Lemma:
 
     @property
     def hypotheses(self) -> int:
-        """Premises the lemma asks for before its conclusion: what an `apply` leaves to prove."""
-        return self.type.count("->")
+        """Premises the lemma asks for before its conclusion: what an `apply` leaves to prove. The arrows of its
+        binders' types (`forall (f : nat -> R) n, ...`) and of bracketed facts are not premises of their own."""
+        body = re.sub(r"^forall\s(?:[^,()]|\([^()]*\))*,", "", self.type)  # the leading binders, up to their comma
+        depth, arrows = 0, 0
+        for i, char in enumerate(body):
+            depth += (char in "([{") - (char in ")]}")
+            arrows += depth == 0 and body.startswith("->", i) and not body.startswith("<->", i - 1)
+        return arrows
 
 
 def generalized(conclusion: str, local_names: Iterable[str]) -> str:
@@ -68,6 +81,68 @@ def top_relation_sides(pattern: str) -> list[str]:
     return [pattern[:at].strip(), pattern[at + len(relation):].strip()]
 
 
+def _is_name(token: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z][\w'.]*", token)) and token not in _STOPS
+
+
+def successor_subterms(pattern: str) -> list[str]:
+    """Patterns for each application of a named function to a successor of a local in `pattern`, its other arguments
+    as holes: `sum_f_R0 (fun i => ...) (S _)` gives `sum_f_R0 _ (S _)`, `INR (S _)` itself, `2 ^ S _` gives
+    `_ ^ (S _)`, and a power whose exponent is a sum `_ ^ (_ + _)`. An induction's step goal has them where the
+    variable was, and the equations that unfold a function at a successor (`tech5`, `S_INR`, `Nat2Z.inj_succ`,
+    `pow_add`) are what it needs before the induction hypothesis can be used."""
+    tokens = _TERM_TOKEN.findall(pattern)
+    found: list[str] = []
+
+    def group_end(i: int) -> int:  # the index after the argument starting at i
+        if tokens[i] != "(":
+            return i + 1
+        depth = 0
+        for j in range(i, len(tokens)):
+            depth += (tokens[j] == "(") - (tokens[j] == ")")
+            if depth == 0:
+                return j + 1
+        return len(tokens)
+
+    def group_start(i: int) -> int:  # the index where the argument ending at i - 1 starts
+        if tokens[i - 1] != ")":
+            return i - 1
+        depth = 0
+        for j in range(i - 1, -1, -1):
+            depth += (tokens[j] == ")") - (tokens[j] == "(")
+            if depth == 0:
+                return j
+        return 0
+
+    def is_argument(i: int) -> bool:
+        return tokens[i] == "(" or (tokens[i] not in _STOPS and bool(re.fullmatch(r"[\w'.%]+", tokens[i])))
+
+    for i, token in enumerate(tokens):
+        if token == "^" and tokens[i + 1:i + 2] == ["("] and "+" in tokens[i + 2:group_end(i + 1) - 1] \
+                and "_" in tokens[i + 2:group_end(i + 1) - 1]:
+            found.append("_ ^ (_ + _)")  # `x ^ (n + 1)`, the successor an exponent is written as
+            continue
+        if token not in _SUCCESSORS or i + 1 >= len(tokens) or "_" not in tokens[i + 1:group_end(i + 1)]:
+            continue  # a successor of a number, not of a term with a local in it
+        start, end = i, group_end(i + 1)
+        if i and tokens[i - 1] == "(" and tokens[end:end + 1] == [")"]:  # `(S _)`, bracketed alone
+            start, end = i - 1, end + 1
+        successor = f"({token} _)"
+        if start > 0 and tokens[start - 1] == "^":  # a power's exponent: about any base
+            found.append(f"_ ^ {successor}")
+            continue
+        arguments = [successor]
+        while start > 0 and (tokens[start - 1] == ")" or is_argument(start - 1) and tokens[start - 1] != "("):
+            start = group_start(start)
+            arguments.insert(0, "_")
+        while end < len(tokens) and is_argument(end):
+            end = group_end(end)
+            arguments.append("_")
+        if len(arguments) > 1 and _is_name(tokens[start]) and tokens[start] not in _SUCCESSORS:
+            found.append(" ".join([tokens[start], *arguments[1:]]))
+    return list(dict.fromkeys(found))
+
+
 def searchable(pattern: str) -> bool:
     """Whether a pattern says enough to ask for: some constant, notation or number besides holes and a relation,
     and no existential variable (Search cannot read one)."""
@@ -76,7 +151,8 @@ def searchable(pattern: str) -> bool:
 
 def queries(conclusion: str, local_names: Iterable[str]) -> list[tuple[str, str]]:
     """(kind, Search sentence): the lemmas whose conclusion fits the goal (to `apply`), then the equations about
-    either side of its top relation (to `rewrite` with)."""
+    a function at a successor (`successor_subterms`, to `rewrite` with), then those about either side of its top
+    relation."""
     pattern = generalized(conclusion, local_names)
     if not searchable(pattern):
         return []
@@ -86,6 +162,8 @@ def queries(conclusion: str, local_names: Iterable[str]) -> list[tuple[str, str]
     coarse = _NUMBER.sub("_", pattern)
     if coarse != pattern and searchable(coarse):
         asked.append((APPLY, f"SearchPattern ({coarse})."))
+    for term in successor_subterms(pattern):
+        asked.append((REWRITE, f"SearchRewrite ({term})."))
     for side in top_relation_sides(pattern):
         if searchable(side):
             asked.append((REWRITE, f"SearchRewrite ({side})."))
@@ -129,3 +207,28 @@ def ranked(found: Sequence[tuple[str, Lemma]], hints: Sequence[str], limit: int)
     for i in range(max(map(len, lists), default=0)):
         tactics.extend(tactics_[i] for tactics_ in lists if i < len(tactics_))
     return tactics[:limit]
+
+
+def name_query(name: str) -> str | None:
+    """The Search for lemmas whose names contain the two longest words of a made-up `name` (its last component,
+    split at `_`): `Z.div_mod_eq` asks `Search "div" "mod".`, which finds `Z.div_mod`. None where its words are
+    too short to narrow the search."""
+    words = [w for w in name.rsplit(".", 1)[-1].split("_") if len(w) >= MIN_NAME_WORD and w.isidentifier()]
+    if not words:
+        return None
+    chosen = sorted(sorted(set(words), key=words.index), key=len, reverse=True)[:2]
+    return "Search " + " ".join(f'"{word}"' for word in chosen) + "."
+
+
+def repaired(tactic: str, name: str, lemmas: Sequence[Lemma], limit: int) -> list[str]:
+    """`tactic` with the made-up `name` replaced by the `limit` real names nearest to it: the same qualifier
+    (`Z.`, `Nat.`) first, then the most similar spelling of the last component."""
+    qualifier, _, base = name.rpartition(".")
+
+    def nearness(lemma: Lemma) -> tuple:
+        their_qualifier, _, their_base = lemma.name.rpartition(".")
+        return (their_qualifier != qualifier, -difflib.SequenceMatcher(None, base, their_base).ratio())
+
+    pattern = re.compile(rf"(?<![\w'.]){re.escape(name)}(?![\w'])")
+    names = list(dict.fromkeys(lemma.name for lemma in sorted(lemmas, key=nearness) if lemma.name != name))
+    return [pattern.sub(lambda _: real, tactic) for real in names[:limit]]

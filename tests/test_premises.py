@@ -7,10 +7,12 @@ import sys
 import pytest
 
 from coq_env.backend import focused_goal
-from coq_env.premises import Lemma, generalized, parse_answers, queries, ranked, top_relation_sides
+from coq_env.premises import (Lemma, generalized, name_query, parse_answers, queries, ranked, repaired,
+                              successor_subterms, top_relation_sides)
 from prover.batch import latest_rows, read_rows
 from prover.generators import AutomationOnly
 from prover.search import SearchConfig, Status, best_first_search
+from prover.testing import ReplayGenerator
 from prover.types import Theorem
 
 # `h` is opaque to the automation (lia and nia see `h x y` as an atom), so `y <= h x y` needs the two lemmas:
@@ -22,6 +24,11 @@ Proof. intros; unfold h; lia. Qed.
 Lemma h_le : forall a b, a <= h a b.
 Proof. intros; unfold h; lia. Qed.
 Global Opaque h."""
+# A fact lia needs about `h` that no Search for the goal's shape finds: only its name leads to it.
+BIG_ENOUGH = Theorem("big_enough", "Theorem big_enough : forall x y : nat, x * y <= h x y + 1.",
+                     HEADER.replace("Global Opaque h.", "Lemma h_big_enough : forall a b, a * b <= h a b.\n"
+                                    "Proof. intros; unfold h; lia. Qed.\nGlobal Opaque h."),
+                     "rocq")
 NEEDS_BOTH = Theorem("needs_both", "Theorem needs_both : forall x y : nat, y <= h x y.", HEADER, "rocq")
 NO_PREMISES = SearchConfig(budget_seconds=30, tactic_timeout=2, hammer=False)
 WITH_PREMISES = SearchConfig(budget_seconds=30, tactic_timeout=2, hammer=False, premises=8)
@@ -46,6 +53,40 @@ def test_the_queries_a_goal_asks_and_the_goals_too_vague_to_ask_about():
                                            ("rewrite", "SearchRewrite (_ + 0).")]
     for vague in ("a = b", "P", "a <> b", "f ?x = 2"):
         assert queries(vague, ["a", "b", "P"]) == [], vague
+
+
+def test_an_induction_steps_successors_ask_for_the_equations_that_unfold_a_function_at_a_successor():
+    step = "sum_f_R0 (fun k : nat => 2 * INR k + 1) (S _) = (INR (S _) + 1) ^ 2"
+    assert successor_subterms(step) == ["sum_f_R0 _ (S _)", "INR (S _)"]
+    assert successor_subterms("_ (S _) = 2 ^ (Z.of_nat (S _) + 1) - 1") == ["_ ^ (_ + _)", "Z.of_nat (S _)"]
+    assert successor_subterms("_ = 2 * 3 ^ Z.succ (Z.of_nat _)") == ["_ ^ (Z.succ _)"]
+    assert successor_subterms("4 ^ S _ >= 3 * S _ + 1") == ["_ ^ (S _)"]
+    # Only successors of a local (a hole), and never about a local function (`_ (S _)`) or the successor itself.
+    for none in ("f (S 2) = 3", "_ (S _) = 1", "S (S _) = _", "2 ^ (3 + 1) = 16"):
+        assert successor_subterms(none) == [], none
+    # They are asked before the sides: their answers win ties in the ranking.
+    assert [q for kind, q in queries(step.replace("(S _)", "(S n)"), ["n"]) if kind == "rewrite"] == [
+        "SearchRewrite (sum_f_R0 _ (S _)).", "SearchRewrite (INR (S _)).",
+        "SearchRewrite (sum_f_R0 (fun k : nat => 2 * INR k + 1) (S _)).", "SearchRewrite ((INR (S _) + 1) ^ 2)."]
+
+
+def test_a_lemmas_hypotheses_are_its_top_level_premises_not_the_arrows_in_its_binders():
+    assert Lemma("tech5", "forall (An : nat -> R) (N : nat), sum_f_R0 An (S N) = sum_f_R0 An N + An (S N)"
+                 ).hypotheses == 0
+    assert Lemma("g", "forall f : nat -> nat, f 0 = 0 -> f 0 <= 1").hypotheses == 1
+    assert Lemma("h", "forall a, (forall x, P x -> Q x) -> P a -> Q a").hypotheses == 2
+    assert Lemma("i", "A -> B <-> C").hypotheses == 1
+
+
+def test_a_made_up_lemma_name_asks_for_its_longest_words_and_is_replaced_by_the_nearest_real_names():
+    assert name_query("Z.div_mod_eq") == 'Search "div" "mod".'
+    assert name_query("h_big_enough_for") == 'Search "enough" "big".'
+    assert name_query("le_eq") is None  # words of two letters are in thousands of names
+    found = [Lemma("Z.mod_div", "t"), Lemma("Nat.div_mod", "t"), Lemma("Z.div_mod", "t"), Lemma("Z.div_mod_eq", "t")]
+    # The same qualifier first, then the nearest spelling; the made-up name itself is never offered back.
+    assert repaired("pose proof (Z.div_mod_eq (24 * x) 7); lia.", "Z.div_mod_eq", found, 2) == [
+        "pose proof (Z.div_mod (24 * x) 7); lia.", "pose proof (Z.mod_div (24 * x) 7); lia."]
+    assert repaired("rewrite Nat.add_com.", "Nat.add_com", [], 2) == []
 
 
 def test_coqs_answers_are_read_whole_where_their_types_wrap():
@@ -117,6 +158,23 @@ def test_the_search_proves_with_retrieved_lemmas_what_the_automation_cannot(back
     assert result.status is Status.PROVED and result.verdict.accepted
     assert result.tactics[-2:] == ("rewrite h_comm.", "apply h_le.")
     assert [e.premise for e in result.tree.edges if e.on_proof] == [False, True, True]  # intros is automation
+
+
+@pytest.mark.rocq
+def test_a_tactic_refused_for_a_made_up_lemma_name_is_offered_again_with_the_real_one(backend):
+    state = backend.run_tactic(backend.open(BIG_ENOUGH), "intros x y.", 5).state
+    made_up = "pose proof (h_big_enough_for x y); lia."
+    assert "h_big_enough_for was not found" in backend.run_tactic(state, made_up, 5).error
+    offered = backend.premise_tactics(state, [made_up, "lia."], 8, 5.0)
+    assert offered[0] == "pose proof (h_big_enough x y); lia."
+    # A hint coqtop did not refuse for its name is not repaired.
+    assert not any("lia." in t for t in backend.premise_tactics(state, ["lia."], 8, 5.0))
+    # The search: the model's made-up name fails, its repair proves.
+    model = ReplayGenerator([made_up])
+    assert best_first_search(BIG_ENOUGH, backend, model, NO_PREMISES).status is Status.FAILED
+    result = best_first_search(BIG_ENOUGH, backend, model, WITH_PREMISES)
+    assert result.status is Status.PROVED and result.tactics[-1] == "pose proof (h_big_enough x y); lia."
+    assert [e.premise for e in result.tree.edges if e.on_proof] == [False, True]
 
 
 @pytest.mark.rocq
