@@ -1,5 +1,6 @@
 """Premise retrieval for Rocq: the Search queries a goal asks, the lemmas Coq answers with, and the tactics that
-use them, ranked by the names the model made up (a 135M model knows a lemma is needed, rarely its name)."""
+use them, ranked by the names the model made up (a 135M model knows a lemma is needed, rarely its name); and the
+real names nearest to a made-up one, to offer the model's tactic again with."""
 from __future__ import annotations
 
 import difflib
