@@ -223,7 +223,10 @@ def name_query(name: str) -> str | None:
 
 def repaired(tactic: str, name: str, lemmas: Sequence[Lemma], limit: int) -> list[str]:
     """`tactic` with the made-up `name` replaced by the `limit` real names nearest to it: the same qualifier
-    (`Z.`, `Nat.`) first, then the most similar spelling of the last component."""
+    (`Z.`, `Nat.`) first, then the most similar spelling of the last component; none where the name stands where a
+    tactic does (`Proper_instance_0 H.`): Coq read it as a tactic, and no lemma's name fits there."""
+    if re.match(rf"\s*{re.escape(name)}(?![\w'.])", tactic):
+        return []
     qualifier, _, base = name.rpartition(".")
 
     def nearness(lemma: Lemma) -> tuple:

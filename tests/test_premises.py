@@ -87,6 +87,8 @@ def test_a_made_up_lemma_name_asks_for_its_longest_words_and_is_replaced_by_the_
     assert repaired("pose proof (Z.div_mod_eq (24 * x) 7); lia.", "Z.div_mod_eq", found, 2) == [
         "pose proof (Z.div_mod (24 * x) 7); lia.", "pose proof (Z.mod_div (24 * x) 7); lia."]
     assert repaired("rewrite Nat.add_com.", "Nat.add_com", [], 2) == []
+    # A made-up name where a tactic goes is not a lemma name: nothing to repair.
+    assert repaired("Z.div_mod_eq x 7; lia.", "Z.div_mod_eq", found, 2) == []
 
 
 def test_coqs_answers_are_read_whole_where_their_types_wrap():
