@@ -1,5 +1,6 @@
-"""Premise retrieval for Rocq: the Search queries a goal asks, reading Coq's answers, ranking them by the model's
-made-up names; live, the lemmas Coq finds at a state and the search proving with them where the automation cannot,
+"""Premise retrieval for Rocq: the Search queries a goal asks (an induction step's successors too), reading Coq's
+answers, ranking them by the model's made-up names, and replacing a made-up name by the nearest real ones; live, the
+lemmas Coq finds at a state and the search proving with them (or with a repaired name) where the automation cannot,
 through `prover prove FILE --premises N`."""
 import subprocess
 import sys
