@@ -119,9 +119,10 @@ def successor_subterms(pattern: str) -> list[str]:
         return tokens[i] == "(" or (tokens[i] not in _STOPS and bool(re.fullmatch(r"[\w'.%]+", tokens[i])))
 
     for i, token in enumerate(tokens):
-        if token == "^" and tokens[i + 1:i + 2] == ["("] and "+" in tokens[i + 2:group_end(i + 1) - 1] \
-                and "_" in tokens[i + 2:group_end(i + 1) - 1]:
-            found.append("_ ^ (_ + _)")  # `x ^ (n + 1)`, the successor an exponent is written as
+        if token == "^" and tokens[i + 1:i + 2] == ["("]:
+            exponent = tokens[i + 2:group_end(i + 1) - 1]
+            if "+" in exponent and "_" in exponent:
+                found.append("_ ^ (_ + _)")  # `x ^ (n + 1)`, the successor an exponent is written as
             continue
         if token not in _SUCCESSORS or i + 1 >= len(tokens) or "_" not in tokens[i + 1:group_end(i + 1)]:
             continue  # a successor of a number, not of a term with a local in it
@@ -217,7 +218,7 @@ def name_query(name: str) -> str | None:
     words = [w for w in name.rsplit(".", 1)[-1].split("_") if len(w) >= MIN_NAME_WORD and w.isidentifier()]
     if not words:
         return None
-    chosen = sorted(sorted(set(words), key=words.index), key=len, reverse=True)[:2]
+    chosen = sorted(dict.fromkeys(words), key=len, reverse=True)[:2]  # a stable sort: ties keep the name's order
     return "Search " + " ".join(f'"{word}"' for word in chosen) + "."
 
 
