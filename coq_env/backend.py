@@ -7,7 +7,7 @@ import shutil
 import time
 from typing import Sequence
 
-from coq_env import hammer, premises
+from coq_env import hammer, induction, premises
 from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable
 from coq_env.sentences import as_single_tactic, is_bullet, split_sentences
 from coq_env.verify import AUTOMATION_IMPORT, DECLARATION, RocqVerifier, render_proof
@@ -25,11 +25,13 @@ PSATZ_TACTICS = ["psatz R 2", "psatz R 3"]
 
 
 def default_automation() -> list[str]:
+    """The fixed list, psatz where csdp is installed, and last, induction that closes its goal or fails
+    (coq_env.induction)."""
     tactics = list(AUTOMATION_TACTICS)
     if shutil.which("csdp"):
         after_nra = tactics.index("nra") + 1
         tactics[after_nra:after_nra] = PSATZ_TACTICS
-    return tactics
+    return tactics + induction.INDUCTION_TACTICS
 
 # Replays longer than this run under `Set Silent` (the toggle costs about a short tactic).
 SILENT_REPLAY_MIN = 1
