@@ -139,12 +139,14 @@ class RocqBackend(BackendBase):
         # Tactics since open() that coqtop refused for naming a lemma it does not know, with that name: premise
         # retrieval offers them again with the nearest real names.
         self._unknown_names: dict[str, str] = {}
+        # Induction tactics that ran out of time since open(): not run again on this theorem (see run_tactic).
+        self._slow_inductions: set[str] = set()
         self.restarts = 0
 
     # -- the protocol ---------------------------------------------------------------------------
     def open(self, theorem: Theorem) -> ProofState:
         self._theorem = theorem
-        self._paths, self._searched, self._unknown_names = TacticPaths(), {}, {}
+        self._paths, self._searched, self._unknown_names, self._slow_inductions = TacticPaths(), {}, {}, set()
         for attempt in range(1 + OPEN_RETRIES):
             try:
                 goals = self._start_theorem()
@@ -164,6 +166,12 @@ class RocqBackend(BackendBase):
             return Failed(problem)
         if hammer.is_hammer(sentence) and self.hammer_limits is None:
             return Failed("hammer is off (--no-hammer) or not installed here")
+        if inducting := sentence in induction.SENTENCES:
+            # What makes one slow is the theorem's (large numerals, many naturals), not the state's: after one
+            # timeout it would cost its limit again at every state of the search.
+            if sentence in self._slow_inductions:
+                return Failed("not run: this induction tactic ran out of time earlier on this theorem")
+            timeout = min(timeout, induction.TIMEOUT)
         path = self._paths.path(state.handle)
         step = self._hammer_step if hammer.is_hammer(sentence) else self._step
         for attempt in (1, 2):
@@ -172,6 +180,8 @@ class RocqBackend(BackendBase):
                 result = step(state, path, sentence, timeout)
                 if isinstance(result, Failed) and (unknown := premises.UNKNOWN_REFERENCE.search(result.error)):
                     self._unknown_names[tactic] = unknown.group(1)
+                if inducting and isinstance(result, TimedOut):
+                    self._slow_inductions.add(sentence)
                 return result
             except CoqtopDied as exc:
                 self._drop_process()

@@ -17,7 +17,6 @@ import json
 import math
 import random
 import re
-import shutil
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path

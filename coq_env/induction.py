@@ -9,7 +9,8 @@ the model (it never proposes `induction` on such goals) finds that path within a
 Each tactic here tries the natural numbers in the context (after `intros`), most recent first, and keeps the first
 whose two cases close: the base case after `simpl` (with each nat-indexed equation hypothesis taken at 0, for
 recurrences that start at 0); the step after the successor rewrites and with each such hypothesis taken at n and
-S n. A tactic only ever closes its goal, so it adds no state to the search and costs a failure elsewhere.
+S n. A tactic only ever closes its goal, so it adds no state to the search; elsewhere it costs a failure, which the
+backend bounds (TIMEOUT, and not again on a theorem where it ran out of time).
 
 There are two, because Coq resolves a qualified name (`Nat2Z.inj_succ`) when it reads a tactic, and refuses the
 whole tactic where the name is not loaded; an unqualified one (`tech5`) is looked up as the tactic runs, so the
@@ -46,3 +47,8 @@ INTEGER_INDUCTION = _induction(
          "solve [lia | nia | ring]",
 )
 INDUCTION_TACTICS = [REAL_AND_NAT_INDUCTION, INTEGER_INDUCTION]
+SENTENCES = frozenset(tactic + "." for tactic in INDUCTION_TACTICS)  # as the backend runs them
+# Seconds one run may take (below the search's tactic timeout): where they prove, they take well under one; where
+# `simpl` meets large numerals or nia many naturals, they fail slowly. The backend does not run one again on a
+# theorem once it has run out of time there.
+TIMEOUT = 2.0
