@@ -22,6 +22,8 @@ AUTOMATION_TACTICS = [
 # Positivstellensatz over the reals: polynomial inequalities nra needs a hint for. It calls the csdp solver
 # (Debian: coinor-csdp), in search and in the checker alike; without csdp it can only fail, so it is left out.
 PSATZ_TACTICS = ["psatz R 2", "psatz R 3"]
+# The induction tactics as run_tactic runs them (as_single_tactic's sentences), for their time limit.
+INDUCTION_SENTENCES = frozenset(as_single_tactic(tactic)[0] for tactic in induction.INDUCTION_TACTICS)
 
 
 def default_automation() -> list[str]:
@@ -166,7 +168,7 @@ class RocqBackend(BackendBase):
             return Failed(problem)
         if hammer.is_hammer(sentence) and self.hammer_limits is None:
             return Failed("hammer is off (--no-hammer) or not installed here")
-        if inducting := sentence in induction.SENTENCES:
+        if inducting := sentence in INDUCTION_SENTENCES:
             # What makes one slow is the theorem's (large numerals, many naturals), not the state's: after one
             # timeout it would cost its limit again at every state of the search.
             if sentence in self._slow_inductions:

@@ -47,7 +47,6 @@ INTEGER_INDUCTION = _induction(
          "solve [lia | nia | ring]",
 )
 INDUCTION_TACTICS = [REAL_AND_NAT_INDUCTION, INTEGER_INDUCTION]
-SENTENCES = frozenset(tactic + "." for tactic in INDUCTION_TACTICS)  # as the backend runs them
 # Seconds one run may take (below the search's tactic timeout): where they prove, they take well under one; where
 # `simpl` meets large numerals or nia many naturals, they fail slowly. The backend does not run one again on a
 # theorem once it has run out of time there.

@@ -62,7 +62,7 @@ def test_the_search_proves_a_sum_by_induction_with_no_model(backend):
 
 @pytest.mark.rocq
 def test_an_induction_tactic_that_ran_out_of_time_is_not_run_again_on_that_theorem(backend, valid):
-    # `simpl` and `lia` on 10000 in unary: half a minute where the backend gives it INDUCTION's TIMEOUT
+    # `simpl` and `lia` on 10000 in unary take half a minute; the backend stops the tactic at induction.TIMEOUT
     state = backend.open(valid["amc12a_2002_p21"])
     t0 = time.monotonic()
     assert isinstance(backend.run_tactic(state, REAL_AND_NAT_INDUCTION, 60), TimedOut)
