@@ -7,7 +7,7 @@ import shutil
 import time
 from typing import Sequence
 
-from coq_env import hammer, induction, premises
+from coq_env import hammer, induction, premises, residues
 from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable
 from coq_env.sentences import as_single_tactic, is_bullet, split_sentences
 from coq_env.verify import AUTOMATION_IMPORT, DECLARATION, RocqVerifier, render_proof
@@ -22,18 +22,23 @@ AUTOMATION_TACTICS = [
 # Positivstellensatz over the reals: polynomial inequalities nra needs a hint for. It calls the csdp solver
 # (Debian: coinor-csdp), in search and in the checker alike; without csdp it can only fail, so it is left out.
 PSATZ_TACTICS = ["psatz R 2", "psatz R 3"]
-# The induction tactics as run_tactic runs them (as_single_tactic's sentences), for their time limit.
-INDUCTION_SENTENCES = frozenset(as_single_tactic(tactic)[0] for tactic in induction.INDUCTION_TACTICS)
+# The automation sentences that close their goal or fail (coq_env.residues, coq_env.induction), as run_tactic runs
+# them (as_single_tactic's sentences), with each one's time limit.
+CLOSER_TIMEOUTS = {
+    as_single_tactic(tactic)[0]: module.TIMEOUT
+    for module, tactics in ((residues, residues.RESIDUE_TACTICS), (induction, induction.INDUCTION_TACTICS))
+    for tactic in tactics
+}
 
 
 def default_automation() -> list[str]:
-    """The fixed list, psatz where csdp is installed, and last, induction that closes its goal or fails
-    (coq_env.induction)."""
+    """The fixed list, psatz where csdp is installed, and last, the sentences that close their goal or fail:
+    remainders (coq_env.residues), then induction (coq_env.induction)."""
     tactics = list(AUTOMATION_TACTICS)
     if shutil.which("csdp"):
         after_nra = tactics.index("nra") + 1
         tactics[after_nra:after_nra] = PSATZ_TACTICS
-    return tactics + induction.INDUCTION_TACTICS
+    return tactics + residues.RESIDUE_TACTICS + induction.INDUCTION_TACTICS
 
 # Replays longer than this run under `Set Silent` (the toggle costs about a short tactic).
 SILENT_REPLAY_MIN = 1
@@ -141,14 +146,14 @@ class RocqBackend(BackendBase):
         # Tactics since open() that coqtop refused for naming a lemma it does not know, with that name: premise
         # retrieval offers them again with the nearest real names.
         self._unknown_names: dict[str, str] = {}
-        # Induction tactics that ran out of time since open(): not run again on this theorem (see run_tactic).
-        self._slow_inductions: set[str] = set()
+        # Closing sentences that ran out of time since open(): not run again on this theorem (see run_tactic).
+        self._slow_closers: set[str] = set()
         self.restarts = 0
 
     # -- the protocol ---------------------------------------------------------------------------
     def open(self, theorem: Theorem) -> ProofState:
         self._theorem = theorem
-        self._paths, self._searched, self._unknown_names, self._slow_inductions = TacticPaths(), {}, {}, set()
+        self._paths, self._searched, self._unknown_names, self._slow_closers = TacticPaths(), {}, {}, set()
         for attempt in range(1 + OPEN_RETRIES):
             try:
                 goals = self._start_theorem()
@@ -168,12 +173,12 @@ class RocqBackend(BackendBase):
             return Failed(problem)
         if hammer.is_hammer(sentence) and self.hammer_limits is None:
             return Failed("hammer is off (--no-hammer) or not installed here")
-        if inducting := sentence in INDUCTION_SENTENCES:
-            # What makes one slow is the theorem's (large numerals, many naturals), not the state's: after one
-            # timeout it would cost its limit again at every state of the search.
-            if sentence in self._slow_inductions:
-                return Failed("not run: this induction tactic ran out of time earlier on this theorem")
-            timeout = min(timeout, induction.TIMEOUT)
+        if closing := sentence in CLOSER_TIMEOUTS:
+            # What makes one slow is the theorem's (large numerals, moduli, many naturals), not the state's: after
+            # one timeout it would cost its limit again at every state of the search.
+            if sentence in self._slow_closers:
+                return Failed("not run: this automation tactic ran out of time earlier on this theorem")
+            timeout = min(timeout, CLOSER_TIMEOUTS[sentence])
         path = self._paths.path(state.handle)
         step = self._hammer_step if hammer.is_hammer(sentence) else self._step
         for attempt in (1, 2):
@@ -182,8 +187,8 @@ class RocqBackend(BackendBase):
                 result = step(state, path, sentence, timeout)
                 if isinstance(result, Failed) and (unknown := premises.UNKNOWN_REFERENCE.search(result.error)):
                     self._unknown_names[tactic] = unknown.group(1)
-                if inducting and isinstance(result, TimedOut):
-                    self._slow_inductions.add(sentence)
+                if closing and isinstance(result, TimedOut):
+                    self._slow_closers.add(sentence)
                 return result
             except CoqtopDied as exc:
                 self._drop_process()

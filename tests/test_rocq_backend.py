@@ -185,4 +185,5 @@ def test_without_csdp_psatz_is_left_out(monkeypatch):
     from coq_env import backend as rocq
 
     monkeypatch.setattr(rocq.shutil, "which", lambda name: None)
-    assert rocq.default_automation() == rocq.AUTOMATION_TACTICS + rocq.induction.INDUCTION_TACTICS
+    assert rocq.default_automation() == (rocq.AUTOMATION_TACTICS + rocq.residues.RESIDUE_TACTICS
+                                         + rocq.induction.INDUCTION_TACTICS)
