@@ -39,7 +39,19 @@ RESIDUE_CASES = (
     f"destruct ({_Z}.eq_dec r c); [subst r | cases ({_Z}.succ c)]] in cases Coq.Numbers.BinNums.Z0; "
     f"{_EQUATIONS}; nia end end"
 )
-RESIDUE_TACTICS = [DIV_MOD_EQUATIONS, RESIDUE_CASES]
+# A power whose exponent is a variable k >= 0 (`7 ^ (4 * n + 3) mod 100`, `(7 | 2 ^ (3 * n) - 1)`): the exponent
+# split into powers of k alone (`Z.pow_add_r`, `Z.pow_mul_r`), then induction on k as a natural number; the step
+# multiplies by the base once (`Z.pow_succ_r`), and the remainder equations close both cases by linear arithmetic,
+# the power of k standing as one unknown.
+POWER_INDUCTION = (
+    f"intros; {_TO_Z}; {_NAT_ATOMS}; rewrite ?{_Z}.pow_add_r, ?{_Z}.pow_mul_r by lia; "
+    f"match goal with H : {_Z}.le Coq.Numbers.BinNums.Z0 ?k |- context[{_Z}.pow _ ?k] => is_var k; "
+    f"rewrite <- (Coq.ZArith.Znat.Z2Nat.id k H); generalize ({_Z}.to_nat k); "
+    f"let j := fresh \"j\" in let IH := fresh \"IH\" in intro j; induction j as [|j IH]; "
+    f"[simpl; try reflexivity; {_EQUATIONS}; solve [lia | nia] | "
+    f"rewrite Coq.ZArith.Znat.Nat2Z.inj_succ, {_Z}.pow_succ_r by lia; {_EQUATIONS}; solve [lia | nia]] end"
+)
+RESIDUE_TACTICS = [DIV_MOD_EQUATIONS, RESIDUE_CASES, POWER_INDUCTION]
 # Seconds one run may take: where they prove, well under one; a large modulus (one case each) or nia on a high
 # power fails slowly. As for induction, the backend does not run one again on a theorem once it ran out of time.
 TIMEOUT = 3.0

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from coq_env.backend import default_automation
-from coq_env.residues import DIV_MOD_EQUATIONS, RESIDUE_CASES, RESIDUE_TACTICS, TIMEOUT
+from coq_env.residues import DIV_MOD_EQUATIONS, POWER_INDUCTION, RESIDUE_CASES, RESIDUE_TACTICS, TIMEOUT
 from prover.search import SearchConfig, Status, best_first_search
 from prover.testing import ReplayGenerator
 from prover.types import Advanced, Failed, Proved, TimedOut, Theorem
@@ -25,6 +25,10 @@ THREE_IN_A_ROW = Theorem("three_in_a_row", "Theorem three_in_a_row (t : nat) : (
                          NATURALS, "rocq")
 CUBE_RESIDUE = Theorem("cube_residue", "Theorem cube_residue (u : Z) : (7 | u ^ 3 - u) \\/ (7 | u ^ 3 + 1) \\/ "
                        "(7 | u ^ 3 - 1).", INTEGERS, "rocq")
+POWER_OF_THREE = Theorem("power_of_three", "Theorem power_of_three (k : Z) : 0 <= k -> 3 ^ (2 * k + 1) mod 8 = 3.",
+                         INTEGERS, "rocq")
+NAT_EXPONENT = Theorem("nat_exponent", "Theorem nat_exponent (n : nat) : (11 | 3 ^ (5 * Z.of_nat n) - 1).", INTEGERS,
+                       "rocq")
 FALSE_CONGRUENCE = Theorem("false_congruence", "Theorem false_congruence (a : Z) : a mod 5 = 2 -> a mod 7 = 2.",
                            INTEGERS, "rocq")
 LARGE_MODULUS = Theorem("large_modulus", "Theorem large_modulus (n : Z) : n ^ 3 mod 997 <> 5.", INTEGERS, "rocq")
@@ -34,7 +38,7 @@ LARGE_MODULUS = Theorem("large_modulus", "Theorem large_modulus (n : Z) : n ^ 3 
 @pytest.mark.parametrize("theorem, tactic", [
     (NAT_CONGRUENCE, DIV_MOD_EQUATIONS), (TWO_MODULI, DIV_MOD_EQUATIONS), (DIVISIBILITY, DIV_MOD_EQUATIONS),
     (QUOTIENT, DIV_MOD_EQUATIONS), (SQUARE_PLUS, RESIDUE_CASES), (THREE_IN_A_ROW, RESIDUE_CASES),
-    (CUBE_RESIDUE, RESIDUE_CASES),
+    (CUBE_RESIDUE, RESIDUE_CASES), (POWER_OF_THREE, POWER_INDUCTION), (NAT_EXPONENT, POWER_INDUCTION),
 ])
 def test_one_tactic_proves_each_shape_under_either_header_and_the_proof_checks(backend, theorem, tactic):
     result = backend.run_tactic(backend.open(theorem), tactic, 10)
