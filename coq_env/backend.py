@@ -7,7 +7,7 @@ import shutil
 import time
 from typing import Sequence
 
-from coq_env import hammer, induction, premises, residues
+from coq_env import hammer, induction, premises, residues, square_roots
 from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable
 from coq_env.sentences import as_single_tactic, is_bullet, split_sentences
 from coq_env.verify import AUTOMATION_IMPORT, DECLARATION, RocqVerifier, render_proof
@@ -22,23 +22,21 @@ AUTOMATION_TACTICS = [
 # Positivstellensatz over the reals: polynomial inequalities nra needs a hint for. It calls the csdp solver
 # (Debian: coinor-csdp), in search and in the checker alike; without csdp it can only fail, so it is left out.
 PSATZ_TACTICS = ["psatz R 2", "psatz R 3"]
-# The automation sentences that close their goal or fail (coq_env.residues, coq_env.induction), as run_tactic runs
-# them (as_single_tactic's sentences), with each one's time limit.
-CLOSER_TIMEOUTS = {
-    as_single_tactic(tactic)[0]: module.TIMEOUT
-    for module, tactics in ((residues, residues.RESIDUE_TACTICS), (induction, induction.INDUCTION_TACTICS))
-    for tactic in tactics
-}
+# The automation sentences that close their goal or fail, in the order they run after the fixed list.
+CLOSERS = [(residues, residues.RESIDUE_TACTICS), (square_roots, square_roots.SQUARE_ROOT_TACTICS),
+           (induction, induction.INDUCTION_TACTICS)]
+# Those sentences as run_tactic runs them (as_single_tactic's), with each one's time limit.
+CLOSER_TIMEOUTS = {as_single_tactic(tactic)[0]: module.TIMEOUT for module, tactics in CLOSERS for tactic in tactics}
 
 
 def default_automation() -> list[str]:
     """The fixed list, psatz where csdp is installed, and last, the sentences that close their goal or fail:
-    remainders (coq_env.residues), then induction (coq_env.induction)."""
+    remainders (coq_env.residues), square roots (coq_env.square_roots), then induction (coq_env.induction)."""
     tactics = list(AUTOMATION_TACTICS)
     if shutil.which("csdp"):
         after_nra = tactics.index("nra") + 1
         tactics[after_nra:after_nra] = PSATZ_TACTICS
-    return tactics + residues.RESIDUE_TACTICS + induction.INDUCTION_TACTICS
+    return tactics + [tactic for _, closers in CLOSERS for tactic in closers]
 
 # Replays longer than this run under `Set Silent` (the toggle costs about a short tactic).
 SILENT_REPLAY_MIN = 1
