@@ -1,5 +1,6 @@
 """Rocq's closing automation sentences, on live coqtop: remainders and divisibility (coq_env.residues), square roots
-(coq_env.square_roots), reciprocals (coq_env.reciprocals) and absolute values (coq_env.absolute_values). Each closes
+(coq_env.square_roots), reciprocals (coq_env.reciprocals), absolute values (coq_env.absolute_values) and the roots of a
+polynomial (coq_env.roots). Each closes
 the shapes it is for in one step, under a header that imports little as under one that imports much, or fails and
 leaves no state; the search proves such theorems with no model at all; one that ran out of time is not run again on
 that theorem. (Induction, the last of them, has its own tests: test_rocq_induction.py.)"""
@@ -10,6 +11,7 @@ import pytest
 from coq_env.absolute_values import ABSOLUTE_VALUES
 from coq_env.backend import default_automation
 from coq_env.reciprocals import RECIPROCALS
+from coq_env.roots import INTEGER_ROOTS, REAL_ROOTS
 from coq_env.residues import DIV_MOD_EQUATIONS, POWER_INDUCTION, RESIDUE_CASES, RESIDUE_TACTICS, TIMEOUT
 from coq_env.square_roots import SQUARE_ROOTS
 from prover.search import SearchConfig, Status, best_first_search
@@ -47,6 +49,13 @@ TWO_RECIPROCALS = theorem("two_reciprocals", "(a b : R) : a <> 0 -> b <> 0 -> 1 
 POSITIVE_RATIO = theorem("positive_ratio", "(u v : R) : 0 < u -> 0 < v -> u / v = 2 -> u = 2 * v.", REALS)
 ABSOLUTE_EQUATION = theorem("absolute_equation", "(y : R) : Rabs (2 * y + 1) = 7 -> y = 3 \\/ y = -4.", REALS)
 ABSOLUTE_BOUND = theorem("absolute_bound", "(a b : R) : Rabs (a - 1) < 2 -> Rabs b <= 1 -> -2 < a + b < 4.", REALS)
+REAL_ROOTS_OF_A_CUBIC = theorem("real_roots_of_a_cubic", "(w : R) : w ^ 3 - 2 * w ^ 2 - w + 2 = 0 ->\n"
+                                "  w = 1 \\/ w = -1 \\/ w = 2.", REALS)
+# (nia and psatz prove the cubics by themselves; a quartic is beyond them)
+REAL_ROOTS_OF_A_QUARTIC = theorem("real_roots_of_a_quartic", "(w : R) : w ^ 4 - 13 * w ^ 2 + 36 = 0 ->\n"
+                                  "  w = 2 \\/ w = -2 \\/ w = 3 \\/ w = -3.", REALS)
+INTEGER_ROOTS_OF_A_CUBIC = theorem("integer_roots_of_a_cubic", "(k : Z) : k ^ 3 - 7 * k + 6 = 0 ->\n"
+                                   "  k = 1 \\/ k = 2 \\/ k = -3.", INTEGERS)
 
 PROVES = [
     (NAT_CONGRUENCE, DIV_MOD_EQUATIONS), (TWO_MODULI, DIV_MOD_EQUATIONS), (DIVISIBILITY, DIV_MOD_EQUATIONS),
@@ -54,7 +63,8 @@ PROVES = [
     (CUBE_RESIDUE, RESIDUE_CASES), (POWER_OF_THREE, POWER_INDUCTION), (NAT_EXPONENT, POWER_INDUCTION),
     (ROOT_EQUATION, SQUARE_ROOTS), (NESTED_ROOT, SQUARE_ROOTS), (ROOT_OF_A_SUM, SQUARE_ROOTS),
     (RECIPROCAL_SQUARES, RECIPROCALS), (TWO_RECIPROCALS, RECIPROCALS), (POSITIVE_RATIO, RECIPROCALS),
-    (ABSOLUTE_EQUATION, ABSOLUTE_VALUES), (ABSOLUTE_BOUND, ABSOLUTE_VALUES),
+    (ABSOLUTE_EQUATION, ABSOLUTE_VALUES), (ABSOLUTE_BOUND, ABSOLUTE_VALUES), (REAL_ROOTS_OF_A_CUBIC, REAL_ROOTS),
+    (REAL_ROOTS_OF_A_QUARTIC, REAL_ROOTS), (INTEGER_ROOTS_OF_A_CUBIC, INTEGER_ROOTS),
 ]
 # False, or not a consequence of the facts the sentence adds.
 FAILS = [
@@ -65,6 +75,10 @@ FAILS = [
     # 0 / 0 is 0 in Coq's reals: false at x = 0, and nothing excludes it
     (theorem("unknown_sign", "(x : R) : x / x = 1.", REALS), [RECIPROCALS]),
     (theorem("absolute_is_itself", "(a : R) : Rabs a = a.", REALS), [ABSOLUTE_VALUES]),
+    # a root left out; and one equation, not a disjunction, is for nra itself
+    (theorem("a_root_missing", "(w : R) : (w - 1) * (w - 4) = 0 -> w = 1 \\/ w = 2.", REALS), [REAL_ROOTS]),
+    (theorem("one_equation", "(w : R) : w - 1 = 0 -> w = 1.", REALS), [REAL_ROOTS]),
+    (theorem("integer_unknown", "(k : Z) : k * (k - 3) = 0 -> k = 0 \\/ k = 3.", INTEGERS), [REAL_ROOTS]),
     # without Reals, Coq refuses the real-number sentences as it reads them
     (theorem("nat_only", "(n : nat) : n + 0 = n.", NATURALS), [SQUARE_ROOTS, RECIPROCALS, ABSOLUTE_VALUES]),
 ]
@@ -88,8 +102,9 @@ def test_where_its_facts_do_not_give_the_goal_a_sentence_fails_and_leaves_no_sta
 
 @pytest.mark.rocq
 @pytest.mark.parametrize("theorem, tactic", [(THREE_IN_A_ROW, RESIDUE_CASES), (ROOT_EQUATION, SQUARE_ROOTS),
-                                             (RECIPROCAL_SQUARES, RECIPROCALS), (ABSOLUTE_EQUATION, ABSOLUTE_VALUES)],
-                         ids=["residues", "square_roots", "reciprocals", "absolute_values"])
+                                             (RECIPROCAL_SQUARES, RECIPROCALS), (ABSOLUTE_EQUATION, ABSOLUTE_VALUES),
+                                             (REAL_ROOTS_OF_A_QUARTIC, REAL_ROOTS)],
+                         ids=["residues", "square_roots", "reciprocals", "absolute_values", "roots"])
 def test_the_search_proves_each_kind_with_no_model(backend, theorem, tactic):
     assert tactic in default_automation()
     result = best_first_search(theorem, backend, ReplayGenerator([]), SearchConfig(budget_seconds=60, hammer=False))
