@@ -11,7 +11,8 @@ Names are qualified; without Reals loaded, Coq refuses the sentence as it reads 
 from __future__ import annotations
 
 _SIGN = "Coq.Reals.Rbasic_fun.Rcase_abs"
-ABSOLUTE_VALUES = (f"intros; unfold Coq.Reals.Rbasic_fun.Rabs in *; repeat match goal with "
+# `progress`: where there is no absolute value, lra and nra alone (which the automation runs anyway) are not run again.
+ABSOLUTE_VALUES = (f"intros; unfold Coq.Reals.Rbasic_fun.Rabs in *; progress repeat match goal with "
                    f"|- context[{_SIGN} ?a] => destruct ({_SIGN} a) | H : context[{_SIGN} ?a] |- _ => destruct ({_SIGN} a) "
                    f"end; solve [lra | nra]")
 ABSOLUTE_VALUE_TACTICS = [ABSOLUTE_VALUES]

@@ -17,8 +17,9 @@ _AS_UNKNOWN = (f"lazymatch x with context[{_INV} _] => fail | _ => idtac end; "
                f"let y := fresh \"y\" in let Hy := fresh \"Hy\" in "
                f"assert (Hy : x * {_INV} x = 1) by (apply Coq.Reals.RIneq.Rinv_r; first [assumption | lra | nra]); "
                f"try pose proof (Coq.Reals.RIneq.Rinv_0_lt_compat x ltac:(nra)); set (y := {_INV} x) in *; clearbody y")
+# `progress`: where no reciprocal became an unknown, nra alone (which the automation runs anyway) is not run again.
 RECIPROCALS = (f"intros; unfold {_REALS}.Rdiv in *; rewrite <- ?Coq.Reals.Rfunctions.pow_inv in *; "
-               f"repeat match goal with H : context[{_INV} ?x] |- _ => {_AS_UNKNOWN} "
+               f"progress repeat match goal with H : context[{_INV} ?x] |- _ => {_AS_UNKNOWN} "
                f"| |- context[{_INV} ?x] => {_AS_UNKNOWN} end; nra")
 RECIPROCAL_TACTICS = [RECIPROCALS]
 # Seconds one run may take: where it proves, under a second; nra over several unknowns fails slowly. The backend

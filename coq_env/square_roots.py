@@ -17,7 +17,8 @@ _SQRT = "Coq.Reals.R_sqrt.sqrt"
 _AS_UNKNOWN = (f"lazymatch a with context[{_SQRT} _] => fail | _ => idtac end; "
                f"pose proof (Coq.Reals.R_sqrt.sqrt_pos a); try pose proof (Coq.Reals.R_sqrt.sqrt_sqrt a ltac:(nra)); "
                f"let s := fresh \"s\" in set (s := {_SQRT} a) in *; clearbody s")
-SQUARE_ROOTS = (f"intros; repeat match goal with H : context[{_SQRT} ?a] |- _ => {_AS_UNKNOWN} "
+# `progress`: where there is no root, nra alone (which the automation runs anyway) is not run again.
+SQUARE_ROOTS = (f"intros; progress repeat match goal with H : context[{_SQRT} ?a] |- _ => {_AS_UNKNOWN} "
                 f"| |- context[{_SQRT} ?a] => {_AS_UNKNOWN} end; solve [nra | field; nra]")
 SQUARE_ROOT_TACTICS = [SQUARE_ROOTS]
 # Seconds one run may take: where it proves, about a second; nra over several roots fails slowly. The backend does
