@@ -3,16 +3,18 @@
 polynomial (coq_env.roots). Each closes
 the shapes it is for in one step, under a header that imports little as under one that imports much, or fails and
 leaves no state; the search proves such theorems with no model at all; one that ran out of time is not run again on
-that theorem. (Induction, the last of them, has its own tests: test_rocq_induction.py.)"""
+that theorem (induction's limit too). (Induction, the last of them, has its own tests: test_rocq_induction.py.)"""
 import time
 
 import pytest
 
+from coq_env import induction, residues
 from coq_env.absolute_values import ABSOLUTE_VALUES
 from coq_env.backend import default_automation
+from coq_env.induction import REAL_AND_NAT_INDUCTION
 from coq_env.reciprocals import RECIPROCALS
 from coq_env.roots import INTEGER_ROOTS, REAL_ROOTS
-from coq_env.residues import DIV_MOD_EQUATIONS, POWER_INDUCTION, RESIDUE_CASES, RESIDUE_TACTICS, TIMEOUT
+from coq_env.residues import DIV_MOD_EQUATIONS, POWER_INDUCTION, RESIDUE_CASES, RESIDUE_TACTICS
 from coq_env.square_roots import SQUARE_ROOTS
 from prover.search import SearchConfig, Status, best_first_search
 from prover.testing import ReplayGenerator
@@ -116,13 +118,19 @@ def test_the_search_proves_each_kind_with_no_model(backend, theorem, tactic):
 
 
 @pytest.mark.rocq
-def test_a_sentence_that_ran_out_of_time_is_not_run_again_on_that_theorem(backend):
+@pytest.mark.parametrize("slow, tactic, limit, fresh", [
     # 997 cases, each one nia on a cube: far beyond the sentence's limit
-    state = backend.open(theorem("large_modulus", "(n : Z) : n ^ 3 mod 997 <> 5.", INTEGERS))
+    (theorem("large_modulus", "(n : Z) : n ^ 3 mod 997 <> 5.", INTEGERS), RESIDUE_CASES, residues.TIMEOUT, SQUARE_PLUS),
+    # `simpl` and `lia` on 10000 in unary take half a minute
+    ("amc12a_2002_p21", REAL_AND_NAT_INDUCTION, induction.TIMEOUT,
+     theorem("gauss", "(n : nat) : sum_f_R0 (fun k => INR k) n = INR n * (INR n + 1) / 2.", REALS)),
+], ids=["residues", "induction"])
+def test_a_sentence_that_ran_out_of_time_is_not_run_again_on_that_theorem(backend, valid, slow, tactic, limit, fresh):
+    state = backend.open(valid[slow] if isinstance(slow, str) else slow)
     t0 = time.monotonic()
-    assert isinstance(backend.run_tactic(state, RESIDUE_CASES, 60), TimedOut)
-    assert time.monotonic() - t0 < TIMEOUT + 5
-    skipped = backend.run_tactic(state, RESIDUE_CASES, 60)
+    assert isinstance(backend.run_tactic(state, tactic, 60), TimedOut)
+    assert time.monotonic() - t0 < limit + 5
+    skipped = backend.run_tactic(state, tactic, 60)
     assert isinstance(skipped, Failed) and "ran out of time earlier" in skipped.error
     assert isinstance(backend.run_tactic(state, "intros.", 5), Advanced)  # the rest of the automation still runs
-    assert isinstance(backend.run_tactic(backend.open(SQUARE_PLUS), RESIDUE_CASES, 10), Proved)  # a new theorem
+    assert isinstance(backend.run_tactic(backend.open(fresh), tactic, 10), Proved)  # a new theorem

@@ -1,14 +1,13 @@
 """Induction as Rocq automation (coq_env.induction), on live coqtop: each tactic closes a sum, a power bound or a
-recurrence in one step, or fails and leaves no state; the search proves such theorems with no model at all."""
-import time
-
+recurrence in one step, or fails and leaves no state; the search proves such theorems with no model at all. (Its
+time limit, shared with the other closing sentences, is tested in test_rocq_closers.py.)"""
 import pytest
 
 from coq_env.backend import default_automation
-from coq_env.induction import INDUCTION_TACTICS, INTEGER_INDUCTION, REAL_AND_NAT_INDUCTION, TIMEOUT
+from coq_env.induction import INDUCTION_TACTICS, INTEGER_INDUCTION, REAL_AND_NAT_INDUCTION
 from prover.search import SearchConfig, Status, best_first_search
 from prover.testing import ReplayGenerator
-from prover.types import Advanced, Failed, Proved, TimedOut, Theorem
+from prover.types import Failed, Proved, Theorem
 
 REALS = "Require Import Reals.\nOpen Scope R_scope."
 INTEGERS = "Require Import ZArith.\nOpen Scope Z_scope."
@@ -59,15 +58,3 @@ def test_the_search_proves_a_sum_by_induction_with_no_model(backend):
     assert result.tactics[-1] == REAL_AND_NAT_INDUCTION + "."
     assert [e.automation for e in result.tree.edges if e.on_proof] == [True] * len(result.tactics)
 
-
-@pytest.mark.rocq
-def test_an_induction_tactic_that_ran_out_of_time_is_not_run_again_on_that_theorem(backend, valid):
-    # `simpl` and `lia` on 10000 in unary take half a minute; the backend stops the tactic at induction.TIMEOUT
-    state = backend.open(valid["amc12a_2002_p21"])
-    t0 = time.monotonic()
-    assert isinstance(backend.run_tactic(state, REAL_AND_NAT_INDUCTION, 60), TimedOut)
-    assert time.monotonic() - t0 < TIMEOUT + 5
-    skipped = backend.run_tactic(state, REAL_AND_NAT_INDUCTION, 60)
-    assert isinstance(skipped, Failed) and "ran out of time earlier" in skipped.error
-    assert isinstance(backend.run_tactic(state, "intros.", 5), Advanced)  # the rest of the automation still runs
-    assert isinstance(backend.run_tactic(backend.open(GAUSS), REAL_AND_NAT_INDUCTION, 10), Proved)  # a new theorem

@@ -19,6 +19,16 @@ from prover.testing import ReplayGenerator, ToyBackend, toy_theorem
 from prover.types import StatementError, Theorem
 
 QUICK = SearchConfig(budget_seconds=30, tactic_timeout=2)
+
+
+@pytest.fixture
+def backend_without_closers(backend):
+    """A live Rocq backend with only the fixed automation list: the closing sentences prove mathd_algebra_10 (an
+    absolute value) at the root, and the tests that take this one need the model's two steps there."""
+    from coq_env.backend import AUTOMATION_TACTICS, RocqBackend
+
+    with RocqBackend(automation=list(AUTOMATION_TACTICS)) as plain:
+        yield plain
 MANUAL = SearchConfig(budget_seconds=30, tactic_timeout=2, automation=False)  # the generator's candidates only
 
 
@@ -365,9 +375,9 @@ def test_rocq_a_trivial_theorem_is_proved_by_automation_and_verified(backend, va
 
 
 @pytest.mark.rocq
-def test_rocq_normalises_the_proof_tactics_and_the_tree_marks_the_proposed_ones(backend, valid):
+def test_rocq_normalises_the_proof_tactics_and_the_tree_marks_the_proposed_ones(backend_without_closers, valid):
     generator = ReplayGenerator(["unfold Rabs", "destruct (Rcase_abs _)"])
-    result = best_first_search(valid["mathd_algebra_10"], backend, generator, QUICK)
+    result = best_first_search(valid["mathd_algebra_10"], backend_without_closers, generator, QUICK)
     assert result.status is Status.PROVED and result.verdict.accepted, result
     assert result.tactics[:2] == ("unfold Rabs.", "destruct (Rcase_abs _).")
     assert result.tree.extract_proof()[:2] == ("unfold Rabs", "destruct (Rcase_abs _)")
@@ -397,10 +407,10 @@ def test_rocq_states_equal_up_to_unused_hypothesis_names_and_repeats_are_merged(
 
 
 @pytest.mark.rocq
-def test_rocq_a_looping_tactic_is_interrupted_at_its_timeout_and_the_search_continues(backend, valid):
+def test_rocq_a_looping_tactic_is_interrupted_at_its_timeout_and_the_search_continues(backend_without_closers, valid):
     loop = "let rec f n := f (S n) in f O"
     generator = ReplayGenerator([loop, "unfold Rabs", "destruct (Rcase_abs _)"])
-    result = best_first_search(valid["mathd_algebra_10"], backend, generator, SearchConfig(tactic_timeout=1, budget_seconds=60))
+    result = best_first_search(valid["mathd_algebra_10"], backend_without_closers, generator, SearchConfig(tactic_timeout=1, budget_seconds=60))
     assert result.status is Status.PROVED
     timeouts = [e for e in result.tree.edges if e.outcome is Outcome.TIMEOUT]
     assert timeouts and all(e.tactic == loop and 1 <= e.seconds < 5 for e in timeouts)
@@ -416,7 +426,8 @@ def test_rocq_a_failed_tactic_edge_carries_coqs_error(backend, valid):
 
 
 @pytest.mark.rocq
-def test_rocq_kill_9_of_coqtop_mid_search_is_recovered(backend, valid):
+def test_rocq_kill_9_of_coqtop_mid_search_is_recovered(backend_without_closers, valid):
+    backend = backend_without_closers
     class KillsCoqtopOnce:
         """Test double: a replay generator that SIGKILLs coqtop the first time it is asked at depth 1."""
 
