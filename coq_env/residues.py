@@ -1,5 +1,5 @@
-"""Remainders and divisibility as automation for Rocq: two sentences that turn `mod`, `/` and `|` into equations
-over the integers and close the goal with lia or nia, or fail.
+"""Remainders and divisibility as automation for Rocq: three sentences that turn `mod`, `/` and `|` into equations
+over the integers and close the goal with lia or nia, or fail (the third after induction on an exponent).
 
 Why: lia and nia do not reason about `Z.modulo`, `Z.div` or `Nat.modulo` by themselves (`n mod 3 = 2 -> n mod 5 = 3
 -> n mod 15 = 8` is beyond them), and zify in Coq 8.16 leaves `Z.of_nat (n mod 7)` as an atom. By hand the proofs

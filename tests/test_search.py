@@ -19,17 +19,18 @@ from prover.testing import ReplayGenerator, ToyBackend, toy_theorem
 from prover.types import StatementError, Theorem
 
 QUICK = SearchConfig(budget_seconds=30, tactic_timeout=2)
+MANUAL = SearchConfig(budget_seconds=30, tactic_timeout=2, automation=False)  # the generator's candidates only
 
 
 @pytest.fixture
 def backend_without_closers(backend):
     """A live Rocq backend with only the fixed automation list: the closing sentences prove mathd_algebra_10 (an
-    absolute value) at the root, and the tests that take this one need the model's two steps there."""
+    absolute value) at the root, and the tests that take this one need the model's two steps there. (It takes
+    `backend` for that fixture's skip where coqtop is missing.)"""
     from coq_env.backend import AUTOMATION_TACTICS, RocqBackend
 
     with RocqBackend(automation=list(AUTOMATION_TACTICS)) as plain:
         yield plain
-MANUAL = SearchConfig(budget_seconds=30, tactic_timeout=2, automation=False)  # the generator's candidates only
 
 
 class Scored:
