@@ -7,7 +7,7 @@ import shutil
 import time
 from typing import Sequence
 
-from coq_env import absolute_values, hammer, induction, premises, reciprocals, residues, roots, square_roots
+from coq_env import absolute_values, function_arguments, hammer, induction, premises, reciprocals, residues, roots, square_roots
 from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, find_executable
 from coq_env.sentences import as_single_tactic, is_bullet, split_sentences
 from coq_env.verify import AUTOMATION_IMPORT, DECLARATION, RocqVerifier, render_proof
@@ -25,7 +25,8 @@ PSATZ_TACTICS = ["psatz R 2", "psatz R 3"]
 # The automation sentences that close their goal or fail, in the order they run after the fixed list.
 CLOSERS = [(residues, residues.RESIDUE_TACTICS), (square_roots, square_roots.SQUARE_ROOT_TACTICS),
            (reciprocals, reciprocals.RECIPROCAL_TACTICS), (absolute_values, absolute_values.ABSOLUTE_VALUE_TACTICS),
-           (roots, roots.ROOT_TACTICS), (induction, induction.INDUCTION_TACTICS)]
+           (roots, roots.ROOT_TACTICS), (function_arguments, function_arguments.EQUAL_ARGUMENT_TACTICS),
+           (induction, induction.INDUCTION_TACTICS)]
 # Those sentences as run_tactic runs them (as_single_tactic's), with each one's time limit.
 CLOSER_TIMEOUTS = {as_single_tactic(tactic)[0]: module.TIMEOUT for module, tactics in CLOSERS for tactic in tactics}
 
@@ -33,7 +34,8 @@ CLOSER_TIMEOUTS = {as_single_tactic(tactic)[0]: module.TIMEOUT for module, tacti
 def default_automation() -> list[str]:
     """The fixed list, psatz where csdp is installed, and last, the sentences that close their goal or fail:
     remainders (coq_env.residues), square roots (coq_env.square_roots), reciprocals (coq_env.reciprocals),
-    absolute values (coq_env.absolute_values), roots (coq_env.roots), then induction (coq_env.induction)."""
+    absolute values (coq_env.absolute_values), roots (coq_env.roots), equal arguments of a function
+    (coq_env.function_arguments), then induction (coq_env.induction)."""
     tactics = list(AUTOMATION_TACTICS)
     if shutil.which("csdp"):
         after_nra = tactics.index("nra") + 1

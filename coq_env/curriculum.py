@@ -616,6 +616,35 @@ def function_values_theorem(rng: random.Random, name: str) -> Theorem:
     return _theorem(name, statement(rng, name, variables, hyps, conclusion), header)
 
 
+def functional_equation_theorem(rng: random.Random, name: str) -> Theorem:
+    """Functions given by an equation for every argument, a value asked: additive (`f (x + y) = f x + f y`),
+    logarithm-like (`f (x * y) = f x + f y`), odd and periodic, and a substitution `x` to `1 / x`. Each is proved by
+    instances of the equation at chosen numbers, then arithmetic."""
+    shape = rng.randrange(4)
+    f = rng.choice(["f", "g", "h", "p"])
+    x, y = rng.sample(["x", "y", "t", "u"], 2)
+    if shape == 0:  # f a = c -> f (k a) = k c
+        a, c, k = rng.randint(1, 4), rng.randint(-9, 9), rng.randint(2, 3)
+        _require(c != 0)
+        hyps = [f"forall {x} {y}, {f} ({x} + {y}) = {f} {x} + {f} {y}", f"{f} {a} = {number(c)}"]
+        conclusion = f"{f} {k * a} = {number(k * c)}"
+    elif shape == 1:  # f a = c -> f (a ^ k) = k c
+        a, c, k = rng.randint(2, 5), rng.randint(-6, 6), rng.randint(2, 3)
+        _require(c != 0)
+        hyps = [f"forall {x} {y}, {f} ({x} * {y}) = {f} {x} + {f} {y}", f"{f} {a} = {number(c)}"]
+        conclusion = f"{f} {a ** k} = {number(k * c)}"
+    elif shape == 2:  # odd with period 2 k: f k = f (-k + 2 k) = f (-k) = - f k
+        k = rng.randint(1, 4)
+        hyps = [f"forall {x}, {f} (- {x}) = - {f} {x}", f"forall {x}, {f} ({x} + {2 * k}) = {f} {x}"]
+        conclusion = f"{f} {k} = 0"
+    else:  # f x + a f (1 / x) = b x: the instances at c and 1 / c are two equations in f c and f (1 / c)
+        a, b, c = rng.randint(2, 4), rng.randint(1, 6), rng.randint(2, 4)
+        value = (Fraction(b * c) - Fraction(a * b, c)) / (1 - a * a)
+        hyps = [f"forall {x}, {x} <> 0 -> {f} {x} + {a} * {f} (1 / {x}) = {b} * {x}"]
+        conclusion = f"{f} {c} = {number(value)}"
+    return _theorem(name, statement(rng, name, [(f, "R -> R")], hyps, conclusion), R_HEADER)
+
+
 FAMILIES: dict[str, Callable[[random.Random, str], Theorem]] = {
     "polynomial": polynomial_theorem,
     "linear_system": linear_system_theorem,
@@ -627,6 +656,7 @@ FAMILIES: dict[str, Callable[[random.Random, str], Theorem]] = {
     "floor": floor_theorem,
     "remainder": remainder_theorem,
     "function_values": function_values_theorem,
+    "functional_equation": functional_equation_theorem,
 }
 
 

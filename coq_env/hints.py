@@ -5,7 +5,8 @@ automation list cannot express because they name things in the goal: rewriting w
 function's defining hypothesis (with `by lia`/`by lra` for its side conditions), splitting a conjunction,
 case-splitting an absolute value (`unfold Rabs in *`, then `destruct (Rcase_abs e)`), clearing a hypothesis' or
 the goal's denominators (`field_simplify_eq`, whose nonzero side goals lra closes), positivity of `sqrt` and `exp` terms, the
-division equation and bound of each `a mod k` (what `lia` needs to reason about remainders), and
+division equation and bound of each `a mod k` (what `lia` needs to reason about remainders), instances of a
+functional equation at the numbers the goal is about (whose arguments the automation then matches), and
 Positivstellensatz-style hints for `nra`/`lra` (a square of a difference or weighted difference of variables is
 non-negative).
 Its use is as the teacher of expert iteration's round 0 (`prover iterate --model hints`): the proofs it finds
@@ -25,6 +26,9 @@ _DECL = re.compile(r"^\s{2}([^\s:,][^:,]*(?:, [^\s:,][^:,]*)*) : (.+)$")
 NUMBER_TYPES = ("R", "Z", "nat", "Q", "C")
 MAX_SQUARE_VARIABLES = 4  # pairs grow quadratically; larger contexts get no square hints
 MAX_WEIGHTED_SQUARE_VARIABLES = 3
+MAX_INSTANCE_NUMBERS = 4  # instances of a two-variable equation grow with the square of the numbers tried
+_BINDERS = re.compile(r"^forall ((?:[A-Za-z_][\w']* ?)+)(?:: [^,]+)?, (.*)$")
+_NUMERAL = re.compile(r"(?<![\w'.])-?\d+(?![\w'.])")
 GOAL_TACTICS = ("field_simplify.", "unfold Rdiv.", "apply Rle_ge.", "apply Rge_le.", "unfold Rge.", "unfold Rgt.",
                 "repeat split.", "intuition nra.", "intuition lia.")
 SCORE = -1.0  # every proposal alike: the search then runs breadth-first over them
@@ -68,6 +72,28 @@ def function_arguments(function: str, text: str, names: bool = True) -> list[str
     if names:
         found += [m.group(1) for m in re.finditer(rf"(?<![\w']){function} ([A-Za-z_][\w']*|\d+)(?![\w'])", text)]
     return found
+
+
+def instances(name: str, typ: str, functions: list[str], numbers: list[str]) -> list[str]:
+    """`pose proof (h 1 2).` for an equation `h : forall x y, ...` about a function variable, at each tuple of the
+    numbers; a side condition (`x <> 0 -> ...`) is discharged with lra. The equal-arguments sentence of the
+    automation then matches `f (1 + 2)` with `f 3`."""
+    match = _BINDERS.match(typ)
+    if not match or not any(re.search(rf"(?<![\w']){f} ", match.group(2)) for f in functions):
+        return []
+    arity, conditions = len(match.group(1).split()), match.group(2).count("->")
+    if arity > 2 or conditions > 1 or "=" not in match.group(2):
+        return []
+    side = " ltac:(lra)" * conditions
+    tried = numbers[:MAX_INSTANCE_NUMBERS]
+    body = match.group(2)
+    # where the equation relates f x to f (- x) or f (1 / x), the instance at the opposite number closes the loop
+    if "(- " in body:
+        tried += [n[1:] if n.startswith("-") else f"(-{n})" for n in numbers[:2] if n != "0"]
+    if "(1 / " in body:
+        tried += [f"(1 / {n})" for n in numbers[:2] if n not in ("0", "1")]
+    return [f"pose proof ({name} {' '.join(f'({n})' if n.startswith('-') else n for n in args)}{side})."
+            for args in itertools.product(dict.fromkeys(tried), repeat=arity)]
 
 
 def abs_arguments(text: str) -> list[str]:
@@ -149,6 +175,12 @@ def hint_tactics(state: str) -> list[str]:
             if is_equation:  # clears the denominators; their `<> 0` come first as goals lra closes
                 tactics.append(f"field_simplify_eq in {name}.")
     texts = [conclusion] + [typ for _, typ in hyps]
+    functions = [name for name, typ in hyps if re.fullmatch(r"[A-Za-z]+ -> [A-Za-z]+", typ)]
+    # the numbers a function is applied to first (`f 5` in the goal), then the smallest
+    numbers = list(dict.fromkeys([a for text in texts if not text.startswith("forall") for f in functions
+                                  for a in function_arguments(f, text) if _NUMERAL.fullmatch(a)] + ["1", "2", "0"]))
+    for name, typ in hyps:
+        tactics += instances(name, typ, functions, numbers)
     # `unfold Rabs in *` turns each `Rabs e` into a match on `Rcase_abs e`; destructing that gives lra both cases
     if any("Rabs" in text for text in texts):
         tactics.append("unfold Rabs in *.")

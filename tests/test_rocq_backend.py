@@ -188,4 +188,5 @@ def test_without_csdp_psatz_is_left_out(monkeypatch):
     assert rocq.default_automation() == (rocq.AUTOMATION_TACTICS + rocq.residues.RESIDUE_TACTICS
                                          + rocq.square_roots.SQUARE_ROOT_TACTICS + rocq.reciprocals.RECIPROCAL_TACTICS
                                          + rocq.absolute_values.ABSOLUTE_VALUE_TACTICS + rocq.roots.ROOT_TACTICS
+                                         + rocq.function_arguments.EQUAL_ARGUMENT_TACTICS
                                          + rocq.induction.INDUCTION_TACTICS)

@@ -1,6 +1,6 @@
 """Rocq's closing automation sentences, on live coqtop: remainders and divisibility (coq_env.residues), square roots
-(coq_env.square_roots), reciprocals (coq_env.reciprocals), absolute values (coq_env.absolute_values) and the roots of a
-polynomial (coq_env.roots). Each closes
+(coq_env.square_roots), reciprocals (coq_env.reciprocals), absolute values (coq_env.absolute_values), the roots of a
+polynomial (coq_env.roots) and the equal arguments of a function (coq_env.function_arguments). Each closes
 the shapes it is for in one step, under a header that imports little as under one that imports much, or fails and
 leaves no state; the search proves such theorems with no model at all; one that ran out of time is not run again on
 that theorem (induction's limit too). (Induction, the last of them, has its own tests: test_rocq_induction.py.)"""
@@ -11,6 +11,7 @@ import pytest
 from coq_env import induction, residues
 from coq_env.absolute_values import ABSOLUTE_VALUES
 from coq_env.backend import default_automation
+from coq_env.function_arguments import EQUAL_ARGUMENTS
 from coq_env.induction import REAL_AND_NAT_INDUCTION
 from coq_env.reciprocals import RECIPROCALS
 from coq_env.roots import INTEGER_ROOTS, REAL_ROOTS
@@ -58,6 +59,15 @@ REAL_ROOTS_OF_A_QUARTIC = theorem("real_roots_of_a_quartic", "(w : R) : w ^ 4 - 
                                   "  w = 2 \\/ w = -2 \\/ w = 3 \\/ w = -3.", REALS)
 INTEGER_ROOTS_OF_A_CUBIC = theorem("integer_roots_of_a_cubic", "(k : Z) : k ^ 3 - 7 * k + 6 = 0 ->\n"
                                    "  k = 1 \\/ k = 2 \\/ k = -3.", INTEGERS)
+# Instances of a functional equation already taken, as the model takes them: only their arguments need matching.
+ADDITIVE_INSTANCES = theorem("additive_instances", "(g : R -> R) : g 1 = 2 -> g (1 + 1) = g 1 + g 1 ->\n"
+                             "  g (2 + 1) = g 2 + g 1 -> g 3 = 6.", REALS)
+SUBSTITUTED_INSTANCES = theorem("substituted_instances", "(f : R -> R) : f 2 + 2 * f (1 / 2) = 6 ->\n"
+                                "  f (1 / 2) + 2 * f (1 / (1 / 2)) = 3 / 2 -> f 2 = -1.", REALS)
+ARGUMENT_BY_HYPOTHESIS = theorem("argument_by_hypothesis", "(u : Z -> Z) (k : Z) : k - 1 = 2 -> u 3 = 5 ->\n"
+                                 "  u (k + 2) = u k + 1 -> u 5 = 6.", INTEGERS)
+NAT_STEPS = theorem("nat_steps", "(a : nat -> nat) : a 0 = 1 -> a (0 + 1) = a 0 + 2 -> a (1 + 1) = a 1 + 2 ->\n"
+                    "  a 2 = 5.", NATURALS)
 
 PROVES = [
     (NAT_CONGRUENCE, DIV_MOD_EQUATIONS), (TWO_MODULI, DIV_MOD_EQUATIONS), (DIVISIBILITY, DIV_MOD_EQUATIONS),
@@ -67,6 +77,8 @@ PROVES = [
     (RECIPROCAL_SQUARES, RECIPROCALS), (TWO_RECIPROCALS, RECIPROCALS), (POSITIVE_RATIO, RECIPROCALS),
     (ABSOLUTE_EQUATION, ABSOLUTE_VALUES), (ABSOLUTE_BOUND, ABSOLUTE_VALUES), (REAL_ROOTS_OF_A_CUBIC, REAL_ROOTS),
     (REAL_ROOTS_OF_A_QUARTIC, REAL_ROOTS), (INTEGER_ROOTS_OF_A_CUBIC, INTEGER_ROOTS),
+    (ADDITIVE_INSTANCES, EQUAL_ARGUMENTS), (SUBSTITUTED_INSTANCES, EQUAL_ARGUMENTS),
+    (ARGUMENT_BY_HYPOTHESIS, EQUAL_ARGUMENTS), (NAT_STEPS, EQUAL_ARGUMENTS),
 ]
 # False, or not a consequence of the facts the sentence adds.
 FAILS = [
@@ -75,7 +87,13 @@ FAILS = [
     (theorem("plain", "(a : Z) : a + 1 > a.", INTEGERS), [DIV_MOD_EQUATIONS]),
     (theorem("root_is_itself", "(x : R) : sqrt x = x.", REALS), [SQUARE_ROOTS]),
     # no root, reciprocal or absolute value: these fail at once rather than run nra again
-    (theorem("no_root", "(x y : R) : x * y = 2 -> x * y + 1 = 3.", REALS), [SQUARE_ROOTS, RECIPROCALS, ABSOLUTE_VALUES]),
+    (theorem("no_root", "(x y : R) : x * y = 2 -> x * y + 1 = 3.", REALS),
+     [SQUARE_ROOTS, RECIPROCALS, ABSOLUTE_VALUES, EQUAL_ARGUMENTS]),
+    # the arguments differ: f (1 + 1) is f 2, not f 3
+    (theorem("other_argument", "(f : R -> R) : f (1 + 1) = 2 -> f 3 = 2.", REALS), [EQUAL_ARGUMENTS]),
+    # equal arguments do not make the instance that is missing
+    (theorem("instance_missing", "(g : R -> R) : g 1 = 2 -> g (1 + 1) = g 1 + g 1 -> g 3 = 6.", REALS),
+     [EQUAL_ARGUMENTS]),
     # 0 / 0 is 0 in Coq's reals: false at x = 0, and nothing excludes it
     (theorem("unknown_sign", "(x : R) : x / x = 1.", REALS), [RECIPROCALS]),
     (theorem("absolute_is_itself", "(a : R) : Rabs a = a.", REALS), [ABSOLUTE_VALUES]),
@@ -107,8 +125,10 @@ def test_where_its_facts_do_not_give_the_goal_a_sentence_fails_and_leaves_no_sta
 @pytest.mark.rocq
 @pytest.mark.parametrize("theorem, tactic", [(THREE_IN_A_ROW, RESIDUE_CASES), (ROOT_EQUATION, SQUARE_ROOTS),
                                              (RECIPROCAL_SQUARES, RECIPROCALS), (ABSOLUTE_EQUATION, ABSOLUTE_VALUES),
-                                             (REAL_ROOTS_OF_A_QUARTIC, REAL_ROOTS)],
-                         ids=["residues", "square_roots", "reciprocals", "absolute_values", "roots"])
+                                             (REAL_ROOTS_OF_A_QUARTIC, REAL_ROOTS),
+                                             (ADDITIVE_INSTANCES, EQUAL_ARGUMENTS)],
+                         ids=["residues", "square_roots", "reciprocals", "absolute_values", "roots",
+                              "function_arguments"])
 def test_the_search_proves_each_kind_with_no_model(backend, theorem, tactic):
     assert tactic in default_automation()
     result = best_first_search(theorem, backend, ReplayGenerator([]), SearchConfig(budget_seconds=60, hammer=False))

@@ -8,7 +8,7 @@ import pytest
 from coq_env.hints import HintGenerator, abs_arguments, hint_tactics, mod_terms, parse_context
 from prover.generators import AutomationOnly
 from prover.search import SearchConfig, Status, best_first_search
-from prover.types import Failed, Proved
+from prover.types import Failed, Proved, Theorem
 
 STATE = """1 goal
   
@@ -114,6 +114,28 @@ def test_hints_prove_a_theorem_the_automation_alone_does_not(backend, valid):
     result = best_first_search(theorem, backend, HintGenerator(), CONFIG)
     assert result.status is Status.PROVED and result.verdict.accepted
     assert any(t.startswith("rewrite ") for t in result.tactics)
+
+
+# Written for this test: a functional equation, proved by its instance at (2, 2) and the equal-arguments sentence
+ADDITIVE = Theorem("additive_double", "Theorem additive_double (f : R -> R)\n"
+                   "  (h : forall x y, f (x + y) = f x + f y) (h1 : f 2 = 3) : f 4 = 6.",
+                   "Require Import Reals.\nOpen Scope R_scope.", "rocq")
+
+
+@pytest.mark.rocq
+def test_hints_take_instances_of_a_functional_equation_and_the_automation_matches_their_arguments(backend):
+    state = backend.open(ADDITIVE)
+    tactics = hint_tactics(backend.render_state(state))
+    assert "pose proof (h 4 4)." in tactics and "pose proof (h 2 2)." in tactics
+    assert not any(t.startswith("pose proof (h1 ") for t in tactics)  # h1 holds for no variable
+    assert best_first_search(ADDITIVE, backend, AutomationOnly(), CONFIG).status is not Status.PROVED
+    result = best_first_search(ADDITIVE, backend, HintGenerator(), CONFIG)
+    assert result.status is Status.PROVED and result.verdict.accepted
+    assert result.tactics[0] == "pose proof (h 2 2)."
+    # a side condition is discharged in the instance, and the opposite number is tried where f (- x) appears
+    odd = hint_tactics("  f : R -> R\n  h : forall x, x <> 0 -> f (- x) = - f x\n"
+                       "  ============================\n  f 3 = - f (-3)")
+    assert "pose proof (h 3 ltac:(lra))." in odd and "pose proof (h (-3) ltac:(lra))." in odd
 
 
 @pytest.mark.rocq

@@ -115,7 +115,7 @@ def synth(backend, kinds, count, seed, out, include_automation, benchmark, conta
 @backend_option()
 @click.option("--families", default=None, help="comma-separated families (default: all the backend has; rocq: "
               "polynomial, linear_system, quadratic, square_hint, induction_sum, divisibility, digits, floor, "
-              "remainder, function_values)")
+              "remainder, function_values, functional_equation)")
 @click.option("--count", type=click.IntRange(min=1), default=50, show_default=True, help="theorems drawn per family")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="the same seed draws the same theorems (and names them cur_FAMILY_SEED_K)")
