@@ -126,6 +126,7 @@ def extract_proofsteps(source: str | Path, out: str | Path, options: ExtractOpti
     # Spawned, not forked: a fork of a process whose other threads hold locks (a loaded model's, a logger's) can
     # leave the worker waiting on one forever.
     pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init) if workers > 1 else None
+    finished = False
     try:
         results = pool.imap_unordered(_replay_job, jobs) if pool else map(_replay_job, jobs)
         with open(partial_path, "a", encoding="utf-8") as partial, open(log_path, "a", encoding="utf-8") as log, \
@@ -143,9 +144,15 @@ def extract_proofsteps(source: str | Path, out: str | Path, options: ExtractOpti
                 if bar:
                     bar.update()
                     bar.set_postfix_str(log_row["file"][-40:])
+        finished = True
     finally:
         if pool:
-            pool.terminate()
+            # Done: the workers leave by themselves. Terminated (SIGTERM) while idle, one could be left waiting on
+            # the task queue's lock forever, and join with it; terminate only on an interrupt or an error.
+            if finished:
+                pool.close()
+            else:
+                pool.terminate()
             pool.join()
         if bar:
             bar.close()
