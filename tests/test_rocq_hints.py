@@ -168,4 +168,4 @@ def test_a_renamed_step_renames_consistently_without_capturing_bound_names():
         new_h0, new_h1 = names[1], names[2]
         (new_a, new_b) = variables
         assert copy.tactic == f"rewrite {new_h0} in *; destruct {new_h1}; pose proof (pow2_ge_0 ({new_a} - {new_b}))."
-        assert f"forall x : R, f x = 2 * x + 3" in copy.state
+        assert "forall x : R, f x = 2 * x + 3" in copy.state
