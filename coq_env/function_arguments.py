@@ -27,7 +27,7 @@ EQUAL_ARGUMENTS = (
     "let equal f a b := first [equal_dir f a b | equal_dir f b a] in "
     # `progress`: with no such pair, the lra and lia the automation runs anyway are not run again.
     "progress repeat match goal with "
-    "| H : context[?f ?a] |- _ => is_var f; match goal with "
+    "| _ : context[?f ?a] |- _ => is_var f; match goal with "
     "| _ : context[f ?b] |- _ => equal f a b | |- context[f ?b] => equal f a b end "
     "| |- context[?f ?a] => is_var f; match goal with |- context[f ?b] => equal f a b end "
     "end; solve [lra | lia]"

@@ -79,14 +79,16 @@ def instances(name: str, typ: str, functions: list[str], numbers: list[str]) -> 
     numbers; a side condition (`x <> 0 -> ...`) is discharged with lra. The equal-arguments sentence of the
     automation then matches `f (1 + 2)` with `f 3`."""
     match = _BINDERS.match(typ)
-    if not match or not any(re.search(rf"(?<![\w']){f} ", match.group(2)) for f in functions):
+    if not match:
         return []
-    arity, conditions = len(match.group(1).split()), match.group(2).count("->")
-    if arity > 2 or conditions > 1 or "=" not in match.group(2):
+    binders, body = match.groups()
+    if not any(re.search(rf"(?<![\w']){f} ", body) for f in functions):
+        return []
+    arity, conditions = len(binders.split()), body.count("->")
+    if arity > 2 or conditions > 1 or "=" not in body:
         return []
     side = " ltac:(lra)" * conditions
     tried = numbers[:MAX_INSTANCE_NUMBERS]
-    body = match.group(2)
     # where the equation relates f x to f (- x) or f (1 / x), the instance at the opposite number closes the loop
     if "(- " in body:
         tried += [n[1:] if n.startswith("-") else f"(-{n})" for n in numbers[:2] if n != "0"]
