@@ -645,6 +645,52 @@ def functional_equation_theorem(rng: random.Random, name: str) -> Theorem:
     return _theorem(name, statement(rng, name, [(f, "R -> R")], hyps, conclusion), R_HEADER)
 
 
+def instance_chain_theorem(rng: random.Random, name: str) -> Theorem:
+    """Functional equations whose proof is a chain of instances, each aimed at a number the last one brought in:
+    an additive function several multiples away, a logarithm-like one at a power, a sequence by a two-term
+    recurrence (forward, or between two given values), and a shifted argument (`f (x + c)` asked at d: the instance
+    at d - c)."""
+    shape = rng.randrange(4)
+    f = rng.choice(["f", "g", "h", "p"])
+    x, y = rng.sample(["x", "y", "t", "u"], 2)
+    if shape == 0:  # f a = c -> f (k a) = k c, by k - 1 instances
+        a, c, k = rng.randint(1, 3), rng.randint(-9, 9), rng.randint(3, 5)
+        _require(c != 0)
+        hyps = [f"forall {x} {y}, {f} ({x} + {y}) = {f} {x} + {f} {y}", f"{f} {a} = {number(c)}"]
+        conclusion = f"{f} {k * a} = {number(k * c)}"
+        variables = [(f, "R -> R")]
+    elif shape == 1:  # f a = c -> f (a ^ k) = k c
+        a, c, k = rng.randint(2, 3), rng.randint(-6, 6), rng.randint(3, 4)
+        _require(c != 0)
+        hyps = [f"forall {x} {y}, {f} ({x} * {y}) = {f} {x} + {f} {y}", f"{f} {a} = {number(c)}"]
+        conclusion = f"{f} {a ** k} = {number(k * c)}"
+        variables = [(f, "R -> R")]
+    elif shape == 2:  # s (n + 2) = p s (n + 1) + q s n, two values given, a third asked
+        p, q = rng.choice([(1, 1), (2, -1), (1, 2), (3, -2), (2, 1)])
+        i, first, second = rng.randint(0, 5), rng.randint(-5, 9), rng.randint(-5, 9)
+        terms = [Fraction(first), Fraction(second)]
+        for _ in range(4):
+            terms.append(p * terms[-1] + q * terms[-2])
+        n = rng.choice(["n", "k", "m"])
+        rule = polynomial([(p, f"{f} (S {n})"), (q, f"{f} {n}")])
+        if rng.random() < 0.5:  # forward: s i, s (i + 1) -> s (i + j)
+            known, asked = [0, 1], rng.randint(2, 4)
+        else:  # between: s i, s (i + 2) -> s (i + 1); or s i, s (i + 3) -> s (i + 2)
+            gap = rng.randint(2, 3)
+            known, asked = [0, gap], gap - 1
+            _require(p != 0 and (gap == 2 or p * p + q != 0))
+        hyps = [f"forall {n}, {f} (S (S {n})) = {rule}"] + [f"{f} {i + j}%nat = {number(terms[j])}" for j in known]
+        conclusion = f"{f} {i + asked}%nat = {number(terms[asked])}"
+        variables = [(f, "nat -> R")]
+    else:  # f (x + c) = a x + b -> f d = a (d - c) + b
+        a, b, c, d = rng.randint(-5, 5), rng.randint(-9, 9), rng.randint(1, 5), rng.randint(-4, 9)
+        _require(a != 0 and d != c)
+        hyps = [f"forall {x}, {f} ({x} + {c}) = {polynomial([(a, x), (b, '')])}"]
+        conclusion = f"{f} {number(d, wrap=True)} = {number(a * (d - c) + b)}"
+        variables = [(f, "R -> R")]
+    return _theorem(name, statement(rng, name, variables, hyps, conclusion), R_HEADER)
+
+
 FAMILIES: dict[str, Callable[[random.Random, str], Theorem]] = {
     "polynomial": polynomial_theorem,
     "linear_system": linear_system_theorem,
@@ -657,6 +703,7 @@ FAMILIES: dict[str, Callable[[random.Random, str], Theorem]] = {
     "remainder": remainder_theorem,
     "function_values": function_values_theorem,
     "functional_equation": functional_equation_theorem,
+    "instance_chain": instance_chain_theorem,
 }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from fractions import Fraction
 
 from coq_env.backend import GOAL_BAR
 from prover.generators import Candidate
@@ -27,11 +28,13 @@ NUMBER_TYPES = ("R", "Z", "nat", "Q", "C")
 MAX_SQUARE_VARIABLES = 4  # pairs grow quadratically; larger contexts get no square hints
 MAX_WEIGHTED_SQUARE_VARIABLES = 3
 MAX_INSTANCE_NUMBERS = 4  # instances of a two-variable equation grow with the square of the numbers tried
+MAX_AIMED_INSTANCES = 8
 _BINDERS = re.compile(r"^forall ((?:[A-Za-z_][\w']* ?)+)(?:: [^,]+)?, (.*)$")
 _NUMERAL = re.compile(r"(?<![\w'.])-?\d+(?![\w'.])")
 GOAL_TACTICS = ("field_simplify.", "unfold Rdiv.", "apply Rle_ge.", "apply Rge_le.", "unfold Rge.", "unfold Rgt.",
                 "repeat split.", "intuition nra.", "intuition lia.")
 SCORE = -1.0  # every proposal alike: the search then runs breadth-first over them
+AIMED_SCORE = -0.5  # but a chain of aimed instances goes twice as deep
 
 
 def parse_context(state: str) -> tuple[list[tuple[str, str]], dict[str, str], str]:
@@ -74,18 +77,20 @@ def function_arguments(function: str, text: str, names: bool = True) -> list[str
     return found
 
 
-def instances(name: str, typ: str, functions: list[str], numbers: list[str]) -> list[str]:
+def instances(name: str, typ: str, functions: dict[str, str], numbers: list[str], aimed_only: bool = False) -> list[str]:
     """`pose proof (h 1 2).` for an equation `h : forall x y, ...` about a function variable, at each tuple of the
-    numbers; a side condition (`x <> 0 -> ...`) is discharged with lra. The equal-arguments sentence of the
-    automation then matches `f (1 + 2)` with `f 3`."""
+    numbers, then at the aimed values (`aimed_values`); side conditions (`x <> 0 -> ...`) are discharged with lra.
+    The equal-arguments sentence of the automation then matches `f (1 + 2)` with `f 3`. `functions` maps each
+    function variable to its domain type; with `aimed_only`, only the aimed instances."""
     match = _BINDERS.match(typ)
     if not match:
         return []
     binders, body = match.groups()
-    if not any(re.search(rf"(?<![\w']){f} ", body) for f in functions):
+    about = [f for f in functions if re.search(rf"(?<![\w']){f} ", body)]
+    if not about:
         return []
-    arity, conditions = len(binders.split()), body.count("->")
-    if arity > 2 or conditions > 1 or "=" not in body:
+    variables, conditions = binders.split(), body.count("->")
+    if len(variables) > 2 or conditions > 2 or "=" not in body:
         return []
     side = " ltac:(lra)" * conditions
     tried = numbers[:MAX_INSTANCE_NUMBERS]
@@ -94,8 +99,53 @@ def instances(name: str, typ: str, functions: list[str], numbers: list[str]) -> 
         tried += [n[1:] if n.startswith("-") else f"(-{n})" for n in numbers[:2] if n != "0"]
     if "(1 / " in body:
         tried += [f"(1 / {n})" for n in numbers[:2] if n not in ("0", "1")]
-    return [f"pose proof ({name} {' '.join(f'({n})' if n.startswith('-') else n for n in args)}{side})."
-            for args in itertools.product(dict.fromkeys(tried), repeat=arity)]
+    tuples = [] if aimed_only else list(itertools.product(dict.fromkeys(tried), repeat=len(variables)))
+    for f in about:
+        tuples += aimed_values(variables, function_arguments(f, body), numbers[:MAX_INSTANCE_NUMBERS], functions[f])
+    # a numeral is read in the open scope (R in a real-number theorem): a nat or Z argument says its own
+    scope = f"%{functions[about[0]]}" if functions[about[0]] in ("nat", "Z") else ""
+    return [f"pose proof ({name} {' '.join(_argument(n, scope) for n in args)}{side})."
+            for args in dict.fromkeys(tuples)]
+
+
+def _argument(number: str, scope: str) -> str:
+    wrapped = f"({number})" if number.startswith("-") else number
+    return f"{wrapped}{scope}" if scope and not number.startswith("(") else wrapped
+
+
+def aimed_values(variables: list[str], patterns: list[str], numbers: list[str], domain: str) -> list[tuple[str, ...]]:
+    """Values of an equation's variables that turn one of its function's arguments into a number of `numbers`:
+    `x + 3` at m - 3, `S (S n)` at m - 2, `x * 4` at m / 4; with two variables, `x + y` is aimed at m as m - a and a
+    for another number a (and `x * y` as m / a and a), each part smaller than m, so that a chain of instances walks
+    down from the goal's number to the ones the hypotheses give. At most MAX_AIMED_INSTANCES tuples."""
+    values = [Fraction(n) for n in numbers]
+    aimed: list[tuple[Fraction, ...]] = []
+    for pattern in patterns:
+        if len(variables) == 1:
+            v = variables[0]
+            successors = re.fullmatch(rf"((?:S \()*)S {v}\)*", pattern)
+            if successors and pattern.count("(") == pattern.count(")"):
+                aimed += [(m - pattern.count("S "),) for m in values]
+            elif m := re.fullmatch(rf"{v} ([+*-]) (\d+)|(\d+) ([+*]) {v}", pattern):
+                op, c = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+                c = Fraction(c)
+                aimed += [({"+": n - c, "-": n + c, "*": n / c if c else None}[op],) for n in values]
+        elif re.fullmatch(rf"{variables[0]} ([+*]) {variables[1]}", pattern):
+            times = "*" in pattern
+            for m, a in itertools.product(values, repeat=2):
+                if a in (0, m) or (times and abs(a) == 1):
+                    continue
+                rest = m / a if times else m - a
+                if 0 < abs(rest) < abs(m) and abs(a) < abs(m):
+                    aimed += [(rest, a), (a, rest)]
+    keep = [t for t in aimed if None not in t and (domain != "nat" or all(x >= 0 and x.denominator == 1 for x in t))]
+    return [tuple(_number(x) for x in t) for t in dict.fromkeys(keep)][:MAX_AIMED_INSTANCES]
+
+
+def _number(value: Fraction) -> str:
+    if value.denominator == 1:
+        return str(value.numerator)
+    return f"({value.numerator} / {value.denominator})"
 
 
 def abs_arguments(text: str) -> list[str]:
@@ -177,10 +227,7 @@ def hint_tactics(state: str) -> list[str]:
             if is_equation:  # clears the denominators; their `<> 0` come first as goals lra closes
                 tactics.append(f"field_simplify_eq in {name}.")
     texts = [conclusion] + [typ for _, typ in hyps]
-    functions = [name for name, typ in hyps if re.fullmatch(r"[A-Za-z]+ -> [A-Za-z]+", typ)]
-    # the numbers a function is applied to first (`f 5` in the goal), then the smallest
-    numbers = list(dict.fromkeys([a for text in texts if not text.startswith("forall") for f in functions
-                                  for a in function_arguments(f, text) if _NUMERAL.fullmatch(a)] + ["1", "2", "0"]))
+    functions, numbers = _functions_and_numbers(hyps, conclusion)
     for name, typ in hyps:
         tactics += instances(name, typ, functions, numbers)
     # `unfold Rabs in *` turns each `Rabs e` into a match on `Rcase_abs e`; destructing that gives lra both cases
@@ -221,10 +268,28 @@ def hint_tactics(state: str) -> list[str]:
     return list(dict.fromkeys(tactics))
 
 
+def _functions_and_numbers(hyps: list[tuple[str, str]], conclusion: str) -> tuple[dict[str, str], list[str]]:
+    """The function variables (name -> domain type), and the numbers they are applied to outside an equation for
+    every argument: the goal's first (`f 5`), then the hypotheses', then the smallest."""
+    functions = {name: typ.split(" -> ")[0] for name, typ in hyps if re.fullmatch(r"[A-Za-z]+ -> [A-Za-z]+", typ)}
+    texts = [conclusion] + [typ for _, typ in hyps]
+    numbers = list(dict.fromkeys([a for text in texts if not text.startswith("forall") for f in functions
+                                  for a in function_arguments(f, text) if _NUMERAL.fullmatch(a)] + ["1", "2", "0"]))
+    return functions, numbers
+
+
+def aimed_instances(state: str) -> list[str]:
+    """The instances of a functional equation aimed at a number (`aimed_values`): the generator ranks them first."""
+    hyps, _, conclusion = parse_context(state)
+    functions, numbers = _functions_and_numbers(hyps, conclusion)
+    return [t for name, typ in hyps for t in instances(name, typ, functions, numbers, aimed_only=True)]
+
+
 class HintGenerator:
     """`TacticGenerator` over `hint_tactics`; `n` is ignored (every template that applies is proposed)."""
 
     name = "rocq-hints"
 
     def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
-        return [Candidate(t, SCORE) for t in hint_tactics(state_text)]
+        aimed = set(aimed_instances(state_text))
+        return [Candidate(t, AIMED_SCORE if t in aimed else SCORE) for t in hint_tactics(state_text)]

@@ -138,6 +138,45 @@ def test_hints_take_instances_of_a_functional_equation_and_the_automation_matche
     assert "pose proof (h 3 ltac:(lra))." in odd and "pose proof (h (-3) ltac:(lra))." in odd
 
 
+BAR = "  ============================\n"
+
+
+def test_instances_are_aimed_at_the_numbers_the_goal_and_hypotheses_apply_the_function_to():
+    def instances(state):
+        return [t for t in hint_tactics(state) if t.startswith("pose proof (h ")]
+
+    # f 5 from f 1 walks down: 5 = 4 + 1, and the next state's `f 4` is aimed at in turn (4 = 3 + 1, 2 + 2)
+    additive = "  f : R -> R\n  h : forall x y : R, f (x + y) = f x + f y\n  h1 : f 1 = 3\n"
+    assert "pose proof (h 4 1)." in instances(additive + BAR + "  f 5 = 15")
+    after = instances(additive + "  H : f (4 + 1) = f 4 + f 1\n" + BAR + "  f 5 = 15")
+    assert {"pose proof (h 3 1).", "pose proof (h 2 2)."} <= set(after)
+    # a product is aimed at by a quotient, a fraction where it must be, with both side conditions discharged
+    ratio = instances("  f : R -> R\n  h : forall x y : R, 0 < x -> 0 < y -> f (x * y) = f x / y\n"
+                      "  h1 : f 10 = 3\n" + BAR + "  f 12 = 5 / 2")
+    assert "pose proof (h 10 (6 / 5) ltac:(lra) ltac:(lra))." in ratio
+    # a shifted argument at the number less the shift; a recurrence at the numbers less its successors, never below 0
+    shifted = instances("  f : R -> R\n  h : forall x : R, f (x + 3) = 2 * x\n" + BAR + "  f 1 = -4")
+    assert "pose proof (h (-2))." in shifted
+    recurrence = instances("  s : nat -> R\n  h : forall n : nat, s (S (S n)) = s (S n) + s n\n  h1 : s 1 = 2\n"
+                           "  h2 : s 3 = 7\n" + BAR + "  s 2 = 5")
+    assert {"pose proof (h 0%nat).", "pose proof (h 1%nat)."} <= set(recurrence)
+    assert not any("(-" in t or "/" in t for t in recurrence)
+
+
+# Written for this test: a sequence between two given values, by two aimed instances of its recurrence
+RECURRENCE = Theorem("recurrence_between", "Theorem recurrence_between (s : nat -> R)\n"
+                     "  (h : forall n, s (S (S n)) = 2 * s (S n) + s n) (h1 : s 3%nat = 1) (h2 : s 5%nat = 11) :\n"
+                     "  s 4%nat = 5.", "Require Import Reals.\nOpen Scope R_scope.", "rocq")
+
+
+@pytest.mark.rocq
+def test_hints_prove_a_recurrence_by_instances_the_automation_alone_does_not(backend):
+    assert best_first_search(RECURRENCE, backend, AutomationOnly(), CONFIG).status is not Status.PROVED
+    result = best_first_search(RECURRENCE, backend, HintGenerator(), CONFIG)
+    assert result.status is Status.PROVED and result.verdict.accepted
+    assert result.tactics[0] == "pose proof (h 3%nat)."
+
+
 @pytest.mark.rocq
 def test_the_cli_runs_the_hint_generator_as_model_hints(tmp_path):
     out = tmp_path / "run"
