@@ -23,6 +23,7 @@ from pathlib import Path
 
 from coq_env.assumptions import compile_checked_file
 from coq_env.coqtop import SandboxLimits
+from coq_env.statement_shapes import benchmark_shapes, statement_shape
 from prover.jsonl import atomic_file, read_rows, write_atomic
 from prover.sandbox import Sandbox
 from prover.types import Theorem
@@ -718,7 +719,8 @@ def _unnamed(theorem: Theorem) -> str:
 
 def draw_family(family: str, count: int, seed: int) -> list[Theorem]:
     """`count` distinct theorems of `family` for `seed` (fewer only where the family keeps repeating itself). Each
-    family draws from its own stream, so the same seed gives the same theorems whatever other families are drawn."""
+    family draws from its own stream, so the same seed gives the same theorems whatever other families are drawn.
+    A draw that is a shipped benchmark's problem, renamed (coq_env.statement_shapes), is skipped."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}: one of {', '.join(FAMILIES)}")
     rng = random.Random(f"curriculum:{family}:{seed}")
@@ -733,6 +735,8 @@ def draw_family(family: str, count: int, seed: int) -> list[Theorem]:
         except Draw:
             continue
         key = _unnamed(theorem)
+        if statement_shape(theorem.statement) in benchmark_shapes():  # a benchmark problem, renamed: never train on it
+            continue
         if key not in seen:
             seen.add(key)
             theorems.append(theorem)
