@@ -28,7 +28,7 @@ NUMBER_TYPES = ("R", "Z", "nat", "Q", "C")
 MAX_SQUARE_VARIABLES = 4  # pairs grow quadratically; larger contexts get no square hints
 MAX_WEIGHTED_SQUARE_VARIABLES = 3
 MAX_INSTANCE_NUMBERS = 4  # instances of a two-variable equation grow with the square of the numbers tried
-MAX_AIMED_INSTANCES = 8
+MAX_AIMED_INSTANCES = 8  # per equation, beside the tuples of numbers: each is a child state of the search
 _BINDERS = re.compile(r"^forall ((?:[A-Za-z_][\w']* ?)+)(?:: [^,]+)?, (.*)$")
 _NUMERAL = re.compile(r"(?<![\w'.])-?\d+(?![\w'.])")
 GOAL_TACTICS = ("field_simplify.", "unfold Rdiv.", "apply Rle_ge.", "apply Rge_le.", "unfold Rge.", "unfold Rgt.",
@@ -126,8 +126,8 @@ def aimed_values(variables: list[str], patterns: list[str], numbers: list[str], 
             successors = re.fullmatch(rf"((?:S \()*)S {v}\)*", pattern)
             if successors and pattern.count("(") == pattern.count(")"):
                 aimed += [(m - pattern.count("S "),) for m in values]
-            elif m := re.fullmatch(rf"{v} ([+*-]) (\d+)|(\d+) ([+*]) {v}", pattern):
-                op, c = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+            elif linear := re.fullmatch(rf"{v} ([+*-]) (\d+)|(\d+) ([+*]) {v}", pattern):
+                op, c = linear.group(1, 2) if linear.group(1) else linear.group(4, 3)
                 c = Fraction(c)
                 aimed += [({"+": n - c, "-": n + c, "*": n / c if c else None}[op],) for n in values]
         elif re.fullmatch(rf"{variables[0]} ([+*]) {variables[1]}", pattern):
@@ -138,7 +138,9 @@ def aimed_values(variables: list[str], patterns: list[str], numbers: list[str], 
                 rest = m / a if times else m - a
                 if 0 < abs(rest) < abs(m) and abs(a) < abs(m):
                     aimed += [(rest, a), (a, rest)]
-    keep = [t for t in aimed if None not in t and (domain != "nat" or all(x >= 0 and x.denominator == 1 for x in t))]
+    integral = domain in ("nat", "Z")
+    keep = [t for t in aimed if None not in t
+            and all(x.denominator == 1 or not integral for x in t) and all(x >= 0 or domain != "nat" for x in t)]
     return [tuple(_number(x) for x in t) for t in dict.fromkeys(keep)][:MAX_AIMED_INSTANCES]
 
 
