@@ -77,21 +77,21 @@ def function_arguments(function: str, text: str, names: bool = True) -> list[str
     return found
 
 
-def instances(name: str, typ: str, functions: dict[str, str], numbers: list[str], aimed_only: bool = False) -> list[str]:
+def instances(name: str, typ: str, functions: dict[str, str], numbers: list[str]) -> tuple[list[str], set[str]]:
     """`pose proof (h 1 2).` for an equation `h : forall x y, ...` about a function variable, at each tuple of the
     numbers, then at the aimed values (`aimed_values`); side conditions (`x <> 0 -> ...`) are discharged with lra.
     The equal-arguments sentence of the automation then matches `f (1 + 2)` with `f 3`. `functions` maps each
-    function variable to its domain type; with `aimed_only`, only the aimed instances."""
+    function variable to its domain type. Returns the instances, and which of them are aimed."""
     match = _BINDERS.match(typ)
     if not match:
-        return []
+        return [], set()
     binders, body = match.groups()
     about = [f for f in functions if re.search(rf"(?<![\w']){f} ", body)]
     if not about:
-        return []
+        return [], set()
     variables, conditions = binders.split(), body.count("->")
     if len(variables) > 2 or conditions > 2 or "=" not in body:
-        return []
+        return [], set()
     side = " ltac:(lra)" * conditions
     tried = numbers[:MAX_INSTANCE_NUMBERS]
     # where the equation relates f x to f (- x) or f (1 / x), the instance at the opposite number closes the loop
@@ -99,13 +99,16 @@ def instances(name: str, typ: str, functions: dict[str, str], numbers: list[str]
         tried += [n[1:] if n.startswith("-") else f"(-{n})" for n in numbers[:2] if n != "0"]
     if "(1 / " in body:
         tried += [f"(1 / {n})" for n in numbers[:2] if n not in ("0", "1")]
-    tuples = [] if aimed_only else list(itertools.product(dict.fromkeys(tried), repeat=len(variables)))
-    for f in about:
-        tuples += aimed_values(variables, function_arguments(f, body), numbers[:MAX_INSTANCE_NUMBERS], functions[f])
+    aimed = [t for f in about
+             for t in aimed_values(variables, function_arguments(f, body), numbers[:MAX_INSTANCE_NUMBERS], functions[f])]
     # a numeral is read in the open scope (R in a real-number theorem): a nat or Z argument says its own
     scope = f"%{functions[about[0]]}" if functions[about[0]] in ("nat", "Z") else ""
-    return [f"pose proof ({name} {' '.join(_argument(n, scope) for n in args)}{side})."
-            for args in dict.fromkeys(tuples)]
+
+    def tactic(args: tuple[str, ...]) -> str:
+        return f"pose proof ({name} {' '.join(_argument(n, scope) for n in args)}{side})."
+
+    tuples = itertools.product(dict.fromkeys(tried), repeat=len(variables))
+    return [tactic(args) for args in dict.fromkeys([*tuples, *aimed])], {tactic(args) for args in aimed}
 
 
 def _argument(number: str, scope: str) -> str:
@@ -212,8 +215,13 @@ def _one_group(text: str) -> bool:
 
 
 def hint_tactics(state: str) -> list[str]:
+    return _hints(state)[0]
+
+
+def _hints(state: str) -> tuple[list[str], set[str]]:
+    """The hint tactics for `state`, and the aimed instances among them (which the generator ranks first)."""
     hyps, variables, conclusion = parse_context(state)
-    tactics = []
+    tactics, aimed = [], set()
     for name, typ in hyps:
         if "/\\" in typ:
             tactics.append(f"destruct {name}.")
@@ -231,7 +239,9 @@ def hint_tactics(state: str) -> list[str]:
     texts = [conclusion] + [typ for _, typ in hyps]
     functions, numbers = _functions_and_numbers(hyps, conclusion)
     for name, typ in hyps:
-        tactics += instances(name, typ, functions, numbers)
+        found, aimed_here = instances(name, typ, functions, numbers)
+        tactics += found
+        aimed |= aimed_here
     # `unfold Rabs in *` turns each `Rabs e` into a match on `Rcase_abs e`; destructing that gives lra both cases
     if any("Rabs" in text for text in texts):
         tactics.append("unfold Rabs in *.")
@@ -267,7 +277,7 @@ def hint_tactics(state: str) -> list[str]:
     tactics += GOAL_TACTICS + ("subst.",)
     if "R" not in variables.values():  # computing a real-number goal unfolds the reals' definitions: noise
         tactics.append("vm_compute.")
-    return list(dict.fromkeys(tactics))
+    return list(dict.fromkeys(tactics)), aimed
 
 
 def _functions_and_numbers(hyps: list[tuple[str, str]], conclusion: str) -> tuple[dict[str, str], list[str]]:
@@ -280,18 +290,11 @@ def _functions_and_numbers(hyps: list[tuple[str, str]], conclusion: str) -> tupl
     return functions, numbers
 
 
-def aimed_instances(state: str) -> list[str]:
-    """The instances of a functional equation aimed at a number (`aimed_values`): the generator ranks them first."""
-    hyps, _, conclusion = parse_context(state)
-    functions, numbers = _functions_and_numbers(hyps, conclusion)
-    return [t for name, typ in hyps for t in instances(name, typ, functions, numbers, aimed_only=True)]
-
-
 class HintGenerator:
     """`TacticGenerator` over `hint_tactics`; `n` is ignored (every template that applies is proposed)."""
 
     name = "rocq-hints"
 
     def generate(self, theorem: Theorem, state_text: str, n: int) -> list[Candidate]:
-        aimed = set(aimed_instances(state_text))
-        return [Candidate(t, AIMED_SCORE if t in aimed else SCORE) for t in hint_tactics(state_text)]
+        tactics, aimed = _hints(state_text)
+        return [Candidate(t, AIMED_SCORE if t in aimed else SCORE) for t in tactics]

@@ -65,7 +65,10 @@ def statement_shape(statement: str) -> str:
         end = _group(text, 0)
         inner, text = text[1:end - 1], text[end:].lstrip()
         names, _, typ = inner.partition(":")
-        (variables.extend(names.split()) if _VARIABLE_TYPE.match(typ.strip()) else hyps.append(typ))
+        if _VARIABLE_TYPE.match(typ.strip()):
+            variables += names.split()
+        else:
+            hyps.append(typ)
     text = text.lstrip(":").strip()
     while text.startswith("forall "):  # leading quantifiers over variables
         head, _, text = text[len("forall "):].partition(",")
