@@ -77,11 +77,14 @@ def function_arguments(function: str, text: str, names: bool = True) -> list[str
     return found
 
 
-def instances(name: str, typ: str, functions: dict[str, str], numbers: list[str]) -> tuple[list[str], set[str]]:
+def instances(name: str, typ: str, functions: dict[str, str], named: list[str], given: list[str] = (),
+              applied: tuple[str, ...] = ()) -> tuple[list[str], set[str]]:
     """`pose proof (h 1 2).` for an equation `h : forall x y, ...` about a function variable, at each tuple of the
-    numbers, then at the aimed values (`aimed_values`); side conditions (`x <> 0 -> ...`) are discharged with lra.
-    The equal-arguments sentence of the automation then matches `f (1 + 2)` with `f 3`. `functions` maps each
-    function variable to its domain type. Returns the instances, and which of them are aimed."""
+    numbers `named` (the goal's, then the hypotheses') and the smallest, then at the values aimed at the named
+    numbers (`aimed_values`, with `given` and `applied`); side conditions
+    (`x <> 0 -> ...`) are discharged with lra. The equal-arguments sentence of the automation then matches
+    `f (1 + 2)` with `f 3`. `functions` maps each function variable to its domain type. Returns the instances, and
+    which of them are aimed."""
     match = _BINDERS.match(typ)
     if not match:
         return [], set()
@@ -93,14 +96,15 @@ def instances(name: str, typ: str, functions: dict[str, str], numbers: list[str]
     if len(variables) > 2 or conditions > 2 or "=" not in body:
         return [], set()
     side = " ltac:(lra)" * conditions
+    numbers = list(dict.fromkeys([*named, "1", "2", "0"]))
     tried = numbers[:MAX_INSTANCE_NUMBERS]
     # where the equation relates f x to f (- x) or f (1 / x), the instance at the opposite number closes the loop
     if "(- " in body:
         tried += [n[1:] if n.startswith("-") else f"(-{n})" for n in numbers[:2] if n != "0"]
     if "(1 / " in body:
         tried += [f"(1 / {n})" for n in numbers[:2] if n not in ("0", "1")]
-    aimed = [t for f in about
-             for t in aimed_values(variables, function_arguments(f, body), numbers[:MAX_INSTANCE_NUMBERS], functions[f])]
+    aimed = [t for f in about for t in aimed_values(variables, function_arguments(f, body), named, functions[f],
+                                                      given, applied)]
     # a numeral is read in the open scope (R in a real-number theorem): a nat or Z argument says its own
     scope = f"%{functions[about[0]]}" if functions[about[0]] in ("nat", "Z") else ""
 
@@ -116,12 +120,17 @@ def _argument(number: str, scope: str) -> str:
     return f"{wrapped}{scope}" if scope and not number.startswith("(") else wrapped
 
 
-def aimed_values(variables: list[str], patterns: list[str], numbers: list[str], domain: str) -> list[tuple[str, ...]]:
+def aimed_values(variables: list[str], patterns: list[str], numbers: list[str], domain: str,
+                 given: list[str] = (), applied: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     """Values of an equation's variables that turn one of its function's arguments into a number of `numbers`:
-    `x + 3` at m - 3, `S (S n)` at m - 2, `x * 4` at m / 4; with two variables, `x + y` is aimed at m as m - a and a
-    for another number a (and `x * y` as m / a and a), each part smaller than m, so that a chain of instances walks
-    down from the goal's number to the ones the hypotheses give. At most MAX_AIMED_INSTANCES tuples."""
+    `x + 3` at m - 3, `S (S n)` at m - 2, `x * 4` at m / 4, `- x` at - m; with two variables, `x + y` is aimed at m
+    as m - a and a for a number a of `given` (those the hypotheses apply the function to; any number where none is),
+    and `x * y` as m / a and a, each part smaller than m, so that a chain of instances walks down from the goal's
+    number to the ones the hypotheses give. A tuple that makes an argument already in `applied` (those the
+    hypotheses apply the function to; two values either way round) was posed before: it is skipped, which keeps the
+    chain's next number among the first MAX_AIMED_INSTANCES tuples."""
     values = [Fraction(n) for n in numbers]
+    others = [Fraction(n) for n in given] or values
     aimed: list[tuple[Fraction, ...]] = []
     for pattern in patterns:
         if len(variables) == 1:
@@ -129,22 +138,35 @@ def aimed_values(variables: list[str], patterns: list[str], numbers: list[str], 
             successors = re.fullmatch(rf"((?:S \()*)S {v}\)*", pattern)
             if successors and pattern.count("(") == pattern.count(")"):
                 aimed += [(m - pattern.count("S "),) for m in values]
+            elif pattern == f"- {v}":  # an odd function's rule at the opposite of each number
+                aimed += [(-m,) for m in values]
             elif linear := re.fullmatch(rf"{v} ([+*-]) (\d+)|(\d+) ([+*]) {v}", pattern):
                 op, c = linear.group(1, 2) if linear.group(1) else linear.group(4, 3)
                 c = Fraction(c)
                 aimed += [({"+": n - c, "-": n + c, "*": n / c if c else None}[op],) for n in values]
         elif re.fullmatch(rf"{variables[0]} ([+*]) {variables[1]}", pattern):
             times = "*" in pattern
-            for m, a in itertools.product(values, repeat=2):
+            for m, a in itertools.product(values, others):
                 if a in (0, m) or (times and abs(a) == 1):
                     continue
                 rest = m / a if times else m - a
                 if 0 < abs(rest) < abs(m) and abs(a) < abs(m):
                     aimed += [(rest, a), (a, rest)]
     integral = domain in ("nat", "Z")
-    keep = [t for t in aimed if None not in t
+    keep = [t for t in aimed if None not in t and not _posed(t, variables, patterns, applied)
             and all(x.denominator == 1 or not integral for x in t) and all(x >= 0 or domain != "nat" for x in t)]
     return [tuple(_number(x) for x in t) for t in dict.fromkeys(keep)][:MAX_AIMED_INSTANCES]
+
+
+def _posed(values: tuple[Fraction, ...], variables: list[str], patterns: list[str], applied: tuple[str, ...]) -> bool:
+    """Whether an instance at `values` is already among the hypotheses: one of the rule's arguments, written with
+    these values (either way round for two), is an argument the function is applied to there."""
+    for order in {values, values[::-1]}:
+        at = dict(zip(variables, map(_number, order)))
+        if any(re.sub(r"[A-Za-z_][\w']*", lambda v: at.get(v.group(), v.group()), p) in applied
+               for p in patterns if p not in variables):  # `f x` at 3 is `f 3`: known, not posed
+            return True
+    return False
 
 
 def _number(value: Fraction) -> str:
@@ -237,9 +259,11 @@ def _hints(state: str) -> tuple[list[str], set[str]]:
             if is_equation:  # clears the denominators; their `<> 0` come first as goals lra closes
                 tactics.append(f"field_simplify_eq in {name}.")
     texts = [conclusion] + [typ for _, typ in hyps]
-    functions, numbers = _functions_and_numbers(hyps, conclusion)
+    functions, named, given = _functions_and_numbers(hyps, conclusion)
+    applied = tuple(a for _, typ in hyps if not typ.startswith("forall") for f in functions
+                    for a in function_arguments(f, typ))
     for name, typ in hyps:
-        found, aimed_here = instances(name, typ, functions, numbers)
+        found, aimed_here = instances(name, typ, functions, named, given, applied)
         tactics += found
         aimed |= aimed_here
     # `unfold Rabs in *` turns each `Rabs e` into a match on `Rcase_abs e`; destructing that gives lra both cases
@@ -280,14 +304,17 @@ def _hints(state: str) -> tuple[list[str], set[str]]:
     return list(dict.fromkeys(tactics)), aimed
 
 
-def _functions_and_numbers(hyps: list[tuple[str, str]], conclusion: str) -> tuple[dict[str, str], list[str]]:
-    """The function variables (name -> domain type), and the numbers they are applied to outside an equation for
-    every argument: the goal's first (`f 5`), then the hypotheses', then the smallest."""
+def _functions_and_numbers(hyps: list[tuple[str, str]], conclusion: str
+                           ) -> tuple[dict[str, str], list[str], list[str]]:
+    """The function variables (name -> domain type); the numbers they are applied to outside an equation for
+    every argument, the goal's first (`f 5`), then the hypotheses'; and the hypotheses' alone."""
     functions = {name: typ.split(" -> ")[0] for name, typ in hyps if re.fullmatch(r"[A-Za-z]+ -> [A-Za-z]+", typ)}
-    texts = [conclusion] + [typ for _, typ in hyps]
-    numbers = list(dict.fromkeys([a for text in texts if not text.startswith("forall") for f in functions
-                                  for a in function_arguments(f, text) if _NUMERAL.fullmatch(a)] + ["1", "2", "0"]))
-    return functions, numbers
+
+    def numerals(texts: list[str]) -> list[str]:
+        return [a for text in texts if not text.startswith("forall") for f in functions
+                for a in function_arguments(f, text) if _NUMERAL.fullmatch(a)]
+    given = list(dict.fromkeys(numerals([typ for _, typ in hyps])))
+    return functions, list(dict.fromkeys(numerals([conclusion]) + given)), given
 
 
 class HintGenerator:

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from coq_env.hints import HintGenerator, abs_arguments, hint_tactics, mod_terms, parse_context
+from coq_env.hints import AIMED_SCORE, HintGenerator, abs_arguments, hint_tactics, mod_terms, parse_context
 from prover.generators import AutomationOnly
 from prover.search import SearchConfig, Status, best_first_search
 from prover.types import Failed, Proved, Theorem
@@ -145,11 +145,23 @@ def test_instances_are_aimed_at_the_numbers_the_goal_and_hypotheses_apply_the_fu
     def instances(state):
         return [t for t in hint_tactics(state) if t.startswith("pose proof (h ")]
 
+    def aimed(state):  # the instances the generator ranks first
+        return {c.tactic for c in HintGenerator().generate(None, state, 0) if c.score == AIMED_SCORE}
+
     # f 5 from f 1 walks down: 5 = 4 + 1, and the next state's `f 4` is aimed at in turn (4 = 3 + 1, 2 + 2)
     additive = "  f : R -> R\n  h : forall x y : R, f (x + y) = f x + f y\n  h1 : f 1 = 3\n"
     assert "pose proof (h 4 1)." in instances(additive + BAR + "  f 5 = 15")
     after = instances(additive + "  H : f (4 + 1) = f 4 + f 1\n" + BAR + "  f 5 = 15")
     assert {"pose proof (h 3 1).", "pose proof (h 2 2)."} <= set(after)
+    # a part is a number the hypotheses give a value at, and an instance already posed is not aimed at again
+    chain = "  g : R -> R\n  h : forall x y : R, g (x + y) = g x + g y\n  h1 : g 3 = 2\n"
+    assert aimed(chain + BAR + "  g 12 = 8") == {"pose proof (h 9 3).", "pose proof (h 3 9)."}
+    assert aimed(chain + "  H : g (9 + 3) = g 9 + g 3\n" + BAR + "  g 12 = 8") == {
+        "pose proof (h 6 3).", "pose proof (h 3 6)."}
+    # an odd function of period 8 at 4: the period's rule at 4 - 8 and the odd one at - 4 (numbers no hypothesis
+    # or goal names, such as 1 and 2, are not aimed at)
+    odd = "  g : R -> R\n  H : forall y : R, g (- y) = - g y\n  H0 : forall y : R, g (y + 8) = g y\n"
+    assert aimed(odd + BAR + "  g 4 = 0") == {"pose proof (H (-4)).", "pose proof (H0 (-4))."}
     # a product is aimed at by a quotient, a fraction where it must be, with both side conditions discharged
     ratio = instances("  f : R -> R\n  h : forall x y : R, 0 < x -> 0 < y -> f (x * y) = f x / y\n"
                       "  h1 : f 10 = 3\n" + BAR + "  f 12 = 5 / 2")
