@@ -81,10 +81,9 @@ def instances(name: str, typ: str, functions: dict[str, str], named: list[str], 
               applied: tuple[str, ...] = ()) -> tuple[list[str], set[str]]:
     """`pose proof (h 1 2).` for an equation `h : forall x y, ...` about a function variable, at each tuple of the
     numbers `named` (the goal's, then the hypotheses') and the smallest, then at the values aimed at the named
-    numbers (`aimed_values`, with `given` and `applied`); side conditions
-    (`x <> 0 -> ...`) are discharged with lra. The equal-arguments sentence of the automation then matches
-    `f (1 + 2)` with `f 3`. `functions` maps each function variable to its domain type. Returns the instances, and
-    which of them are aimed."""
+    numbers (`aimed_values`, with `given` and `applied`); side conditions (`x <> 0 -> ...`) are discharged with
+    lra. The equal-arguments sentence of the automation then matches `f (1 + 2)` with `f 3`. `functions` maps each
+    function variable to its domain type. Returns the instances, and which of them are aimed."""
     match = _BINDERS.match(typ)
     if not match:
         return [], set()
