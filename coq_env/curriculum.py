@@ -617,6 +617,12 @@ def function_values_theorem(rng: random.Random, name: str) -> Theorem:
     return _theorem(name, statement(rng, name, variables, hyps, conclusion), header)
 
 
+def logarithm_like_rule(f: str, x: str, y: str) -> str:
+    """`f (x * y) = f x + f y` for positive x and y only: for every x and y, the instance at 0 gives
+    f 0 = f a + f 0, so f a = 0, and a theorem that also gives f a <> 0 would be vacuous."""
+    return f"forall {x} {y}, 0 < {x} -> 0 < {y} -> {f} ({x} * {y}) = {f} {x} + {f} {y}"
+
+
 def functional_equation_theorem(rng: random.Random, name: str) -> Theorem:
     """Functions given by an equation for every argument, a value asked: additive (`f (x + y) = f x + f y`),
     logarithm-like (`f (x * y) = f x + f y`), odd and periodic, and a substitution `x` to `1 / x`. Each is proved by
@@ -629,10 +635,10 @@ def functional_equation_theorem(rng: random.Random, name: str) -> Theorem:
         _require(c != 0)
         hyps = [f"forall {x} {y}, {f} ({x} + {y}) = {f} {x} + {f} {y}", f"{f} {a} = {number(c)}"]
         conclusion = f"{f} {k * a} = {number(k * c)}"
-    elif shape == 1:  # f a = c -> f (a ^ k) = k c; for positive arguments only, else f 0 = f a + f 0 forces f a = 0
+    elif shape == 1:  # f a = c -> f (a ^ k) = k c
         a, c, k = rng.randint(2, 5), rng.randint(-6, 6), rng.randint(2, 3)
         _require(c != 0)
-        hyps = [f"forall {x} {y}, 0 < {x} -> 0 < {y} -> {f} ({x} * {y}) = {f} {x} + {f} {y}", f"{f} {a} = {number(c)}"]
+        hyps = [logarithm_like_rule(f, x, y), f"{f} {a} = {number(c)}"]
         conclusion = f"{f} {a ** k} = {number(k * c)}"
     elif shape == 2:  # odd with period 2 k: f k = f (-k + 2 k) = f (-k) = - f k
         k = rng.randint(1, 4)
@@ -660,10 +666,10 @@ def instance_chain_theorem(rng: random.Random, name: str) -> Theorem:
         hyps = [f"forall {x} {y}, {f} ({x} + {y}) = {f} {x} + {f} {y}", f"{f} {a} = {number(c)}"]
         conclusion = f"{f} {k * a} = {number(k * c)}"
         variables = [(f, "R -> R")]
-    elif shape == 1:  # f a = c -> f (a ^ k) = k c, positive arguments only (as in functional_equation)
+    elif shape == 1:  # f a = c -> f (a ^ k) = k c
         a, c, k = rng.randint(2, 3), rng.randint(-6, 6), rng.randint(3, 4)
         _require(c != 0)
-        hyps = [f"forall {x} {y}, 0 < {x} -> 0 < {y} -> {f} ({x} * {y}) = {f} {x} + {f} {y}", f"{f} {a} = {number(c)}"]
+        hyps = [logarithm_like_rule(f, x, y), f"{f} {a} = {number(c)}"]
         conclusion = f"{f} {a ** k} = {number(k * c)}"
         variables = [(f, "R -> R")]
     elif shape == 2:  # s (n + 2) = p s (n + 1) + q s n, two values given, a third asked

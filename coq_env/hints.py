@@ -77,8 +77,8 @@ def function_arguments(function: str, text: str, names: bool = True) -> list[str
     return found
 
 
-def instances(name: str, typ: str, functions: dict[str, str], named: list[str], given: list[str] = (),
-              applied: tuple[str, ...] = ()) -> tuple[list[str], set[str]]:
+def instances(name: str, typ: str, functions: dict[str, str], named: list[str], given: list[str],
+              applied: tuple[str, ...]) -> tuple[list[str], set[str]]:
     """`pose proof (h 1 2).` for an equation `h : forall x y, ...` about a function variable, at each tuple of the
     numbers `named` (the goal's, then the hypotheses') and the smallest, then at the values aimed at the named
     numbers (`aimed_values`, with `given` and `applied`); side conditions (`x <> 0 -> ...`) are discharged with
@@ -120,7 +120,7 @@ def _argument(number: str, scope: str) -> str:
 
 
 def aimed_values(variables: list[str], patterns: list[str], numbers: list[str], domain: str,
-                 given: list[str] = (), applied: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+                 given: list[str], applied: tuple[str, ...]) -> list[tuple[str, ...]]:
     """Values of an equation's variables that turn one of its function's arguments into a number of `numbers`:
     `x + 3` at m - 3, `S (S n)` at m - 2, `x * 4` at m / 4, `- x` at - m; with two variables, `x + y` is aimed at m
     as m - a and a for a number a of `given` (those the hypotheses apply the function to; any number where none is),
@@ -258,9 +258,7 @@ def _hints(state: str) -> tuple[list[str], set[str]]:
             if is_equation:  # clears the denominators; their `<> 0` come first as goals lra closes
                 tactics.append(f"field_simplify_eq in {name}.")
     texts = [conclusion] + [typ for _, typ in hyps]
-    functions, named, given = _functions_and_numbers(hyps, conclusion)
-    applied = tuple(a for _, typ in hyps if not typ.startswith("forall") for f in functions
-                    for a in function_arguments(f, typ))
+    functions, named, given, applied = _functions_and_numbers(hyps, conclusion)
     for name, typ in hyps:
         found, aimed_here = instances(name, typ, functions, named, given, applied)
         tactics += found
@@ -304,16 +302,18 @@ def _hints(state: str) -> tuple[list[str], set[str]]:
 
 
 def _functions_and_numbers(hyps: list[tuple[str, str]], conclusion: str
-                           ) -> tuple[dict[str, str], list[str], list[str]]:
+                           ) -> tuple[dict[str, str], list[str], list[str], tuple[str, ...]]:
     """The function variables (name -> domain type); the numbers they are applied to outside an equation for
-    every argument, the goal's first (`f 5`), then the hypotheses'; and the hypotheses' alone."""
+    every argument, the goal's first (`f 5`), then the hypotheses'; the hypotheses' numbers alone; and every
+    argument the hypotheses apply them to (`f (9 + 3)` gives `9 + 3`), numbers or not."""
     functions = {name: typ.split(" -> ")[0] for name, typ in hyps if re.fullmatch(r"[A-Za-z]+ -> [A-Za-z]+", typ)}
 
-    def numerals(texts: list[str]) -> list[str]:
-        return [a for text in texts if not text.startswith("forall") for f in functions
-                for a in function_arguments(f, text) if _NUMERAL.fullmatch(a)]
-    given = list(dict.fromkeys(numerals([typ for _, typ in hyps])))
-    return functions, list(dict.fromkeys(numerals([conclusion]) + given)), given
+    def arguments(text: str) -> list[str]:
+        return [] if text.startswith("forall") else [a for f in functions for a in function_arguments(f, text)]
+    applied = tuple(a for _, typ in hyps for a in arguments(typ))
+    given = list(dict.fromkeys(a for a in applied if _NUMERAL.fullmatch(a)))
+    named = list(dict.fromkeys([a for a in arguments(conclusion) if _NUMERAL.fullmatch(a)] + given))
+    return functions, named, given, applied
 
 
 class HintGenerator:

@@ -34,13 +34,13 @@ def test_a_family_draws_the_same_whatever_other_families_are_drawn_with_it():
     assert len({t.name for f in FAMILIES for t in draw_family(f, 3, 9)}) == 3 * len(FAMILIES)
 
 
-
 @pytest.mark.parametrize("family", ["functional_equation", "instance_chain"])
 def test_a_logarithm_like_rule_holds_for_positive_arguments_only_so_the_statement_is_not_vacuous(family):
     # For every x and y, the instance at 0 gives f 0 = f a + f 0, so f a = 0 against the given f a = c <> 0.
     rules = [line for t in draw_family(family, 24, seed=3) for line in t.statement.splitlines()
              if re.search(r"\((\w) \* (\w)\)", line)]
     assert rules and all(re.search(r"forall (\w) (\w), 0 < \1 -> 0 < \2 -> ", line) for line in rules), rules
+
 
 @pytest.mark.rocq
 def test_two_of_each_family_compile_as_holes_and_the_folder_is_a_family_a_folder_with_a_manifest(tmp_path):
