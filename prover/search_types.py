@@ -12,6 +12,12 @@ MODEL, AUTOMATION, HAMMER, PREMISE = "model", "automation", "hammer", "premise" 
 HAMMER_MIN_SECONDS = 2.0  # a hammer call with less time left cannot finish its first ATP run
 
 
+# SearchConfig.premises where the holes are a user's files (`prover prove PATHS`, the editor's hole at the cursor):
+# their lemmas are library lemmas, which the lemmas in scope prove (issue 14's stdlib holes: 5/15 with, 3/15
+# without); a benchmark's competition problems rarely need one, so there it stays 0.
+USER_FILE_PREMISES = 8
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     """The search's limits. A theorem's wall time is at most about budget_seconds + tactic_timeout +

@@ -48,7 +48,7 @@ from prover.generators import Candidate
 from prover.hole_at_cursor import HoleProver, HoleRequestError, read_hole_request
 from prover.plugins import DEFAULT_BACKEND, available_backends, cached_plugin
 from prover.prefixing import MAX_N, PrefixingGenerator, encode_state
-from prover.search import SearchConfig
+from prover.search_types import USER_FILE_PREMISES, SearchConfig
 from prover.serve_requests import RequestError, read_body, refusal, string_field, valid_text
 from prover.syntax import DeadlinePassed, EditorSyntax, EditorTextError
 from prover.types import Theorem
@@ -99,7 +99,7 @@ class SuggestionServer:
         self.file_roots = tuple(Path(root).resolve() for root in config.files_under or (".",))
         self.hole_prover = HoleProver(self.service, SearchConfig(
             num_candidates=config.num_candidates, tactic_timeout=config.tactic_timeout, hammer=config.hammer,
-            hammer_timeout=config.hammer_timeout))
+            hammer_timeout=config.hammer_timeout, premises=USER_FILE_PREMISES))
         self.app = self._build_app()
 
     def close(self) -> None:

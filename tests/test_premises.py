@@ -1,7 +1,8 @@
 """Premise retrieval for Rocq: the Search queries a goal asks (an induction step's successors too), reading Coq's
 answers, ranking them by the model's made-up names, and replacing a made-up name by the nearest real ones; live, the
 lemmas Coq finds at a state and the search proving with them (or with a repaired name) where the automation cannot,
-through `prover prove FILE --premises N`."""
+through `prover prove FILE` (on by default for files)."""
+import json
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ from coq_env.premises import (Lemma, generalized, name_query, parse_answers, que
 from prover.batch import latest_rows, read_rows
 from prover.generators import AutomationOnly
 from prover.search import SearchConfig, Status, best_first_search
+from prover.search_types import USER_FILE_PREMISES
 from prover.testing import ReplayGenerator
 from prover.types import Theorem
 
@@ -181,13 +183,22 @@ def test_a_tactic_refused_for_a_made_up_lemma_name_is_offered_again_with_the_rea
 
 
 @pytest.mark.rocq
-def test_prove_on_a_file_with_premises_fills_the_hole_and_its_row_counts_the_retrieved_steps(tmp_path):
+def test_prove_on_a_file_retrieves_premises_by_default_and_its_row_counts_the_retrieved_steps(tmp_path):
     (tmp_path / "Opaque.v").write_text(f"{HEADER}\n\n{NEEDS_BOTH.statement}\nProof.\nAdmitted.\n")
-    out = tmp_path / "run"
     quick = ["--model", "none", "--budget-seconds", "20", "--tactic-timeout", "2", "--no-hammer", "--no-progress"]
-    done = subprocess.run([sys.executable, "-m", "prover.cli", "prove", "Opaque.v", *quick, "--premises", "8",
-                           "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+
+    def prove(out, *more):
+        return subprocess.run([sys.executable, "-m", "prover.cli", "prove", "Opaque.v", *quick, *more, "--out", out],
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path)
+
+    done = prove("run")  # a user's file: retrieval is on without --premises
     assert done.returncode == 0, done.stderr
-    [row] = latest_rows(read_rows(out / "results.jsonl"))
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["premises"] == USER_FILE_PREMISES
+    [row] = latest_rows(read_rows(tmp_path / "run" / "results.jsonl"))
     assert row["status"] == "proved" and row["premise_steps"] == 2
     assert row["proof"][-2:] == ["rewrite h_comm.", "apply h_le."]
+    # --premises 0 turns it off, and then the automation alone cannot prove it.
+    done = prove("off", "--premises", "0")
+    assert done.returncode == 0, done.stderr
+    [row] = latest_rows(read_rows(tmp_path / "off" / "results.jsonl"))
+    assert row["status"] != "proved"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -12,8 +13,10 @@ from prover.command import UserError
 from prover.commands.common import (OutPath, benchmark_theorems, check_model_spec, plugin_named, sample_names,
                                     select_theorems, tactic_generator, theorem_names)
 from prover.commands.report import write_run_report
-from prover.commands.options import model_option, model_options, progress_option, search_options, selection_options
+from prover.commands.options import (SEARCH_OPTIONS, model_option, model_options, progress_option, search_options,
+                                     selection_options)
 from prover.plugins import UserFilesError, available_backends, cached_plugin
+from prover.search_types import USER_FILE_PREMISES
 from prover.types import BackendUnavailable
 
 
@@ -26,7 +29,9 @@ from prover.types import BackendUnavailable
               "hf:PATH_OR_ID | vllm:PATH_OR_ID | openai:URL (a bare PATH means hf:PATH)")
 @model_options("served_name", "temperature", "max_tokens", "prompt", "scoring", "dtype", "tensor_parallel_size", "engine", "threads")
 @search_options("budget_seconds", "max_expansions", "tactic_timeout", "num_candidates", "widenings", "premises",
-                "automation", "automation_score", "hammer", "hammer_timeout", "hammer_share")
+                "automation", "automation_score", "hammer", "hammer_timeout", "hammer_share",
+                premises=dict(default=None, help=SEARCH_OPTIONS["premises"]["help"]
+                              + f"  [default: {USER_FILE_PREMISES} for files, 0 for a benchmark]"))
 @click.option("--out", type=OutPath(file_okay=False, path_type=Path), required=True,
               help="run folder (rerun to resume; theorems whose row is `error` are tried again)")
 @progress_option()
@@ -65,6 +70,8 @@ def prove(paths, backend, benchmark, split, limit, names, sample, model, model_s
     """Batch-prove a benchmark split, or the holes (proofs left unfinished: Admitted, sorry) of the files or
     folders PATHS; rows go to OUT/results.jsonl, proofs to OUT/proofs/, search graphs to OUT/trees/."""
     plugin = plugin_named(backend)
+    if search_config.premises is None:
+        search_config = replace(search_config, premises=USER_FILE_PREMISES if paths else 0)
     if ray_address and not workers:
         raise UserError("--ray-address goes with --workers N")
     load_paths = [("-R", *binding) for binding in recursive_paths] + [("-Q", *binding) for binding in qualified_paths]
