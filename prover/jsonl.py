@@ -89,8 +89,10 @@ def append_row(path: str | os.PathLike, row: dict) -> None:
 @contextmanager
 def atomic_file(path: str | os.PathLike, mode: Literal["w", "wb"] = "w", encoding: str = "utf-8") -> Iterator[IO]:
     """A file to write `path` through: a temp file in the same folder, synced and renamed over `path` when the
-    block ends; removed instead if the block raises, leaving `path` as it was."""
+    block ends; removed instead if the block raises, leaving `path` as it was. A missing folder above `path` is
+    made first (`--out runs/synth/mod.jsonl` in a fresh checkout), as `extract` and `prove` make theirs."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     # Per process and thread: two writers of one path never share a temp file.
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_native_id()}.tmp")
     try:

@@ -43,3 +43,9 @@ def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temp_file(tmp_pat
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out.json"]
     write_atomic(path, b"new")
     assert path.read_bytes() == b"new"
+
+
+def test_an_atomic_write_makes_the_missing_folders_above_its_file(tmp_path):
+    path = tmp_path / "runs" / "synth" / "mod.jsonl"
+    write_atomic(path, "rows")
+    assert path.read_text() == "rows" and [p.name for p in path.parent.iterdir()] == ["mod.jsonl"]
