@@ -142,6 +142,8 @@ def prove_one(theorem: Theorem, backend: Backend, generator: TacticGenerator, co
         env_seconds=round(result.env_seconds, 3),
         verify_seconds=round(result.verify_seconds, 3),
     )
+    if result.refused:
+        row["refused_proofs"] = result.refused  # found in the search, refused by the check; the search went on
     if result.widenings:
         row["widenings"] = result.widenings
     if premise_steps := sum(edge.premise and edge.on_proof for edge in result.tree.edges):

@@ -18,7 +18,7 @@ __all__ = ["HAMMER_MIN_SECONDS", "SearchConfig", "SearchResult", "Status", "best
 
 def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGenerator,
                       config: SearchConfig = SearchConfig(), verify: bool = True) -> SearchResult:
-    """Search for a proof of `theorem`; stop at the first one and check it from scratch. Raises StatementError (from
+    """Search for a proof of `theorem`; stop at the first one the fresh-process check accepts. Raises StatementError (from
     `backend.open`) if the statement itself is not accepted."""
     start = time.monotonic()
     deadline = start + config.budget_seconds
@@ -44,6 +44,25 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
         return min(config.hammer_timeout, deadline - time.monotonic(),
                    config.hammer_share * config.budget_seconds - result.hammer_seconds)
 
+    def accepted(tactics: tuple[str, ...], edge: Edge) -> bool:
+        """Whether the fresh-process check accepts a proof the search found (always, without `verify`). A refused one
+        becomes a failed edge and the search goes on: a step may work in the search's session and not in the
+        theorem's own context (`auto with sets` where the file never loads that hint database), and another proof
+        may check. The first refused proof is reported if none is accepted."""
+        if not verify:
+            return True
+        t0 = time.monotonic()
+        verdict = verify_within(backend, theorem, tactics, config.verify_timeout)
+        result.verify_seconds += time.monotonic() - t0
+        if verdict.accepted:
+            result.verdict = verdict
+            return True
+        result.refused += 1
+        if result.refused == 1:
+            result.verdict, result.tactics = verdict, tactics
+        edge.outcome, edge.error = Outcome.FAILED, f"the check refused the proof this closed: {verdict.reason}"
+        return False
+
     def run(node: Node, cand: Candidate, kind: str) -> tuple[str, ...] | None:
         """Run one candidate (`kind`: model, automation or hammer) on `node`, recording it as an edge; the full tactic
         path if it closed the proof."""
@@ -61,6 +80,9 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
         if isinstance(outcome, (Advanced, Proved)) and outcome.step:
             edge.step = outcome.step
         if isinstance(outcome, Proved):
+            if not accepted(outcome.tactics, edge):
+                tree.add_edge(edge)
+                return None
             edge.outcome = Outcome.PROVED
             tree.mark_proof(tree.add_edge(edge))
             return outcome.tactics
@@ -186,18 +208,13 @@ def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGener
     result.widenings = widened
     if proof is None and hammers:
         proof = hammer_the_rest()
-    if proof is None:
-        if result.status is Status.OPEN:
-            result.status = Status.TIMEOUT if time.monotonic() >= deadline else Status.FAILED
-    else:
-        result.tactics = proof
+    if proof is not None:
+        result.tactics, result.status = proof, Status.PROVED
         result.proof = Proof(proof, backend.render_proof(theorem, proof))
-        if verify:
-            t0 = time.monotonic()
-            result.verdict = verify_within(backend, theorem, proof, config.verify_timeout)
-            result.verify_seconds = time.monotonic() - t0
-            result.status = Status.PROVED if result.verdict.accepted else Status.REJECTED
-        else:
-            result.status = Status.PROVED
+    elif result.refused:  # found, but every proof found was refused: never reported as proved
+        result.status = Status.REJECTED
+        result.proof = Proof(result.tactics, backend.render_proof(theorem, result.tactics))
+    elif result.status is Status.OPEN:
+        result.status = Status.TIMEOUT if time.monotonic() >= deadline else Status.FAILED
     result.seconds = time.monotonic() - start
     return result

@@ -69,6 +69,7 @@ class SearchResult:
     env_seconds: float = 0.0
     hammer_seconds: float = 0.0  # the part of env_seconds the hammer took
     verify_seconds: float = 0.0
+    refused: int = 0  # proofs found that the check refused (the search went on after each)
     tree: SearchTree = field(default_factory=SearchTree, repr=False)
 
 

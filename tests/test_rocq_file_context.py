@@ -162,6 +162,27 @@ def test_a_proof_is_checked_with_the_imports_its_tactics_need(tmp_path):
     assert verdict.accepted, verdict
 
 
+def test_a_proof_the_file_cannot_check_is_refused_and_the_search_goes_on_to_one_it_can(tmp_path):
+    # The search's coqtop loads the automation libraries, which bring the `sets` hint database; this file imports
+    # nothing, so its check refuses `auto with sets.` (a default-model proof of a stdlib hole did this), and the
+    # search then takes the next candidate instead of giving up on the hole.
+    from coq_env.user_files import open_user_files
+    from prover.prove_files import InContextBackend
+    from prover.search import SearchConfig, Status, best_first_search
+    from prover.testing import ReplayGenerator
+
+    path = tmp_path / "Keep.v"
+    path.write_text("Lemma keep (P : Prop) (p : P) : P.\nAdmitted.\n")
+    files = open_user_files([path])
+    [hole] = files.holes
+    with InContextBackend(files.make_backend(), files) as backend:
+        result = best_first_search(hole.theorem, backend, ReplayGenerator(["auto with sets.", "exact p."]),
+                                   SearchConfig(automation=False, premises=0))
+    assert result.status is Status.PROVED and result.tactics == ("exact p.",) and result.refused == 1
+    refused = next(e for e in result.tree.edges if e.tactic == "auto with sets.")
+    assert "No such Hint database: sets" in refused.error and not refused.on_proof
+
+
 FUNCTOR = """Module Type S.
   Parameter t : Type.
   Parameter x : t.

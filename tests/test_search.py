@@ -294,6 +294,18 @@ def test_a_proof_the_checker_refuses_is_reported_rejected_never_proved():
     assert attempt.script is None  # no proof file for a refused proof
 
 
+def test_after_a_refused_proof_the_search_goes_on_to_one_the_check_accepts():
+    # `cheat` closes the goal first (scored best), is refused, and `dec` then closes 1 = 0 for real.
+    result = best_first_search(toy_theorem(1), ToyBackend(), ReplayGenerator(["cheat", "dec"]), MANUAL)
+    assert result.status is Status.PROVED and result.tactics == ("dec",) and result.verdict.accepted
+    assert result.refused == 1
+    cheat = next(e for e in result.tree.edges if e.tactic == "cheat")
+    assert cheat.outcome is Outcome.FAILED and not cheat.on_proof and "check refused" in cheat.error
+    assert [e.tactic for e in result.tree.proof_edges()] == ["dec"]
+    row = prove_one(toy_theorem(1), ToyBackend(), ReplayGenerator(["cheat", "dec"]), MANUAL).row
+    assert row["status"] == "proved" and row["refused_proofs"] == 1 and "reason" not in row
+
+
 # ---- the tree: proof path, status, JSON ---------------------------------------------------------------------------
 
 
