@@ -148,13 +148,21 @@ def _visible_library_object(locate_output: str) -> str | None:
 
 
 def parse_assumptions(output: str) -> tuple[list[str], list[str]]:
-    """Axiom names, and lines that report unsafe checking (unguarded fixpoints, collapsed universes...)."""
+    """Axiom names, and lines that report unsafe checking (unguarded fixpoints, collapsed universes...). The
+    variables of a section still open (asked inside it, as in a functor) are left out: closing the section makes
+    them the lemma's own hypotheses, as the file states it, not assumptions of the proof."""
     entries, unsafe = [], []
+    heading = ""
     for line in output.splitlines():
         if line.strip() == "Closed under the global context":
             continue  # Coq's whole answer when there is nothing; never a substring test: an axiom's type can say it
-        if not line or line[0].isspace() or re.fullmatch(r"[A-Z][\w ]*:", line) or line.startswith("Fetching opaque"):
-            continue  # continuation of a type, or a section title like "Axioms:"
+        if re.fullmatch(r"[A-Z][\w ]*:", line):
+            heading = line  # a section title like "Axioms:"
+            continue
+        # A continuation of a type (indented, or `: T` under a name printed alone), or a section's variable
+        if not line or line[0].isspace() or line.startswith(":") or line.startswith("Fetching opaque") \
+                or heading == "Section Variables:":
+            continue
         if re.search(r"\b(unsafe|assumed|type.in.type)\b", line):
             unsafe.append(line.strip())
         else:  # "name : type", or "name" alone when the type wraps onto the next lines

@@ -213,3 +213,28 @@ def test_a_hole_in_a_functor_has_its_assumptions_read_inside_it_with_its_paramet
     path.write_text(FUNCTOR)
     verdict = check_in_context(path, hole_of(path, "F.eq_x"), tactics, project_for(path), timeout=120)
     assert (verdict.accepted, verdict.reason) == (accepted, reason), verdict
+
+
+SECTION_IN_FUNCTOR = """Module Type S.
+  Parameter t : Type.
+End S.
+Module F (Import X : S).
+  Section Fixed.
+  Variable init : t.
+  Hypothesis initial : forall a : t, a = init.
+  Lemma two_equal (a b : t) : a = b.
+  Proof.
+  Admitted.
+  End Fixed.
+End F.
+"""
+
+
+def test_a_proof_in_a_section_of_a_functor_may_use_the_sections_variables(tmp_path):
+    # Asked inside the functor, Print Assumptions lists the section's variables (a name alone on its line, its type
+    # on the next after a colon): they become the lemma's hypotheses when the section closes, so they are no axioms.
+    path = tmp_path / "SectionFunctor.v"
+    path.write_text(SECTION_IN_FUNCTOR)
+    tactics = ("rewrite (initial a), (initial b).", "reflexivity.")
+    verdict = check_in_context(path, hole_of(path, "F.two_equal"), tactics, project_for(path), timeout=120)
+    assert verdict.accepted and verdict.reason == "", verdict
