@@ -18,8 +18,8 @@ __all__ = ["HAMMER_MIN_SECONDS", "SearchConfig", "SearchResult", "Status", "best
 
 def best_first_search(theorem: Theorem, backend: Backend, generator: TacticGenerator,
                       config: SearchConfig = SearchConfig(), verify: bool = True) -> SearchResult:
-    """Search for a proof of `theorem`; stop at the first one the fresh-process check accepts. Raises StatementError (from
-    `backend.open`) if the statement itself is not accepted."""
+    """Search for a proof of `theorem`; stop at the first one the fresh-process check accepts. Raises StatementError
+    (from `backend.open`) if the statement itself is not accepted."""
     start = time.monotonic()
     deadline = start + config.budget_seconds
     result = SearchResult(theorem.name, Status.OPEN)
