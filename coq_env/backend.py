@@ -44,6 +44,9 @@ def default_automation() -> list[str]:
 
 # Replays longer than this run under `Set Silent` (the toggle costs about a short tactic).
 SILENT_REPLAY_MIN = 1
+# The most lemmas read from the modules a header `Include`s (a Print Module of the Numbers hierarchy lists a few
+# hundred; each costs one Check).
+INCLUDED_LEMMAS_MAX = 2000
 # Fresh processes `open` starts after one dies while the theorem's header loads.
 OPEN_RETRIES = 2
 
@@ -145,6 +148,9 @@ class RocqBackend(BackendBase):
         # Search answers since open(), by query: a query names no local (they are holes), so its answer is the same
         # at every state of the theorem, and states that share a conclusion (most of a search's) ask coqtop once.
         self._searched: dict[str, list[premises.Lemma]] = {}
+        # The lemmas the header's `Include`s brought into the open module, which Search does not list before Coq 8.20
+        # (coq_env.premises): read once per theorem, when its first Search is asked; None until then.
+        self._included: list[premises.Lemma] | None = None
         # Tactics since open() that coqtop refused for naming a lemma it does not know, with that name: premise
         # retrieval offers them again with the nearest real names.
         self._unknown_names: dict[str, str] = {}
@@ -156,6 +162,7 @@ class RocqBackend(BackendBase):
     def open(self, theorem: Theorem) -> ProofState:
         self._theorem = theorem
         self._paths, self._searched, self._unknown_names, self._slow_closers = TacticPaths(), {}, {}, set()
+        self._included = None
         for attempt in range(1 + OPEN_RETRIES):
             try:
                 goals = self._start_theorem()
@@ -254,12 +261,42 @@ class RocqBackend(BackendBase):
                     failure = reply.error
                 answers = [] if failure else premises.parse_answers(reply.output)
                 self._searched[query] = [lemma for lemma in answers if offered(lemma)]
+            if self._included is None:
+                self._included = []  # asked once, even where reading them fails
+                self._included = self._read_included(timeout)
+            for query in queries:
+                known = {lemma.name for lemma in self._searched[query]}
+                self._searched[query] += [lemma for lemma in premises.included_answers(query, self._included)
+                                          if lemma.name not in known and offered(lemma)]
             # coqtop holds the path plus the queries, which the path must not keep: back to where they ran.
             self._back_to_held()
         except (CoqtopDied, CoqtopTimeout):
             self._drop_process()
             return False
         return True
+
+    def _read_included(self, timeout: float) -> list[premises.Lemma]:
+        """The lemmas of the modules the header `Include`s, with their types as printed where the proof is (so in
+        the notations the goal is printed in): `Print Module` names them, one `Check` each types them; the
+        Checks are written at once and their answers read in order. A name that does not resolve here (its
+        module was closed since) is left out."""
+        names: list[str] = []
+        for module in premises.included_modules(self._theorem.header):
+            for command in (f"Print Module {module}.", f"Print Module Type {module}."):
+                reply = self._send(command, timeout)
+                if not reply.error:
+                    names += premises.module_field_names(reply.output)
+                    break
+        names = list(dict.fromkeys(names))[:INCLUDED_LEMMAS_MAX]
+        if not names:
+            return []
+        self._coq.write(*(f"Check {name}." for name in names))
+        lemmas = []
+        for name in names:
+            reply = self._coq.read(timeout)
+            if not reply.error and (lemma_type := premises.checked_type(reply.output)):
+                lemmas.append(premises.Lemma(name, lemma_type))
+        return lemmas
 
     def state_key(self, state: ProofState) -> str:
         return state_key(state.goals)

@@ -56,16 +56,23 @@ def top_relation_sides(pattern: str) -> list[str]:
     """The two sides of the loosest relation at the top of `pattern` (outside every bracket): an `<->` before any
     other, else the first. [] where there is none, or where a binder, an implication or a connective is at the
     top (the relations are then inside the facts it joins)."""
+    top = top_relation(pattern)
+    return list(top[1:]) if top else []
+
+
+def top_relation(pattern: str) -> tuple[str, str, str] | None:
+    """(relation, left side, right side) of the loosest relation at the top of `pattern`, as top_relation_sides
+    finds it; None where there is none."""
     if re.match(r"(?:forall|exists|fun|let)\b", pattern):
-        return []
+        return None
     depth = i = 0
     found: list[tuple[int, str]] = []  # (position, relation) outside brackets
     while i < len(pattern):
         if depth == 0 and pattern.startswith(("\\/", "/\\"), i):
-            return []
+            return None
         if pattern.startswith(("->", "=>", "<-"), i) and not pattern.startswith("<->", i):
             if depth == 0 and pattern.startswith("->", i):
-                return []
+                return None
             i += 2  # an arrow, not a relation
             continue
         char = pattern[i]
@@ -77,9 +84,9 @@ def top_relation_sides(pattern: str) -> list[str]:
             continue
         i += 1
     if not found:
-        return []
+        return None
     at, relation = next(((i, r) for i, r in found if r == "<->"), found[0])
-    return [pattern[:at].strip(), pattern[at + len(relation):].strip()]
+    return relation, pattern[:at].strip(), pattern[at + len(relation):].strip()
 
 
 def _is_name(token: str) -> bool:
@@ -237,3 +244,110 @@ def repaired(tactic: str, name: str, lemmas: Sequence[Lemma], limit: int) -> lis
     pattern = re.compile(rf"(?<![\w'.]){re.escape(name)}(?![\w'])")
     names = list(dict.fromkeys(lemma.name for lemma in sorted(lemmas, key=nearness) if lemma.name != name))
     return [pattern.sub(lambda _: real, tactic) for real in names[:limit]]
+
+
+# -- lemmas an `Include` brought into the open module ----------------------------------------------------------------
+# Coq before 8.20 has Search skip them (rocq-prover/rocq#18657): inside `Module M (N : S). Include P N.` the lemmas
+# of P are in scope and usable, but no Search lists them, so the queries above are matched against them here.
+_INCLUDE = re.compile(r"(?m)^\s*Include\s+(?:Type\s+)?([^.]+?)\s*\.(?:\s|$)")
+_MODULE_FIELD = re.compile(r"^\s*(?:Parameter|Definition|Theorem|Lemma|Axiom)\s+([A-Za-z_][\w']*)\s*:", re.M)
+_QUERY_PATTERN = re.compile(r"^Search(Pattern|Rewrite) \((.*)\)\.$", re.S)
+_NAME_QUERY_WORDS = re.compile(r'"([^"]+)"')
+_MATCH_TOKEN = re.compile(r"<->|->|<=|>=|==|<>|/\\|\\/|[\w'.%]+|\S")
+# What a hole never spans at its own bracket depth: a relation, an implication, a connective or a binder's comma.
+_HOLE_STOPS = {"=", "==", "<", "<=", ">", ">=", "<>", "<->", "->", "/\\", "\\/", ",", "=>", ":"}
+REWRITE_RELATIONS = ("=", "==", "<->")  # what `rewrite` rewrites with (`==`: a setoid equality, as in Numbers)
+
+
+def included_modules(header: str) -> list[str]:
+    """The modules and functors the header's `Include` sentences name, first use first: `Include A N <+ B N.`
+    names A and B."""
+    names = [part.split()[0] for body in _INCLUDE.findall(header) for part in body.split("<+") if part.split()]
+    return list(dict.fromkeys(name for name in names if re.fullmatch(r"[A-Za-z_][\w'.]*", name)))
+
+
+def module_field_names(printed: str) -> list[str]:
+    """The names of the lemmas and definitions a `Print Module` shows (its `Parameter`s and `Definition`s)."""
+    return list(dict.fromkeys(_MODULE_FIELD.findall(printed)))
+
+
+def checked_type(printed: str) -> str | None:
+    """The type a `Check name.` printed (`name` then `: type` on the next lines), on one line."""
+    match = re.match(r"\s*\S+\s*:\s*(.*)", printed, re.S)
+    return " ".join(match.group(1).split()) if match else None
+
+
+def conclusion(lemma_type: str) -> str:
+    """A lemma type's conclusion: what is left past its leading binders and its hypotheses (top-level `->`)."""
+    body = " ".join(lemma_type.split())
+    while True:
+        binders = re.match(r"^forall\s(?:[^,()]|\([^()]*\))*,", body)
+        if binders:
+            body = body[binders.end():].strip()
+            continue
+        depth, last = 0, -1
+        for i, char in enumerate(body):
+            depth += (char in "([{") - (char in ")]}")
+            if depth == 0 and body.startswith("->", i) and not body.startswith("<->", i - 1):
+                last = i
+        if last < 0:
+            return body
+        body = body[last + 2:].strip()
+
+
+def _tokens(text: str) -> list[str]:
+    return _MATCH_TOKEN.findall(text)
+
+
+def pattern_matches(pattern: str, term: str) -> bool:
+    """Whether `term` is `pattern` with each hole `_` filled by a bracket-balanced run of the term's tokens that
+    holds no relation, arrow or connective of its own: Search's matching, on printed text, where both come from
+    the same printer at the same place."""
+    want, have = _tokens(pattern), _tokens(term)
+    memo: dict[tuple[int, int], bool] = {}
+
+    def match(i: int, j: int) -> bool:
+        if (i, j) in memo:
+            return memo[i, j]
+        if i == len(want):
+            result = j == len(have)
+        elif want[i] != "_":
+            result = j < len(have) and want[i] == have[j] and match(i + 1, j + 1)
+        else:
+            result, depth = False, 0
+            for k in range(j, len(have)):
+                token = have[k]
+                depth += (token in "([{") - (token in ")]}")
+                if depth < 0 or (depth == 0 and token in _HOLE_STOPS):
+                    break
+                if depth == 0 and match(i + 1, k + 1):
+                    result = True
+                    break
+        memo[i, j] = result
+        return result
+
+    return match(0, 0)
+
+
+def included_answers(query: str, lemmas: Sequence[Lemma]) -> list[Lemma]:
+    """The lemmas among `lemmas` that `query` (one of `queries`' or `name_query`'s sentences) would have found, had
+    Search seen them: a SearchPattern's conclusion, a SearchRewrite's side of an equation (`=`, `==`) or an `<->`,
+    a name query's words."""
+    words = _NAME_QUERY_WORDS.findall(query) if query.startswith("Search \"") else []
+    if words:
+        return [lemma for lemma in lemmas if all(word in lemma.name for word in words)]
+    asked = _QUERY_PATTERN.match(query)
+    if not asked:
+        return []
+    kind, pattern = asked.groups()
+    found = []
+    for lemma in lemmas:
+        goal = conclusion(lemma.type)
+        if kind == "Pattern":
+            hit = pattern_matches(pattern, goal)
+        else:
+            top = top_relation(goal)
+            hit = bool(top) and top[0] in REWRITE_RELATIONS and any(pattern_matches(pattern, s) for s in top[1:])
+        if hit:
+            found.append(lemma)
+    return found
