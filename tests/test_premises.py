@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from coq_env.backend import focused_goal
-from coq_env.premises import (Lemma, generalized, name_query, parse_answers, queries, ranked, repaired,
-                              successor_subterms, top_relation_sides)
+from coq_env.premises import (Lemma, checked_type, conclusion, generalized, included_answers, included_modules,
+                              module_field_names, name_query, parse_answers, pattern_matches, queries, ranked,
+                              repaired, successor_subterms, top_relation_sides)
 from prover.batch import latest_rows, read_rows
 from prover.generators import AutomationOnly
 from prover.search import SearchConfig, Status, best_first_search
@@ -33,6 +34,19 @@ BIG_ENOUGH = Theorem("big_enough", "Theorem big_enough : forall x y : nat, x * y
                                     "Proof. intros; unfold h; lia. Qed.\nGlobal Opaque h."),
                      "rocq")
 NEEDS_BOTH = Theorem("needs_both", "Theorem needs_both : forall x y : nat, y <= h x y.", HEADER, "rocq")
+# The same lemmas, brought into a module by an `Include`: Coq 8.16's Search lists none of them (rocq#18657).
+INCLUDED_HEADER = """Require Import Lia.
+Module Type HLemmas.
+Definition h (a b : nat) := a + b + a * b.
+Lemma h_comm : forall a b, h a b = h b a.
+Proof. intros; unfold h; lia. Qed.
+Lemma h_le : forall a b, a <= h a b.
+Proof. intros; unfold h; lia. Qed.
+End HLemmas.
+Module HProps.
+Include HLemmas.
+Global Opaque h."""
+NEEDS_BOTH_INCLUDED = Theorem("needs_both", NEEDS_BOTH.statement, INCLUDED_HEADER, "rocq")
 NO_PREMISES = SearchConfig(budget_seconds=30, tactic_timeout=2, hammer=False)
 WITH_PREMISES = SearchConfig(budget_seconds=30, tactic_timeout=2, hammer=False, premises=8)
 
@@ -114,6 +128,41 @@ def test_ranking_puts_fewer_hypotheses_first_then_the_models_words_and_alternate
     assert ranked(found, [], 2) == ["apply le_plus_r.", "rewrite add_comm."]
 
 
+def test_the_modules_a_header_includes_and_the_lemmas_coq_prints_for_them():
+    header = "Module M (Import N : S).\nInclude NOrderProp N.\n  Include NZBaseProp NZ <+ NZOrderProp NZ.\nInclude Type T."
+    assert included_modules(header) == ["NOrderProp", "NZBaseProp", "NZOrderProp", "T"]
+    assert included_modules("Require Import Arith.\n(* Include Nothing *)") == []
+    printed = ("Module Type\n HLemmas =\n Sig\n   Definition h : nat -> nat -> nat.\n"
+               "   Parameter h_comm : forall a b : nat, h a b = h b a.\n   Parameter h_le :\n     forall a b, a <= h a b.\n End")
+    assert module_field_names(printed) == ["h", "h_comm", "h_le"]
+    assert checked_type("h_comm\n     : forall a b : nat,\n       h a b = h b a\n") == "forall a b : nat, h a b = h b a"
+    assert conclusion("forall n m : t, n < m -> forall p, (p < n -> False) -> p <= n + m") == "p <= n + m"
+    assert conclusion("forall n m : t, n < m <-> S n <= m") == "n < m <-> S n <= m"
+
+
+def test_a_hole_matches_a_balanced_run_of_the_term_without_a_relation_of_its_own():
+    assert pattern_matches("_ <= _ + _", "n <= n + m")
+    assert pattern_matches("_ + _", "S n + (m * 2)")
+    assert not pattern_matches("_ + _", "n + m == m + n")  # a hole never spans the relation
+    assert not pattern_matches("_ <= _ + _", "n <= n * m")
+    assert not pattern_matches("f _", "f (a b")  # unbalanced
+
+
+def test_the_queries_find_among_included_lemmas_what_search_would_have():
+    lemmas = [Lemma("add_comm", "forall n m : t, n + m == m + n"), Lemma("le_add_r", "forall n m : t, n <= n + m"),
+              Lemma("add_lt_mono_l", "forall n m p : t, n < m <-> p + n < p + m"),
+              Lemma("lt_le_incl", "forall n m : t, n < m -> n <= m")]
+    # A rewrite by an equation, a setoid equation (`==`, as the Numbers hierarchy states its) or an iff.
+    assert included_answers("SearchRewrite (_ + _).", lemmas) == [lemmas[0]]
+    assert included_answers("SearchRewrite (_ < _).", lemmas) == [lemmas[2]]
+    # An apply: the conclusion past the hypotheses.
+    assert included_answers("SearchPattern (_ <= _ + _).", lemmas) == [lemmas[1]]
+    assert included_answers("SearchPattern (_ <= _).", lemmas) == [lemmas[1], lemmas[3]]
+    # A made-up name's words.
+    assert included_answers('Search "add" "mono".', lemmas) == [lemmas[2]]
+    assert included_answers("Print All.", lemmas) == []
+
+
 def test_the_focused_goal_is_its_context_names_and_its_conclusion():
     goals = ("2 goals\n  \n  x, y : nat\n  H : x <= y\n  ============================\n  y <=\n  h x y\n\n"
              "goal 2 is:\n h y x = 0")
@@ -133,6 +182,26 @@ def test_coq_finds_the_lemmas_at_a_state_and_the_state_is_unchanged_after(backen
     proved = backend.run_tactic(rewritten.state, "apply h_le.", 5)
     assert proved.tactics == ("intros x y.", "rewrite h_comm.", "apply h_le.")
     assert backend.verify(NEEDS_BOTH, proved.tactics).accepted
+
+
+@pytest.mark.rocq
+def test_lemmas_an_include_brought_into_the_open_module_are_found_though_coqs_search_skips_them(backend):
+    intros = backend.run_tactic(backend.open(NEEDS_BOTH_INCLUDED), "intros x y.", 5).state
+    searched = backend.run_tactic(intros, "SearchRewrite (h _ _).", 5)
+    assert "h_comm" not in searched.error + getattr(searched, "state", intros).goals  # the bug this works around
+    tactics = backend.premise_tactics(intros, [], 8, 5.0)
+    assert "rewrite h_comm." in tactics and "apply h_le." in tactics
+
+
+@pytest.mark.rocq
+def test_prove_on_a_file_proves_a_hole_with_lemmas_an_include_brought(tmp_path):
+    (tmp_path / "Included.v").write_text(f"{INCLUDED_HEADER}\n\n{NEEDS_BOTH.statement}\nProof.\nAdmitted.\n\nEnd HProps.\n")
+    done = subprocess.run([sys.executable, "-m", "prover.cli", "prove", "Included.v", "--model", "none",
+                           "--budget-seconds", "20", "--tactic-timeout", "2", "--no-hammer", "--no-progress",
+                           "--out", "run"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    [row] = latest_rows(read_rows(tmp_path / "run" / "results.jsonl"))
+    assert row["status"] == "proved" and row["proof"][-2:] == ["rewrite h_comm.", "apply h_le."]
 
 
 @pytest.mark.rocq
