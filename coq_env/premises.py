@@ -197,16 +197,17 @@ def name_words(text: str) -> set[str]:
     return {word for identifier in _WORD.findall(text) for word in identifier.lower().split("_") if len(word) > 1}
 
 
-def ranked(found: Sequence[tuple[str, Lemma]], hints: Sequence[str], limit: int) -> list[str]:
+def ranked(found: Sequence[tuple[str, Lemma]], hints: Sequence[str], limit: int, goal: str | None = None) -> list[str]:
     """Tactics for `found` (kind, lemma), best first, at most `limit`: the lemmas asking fewest hypotheses (an apply
     of one asking none closes the goal), then those whose name shares most words with the names in the model's
-    candidates, then Coq's own order; applies and rewrites take turns so neither crowds the other out."""
+    candidates, then Coq's own order; applies and rewrites take turns so neither crowds the other out. Given the
+    `goal`'s conclusion, a rewrite whose left side does not occur in it is left out (rewrites_the_goal)."""
     wanted = name_words(" ".join(hints))
     by_kind: dict[str, list[tuple[tuple, str]]] = {APPLY: [], REWRITE: []}
     seen: set[str] = set()
     for order, (kind, lemma) in enumerate(found):
         tactic = f"{kind} {lemma.name}."
-        if tactic in seen:
+        if tactic in seen or (kind == REWRITE and goal is not None and not rewrites_the_goal(lemma, goal)):
             continue
         seen.add(tactic)
         shared = len(name_words(lemma.name) & wanted)
@@ -303,14 +304,23 @@ def pattern_matches(pattern: str, term: str) -> bool:
     """Whether `term` is `pattern` with each hole `_` filled by a bracket-balanced run of the term's tokens that
     holds no relation, arrow or connective of its own: Search's matching, on printed text, where both come from
     the same printer at the same place."""
+    return _matches(_tokens(pattern), _tokens(term), whole=True, start=0)
+
+
+def pattern_occurs(pattern: str, term: str) -> bool:
+    """Whether some run of `term`'s tokens matches `pattern` (as pattern_matches): where a rewrite could apply."""
     want, have = _tokens(pattern), _tokens(term)
+    return any(_matches(want, have, whole=False, start=j) for j in range(len(have)))
+
+
+def _matches(want: list[str], have: list[str], whole: bool, start: int) -> bool:
     memo: dict[tuple[int, int], bool] = {}
 
     def match(i: int, j: int) -> bool:
         if (i, j) in memo:
             return memo[i, j]
         if i == len(want):
-            result = j == len(have)
+            result = j == len(have) or not whole
         elif want[i] != "_":
             result = j < len(have) and want[i] == have[j] and match(i + 1, j + 1)
         else:
@@ -326,7 +336,28 @@ def pattern_matches(pattern: str, term: str) -> bool:
         memo[i, j] = result
         return result
 
-    return match(0, 0)
+    return match(0, start)
+
+
+def binder_names(lemma_type: str) -> list[str]:
+    """The names a lemma type binds with `forall` (`forall n (H : P n) {A : Type}, ...` gives n, H, A)."""
+    names: list[str] = []
+    for binders in re.findall(r"\bforall\s((?:[^,()]|\([^()]*\))*),", lemma_type):
+        groups = re.findall(r"[({]([^(){}]*)[)}]", binders)
+        bare = re.sub(r"[({][^(){}]*[)}]", " ", binders)
+        for part in [bare, *groups]:
+            names += _WORD.findall(part.split(":")[0])
+    return names
+
+
+def rewrites_the_goal(lemma: Lemma, goal: str) -> bool:
+    """Whether `rewrite lemma.` could change `goal`: its conclusion is an equation or an iff whose left side, with
+    the lemma's own variables as holes, occurs in the goal. SearchRewrite answers with lemmas whose either side fits,
+    and a left-to-right rewrite by one whose left side is not there only fails."""
+    top = top_relation(conclusion(lemma.type))
+    if not top or top[0] not in REWRITE_RELATIONS:
+        return True  # not read here: left to coqtop
+    return pattern_occurs(generalized(top[1], binder_names(lemma.type)), goal)
 
 
 def included_answers(query: str, lemmas: Sequence[Lemma]) -> list[Lemma]:

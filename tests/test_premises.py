@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from coq_env.backend import focused_goal
-from coq_env.premises import (Lemma, checked_type, conclusion, generalized, included_answers, included_modules,
-                              module_field_names, name_query, parse_answers, pattern_matches, queries, ranked,
-                              repaired, successor_subterms, top_relation_sides)
+from coq_env.premises import (Lemma, binder_names, checked_type, conclusion, generalized, included_answers,
+                              included_modules, module_field_names, name_query, parse_answers, pattern_matches,
+                              queries, ranked, repaired, rewrites_the_goal, successor_subterms, top_relation_sides)
 from prover.batch import latest_rows, read_rows
 from prover.generators import AutomationOnly
 from prover.search import SearchConfig, Status, best_first_search
@@ -161,6 +161,22 @@ def test_the_queries_find_among_included_lemmas_what_search_would_have():
     # A made-up name's words.
     assert included_answers('Search "add" "mono".', lemmas) == [lemmas[2]]
     assert included_answers("Print All.", lemmas) == []
+
+
+def test_a_rewrite_is_offered_only_where_its_left_side_occurs_in_the_goal():
+    assert binder_names("forall (An : nat -> R) (N : nat), sum_f_R0 An (S N) = 0") == ["An", "N"]
+    assert binder_names("forall n (H : P n) {A : Type}, n = n") == ["n", "H", "A"]
+    add_comm = Lemma("add_comm", "forall n m : t, n + m == m + n")
+    add_0_r = Lemma("add_0_r", "forall n : t, n + 0 == n")  # SearchRewrite (_ + _) lists it: its left side fits
+    mono = Lemma("add_lt_mono_l", "forall n m p : t, n < m <-> p + n < p + m")
+    tech5 = Lemma("tech5", "forall (An : nat -> R) (N : nat), sum_f_R0 An (S N) = sum_f_R0 An N + An (S N)")
+    assert rewrites_the_goal(add_comm, "n <= m + n") and not rewrites_the_goal(add_0_r, "n <= m + n")
+    assert rewrites_the_goal(add_0_r, "x <= (m + 0) * 2")
+    assert rewrites_the_goal(mono, "n < p + m") and not rewrites_the_goal(mono, "n <= p + m")
+    assert rewrites_the_goal(tech5, "sum_f_R0 (fun k => INR k) (S n) = 3") and not rewrites_the_goal(tech5, "n = 3")
+    found = [("rewrite", add_0_r), ("apply", Lemma("le_add_r", "forall n m : t, n <= n + m")), ("rewrite", add_comm)]
+    assert ranked(found, [], 8, "n <= m + n") == ["apply le_add_r.", "rewrite add_comm."]
+    assert ranked(found, [], 8) == ["apply le_add_r.", "rewrite add_0_r.", "rewrite add_comm."]  # no goal: all
 
 
 def test_the_focused_goal_is_its_context_names_and_its_conclusion():
