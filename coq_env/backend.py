@@ -235,7 +235,8 @@ class RocqBackend(BackendBase):
         nearest_first = [tactics[i] for i in range(REPAIRS_PER_NAME) for tactics in per_hint if i < len(tactics)]
         repairs = [t for t in dict.fromkeys(nearest_first) if t not in hints][:limit // 2]
         found = [(kind, lemma) for kind, query in asked for lemma in self._searched.get(query, [])]
-        return repairs + [t for t in premises.ranked(found, hints, limit, goal[1]) if t not in repairs][:limit - len(repairs)]
+        ranked = [t for t in premises.ranked(found, hints, limit, goal[1]) if t not in repairs]
+        return repairs + ranked[:limit - len(repairs)]
 
     def _search(self, state: ProofState, queries: list[str], local_names: list[str], timeout: float) -> bool:
         """Ask `queries` where `state` is and keep each answer (nothing for a query Coq refuses), less what is never

@@ -1,6 +1,7 @@
 """Premise retrieval for Rocq: the Search queries a goal asks, the lemmas Coq answers with, and the tactics that
 use them, ranked by the names the model made up (a 135M model knows a lemma is needed, rarely its name); and the
-real names nearest to a made-up one, to offer the model's tactic again with."""
+real names nearest to a made-up one, to offer the model's tactic again with; and the same queries answered from
+the lemmas an `Include` brought into the open module, which Coq 8.16's Search does not list."""
 from __future__ import annotations
 
 import difflib
