@@ -22,6 +22,7 @@ UNKNOWN_REFERENCE = re.compile(r"The reference ([\w'.]+) was not found in the cu
 MIN_NAME_WORD = 3  # a made-up name's words shorter than this are not asked for (`le`, `eq` are in thousands)
 _STOPS = {"fun", "forall", "exists", "let", "in", "if", "then", "else", "match", "with", "end", "=>", ","}
 # A pattern made only of holes, brackets and one relation matches nearly every lemma of that shape: not asked.
+_LEADING_BINDERS = re.compile(r"^forall\s(?:[^,()]|\([^()]*\))*,")  # a type's leading binders, up to their comma
 _EMPTY_PATTERN = re.compile(r"^[\s_()]*(?:<->|<>|<=|>=|==|=|<|>|->)?[\s_()]*$")
 
 
@@ -36,12 +37,17 @@ class Lemma:
     def hypotheses(self) -> int:
         """Premises the lemma asks for before its conclusion: what an `apply` leaves to prove. The arrows of its
         binders' types (`forall (f : nat -> R) n, ...`) and of bracketed facts are not premises of their own."""
-        body = re.sub(r"^forall\s(?:[^,()]|\([^()]*\))*,", "", self.type)  # the leading binders, up to their comma
-        depth, arrows = 0, 0
-        for i, char in enumerate(body):
-            depth += (char in "([{") - (char in ")]}")
-            arrows += depth == 0 and body.startswith("->", i) and not body.startswith("<->", i - 1)
-        return arrows
+        return len(_top_arrows(_LEADING_BINDERS.sub("", self.type)))
+
+
+def _top_arrows(body: str) -> list[int]:
+    """Where `body` has an implication `->` outside every bracket (not the tail of an `<->`)."""
+    depth, arrows = 0, []
+    for i, char in enumerate(body):
+        depth += (char in "([{") - (char in ")]}")
+        if depth == 0 and body.startswith("->", i) and not body.startswith("<->", i - 1):
+            arrows.append(i)
+    return arrows
 
 
 def generalized(conclusion: str, local_names: Iterable[str]) -> str:
@@ -283,18 +289,14 @@ def conclusion(lemma_type: str) -> str:
     """A lemma type's conclusion: what is left past its leading binders and its hypotheses (top-level `->`)."""
     body = " ".join(lemma_type.split())
     while True:
-        binders = re.match(r"^forall\s(?:[^,()]|\([^()]*\))*,", body)
+        binders = _LEADING_BINDERS.match(body)
         if binders:
             body = body[binders.end():].strip()
             continue
-        depth, last = 0, -1
-        for i, char in enumerate(body):
-            depth += (char in "([{") - (char in ")]}")
-            if depth == 0 and body.startswith("->", i) and not body.startswith("<->", i - 1):
-                last = i
-        if last < 0:
+        arrows = _top_arrows(body)
+        if not arrows:
             return body
-        body = body[last + 2:].strip()
+        body = body[arrows[-1] + 2:].strip()
 
 
 def _tokens(text: str) -> list[str]:
