@@ -280,11 +280,16 @@ class RocqBackend(BackendBase):
         """The lemmas of the modules the header `Include`s, with their types as printed where the proof is (so in
         the notations the goal is printed in): `Print Module` names them, one `Check` each types them; the
         Checks are written at once and their answers read in order. A name that does not resolve here (its
-        module was closed since) is left out."""
+        module was closed since) is left out. All of it within `timeout` (CoqtopTimeout past it)."""
+        deadline = time.monotonic() + timeout
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         names: list[str] = []
         for module in premises.included_modules(self._theorem.header):
             for command in (f"Print Module {module}.", f"Print Module Type {module}."):
-                reply = self._send(command, timeout)
+                reply = self._send(command, left())
                 if not reply.error:
                     names += premises.module_field_names(reply.output)
                     break
@@ -294,7 +299,7 @@ class RocqBackend(BackendBase):
         self._coq.write(*(f"Check {name}." for name in names))
         lemmas = []
         for name in names:
-            reply = self._coq.read(timeout)
+            reply = self._coq.read(left())
             if not reply.error and (lemma_type := premises.checked_type(reply.output)):
                 lemmas.append(premises.Lemma(name, lemma_type))
         return lemmas
