@@ -65,10 +65,11 @@ def hammer_backend():
             yield b
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def vllm_server_url(tmp_path_factory):
     """A real vLLM OpenAI-compatible server on 127.0.0.1 serving the default model (under tests/vllm_server.py's
-    SERVED_NAMES), one per test module, always stopped at teardown; skips where vLLM or the model is missing."""
+    SERVED_NAMES), started once for the whole run (about 50 s; idle it takes no CPU) and always stopped at the
+    end; skips where vLLM or the model is missing."""
     from vllm_server import running_server, vllm_unavailable
 
     reason = vllm_unavailable()

@@ -37,9 +37,19 @@ def random_adapter(tmp_path_factory) -> Path:
     return folder
 
 
-def test_a_merged_adapter_is_cached_by_hash_and_changes_the_scores(random_adapter, tmp_path, monkeypatch):
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch) -> Path:
+    """An empty cache for merges, holding only a link to the default model already converted (a conversion in
+    every test would take about 30 s)."""
+    cache = tmp_path / "cache"
+    (cache / "models").mkdir(parents=True)
+    (cache / "models" / default_model_dir().name).symlink_to(default_model_dir(), target_is_directory=True)
+    monkeypatch.setenv("LLEMMA_PROVER_CACHE", str(cache))
+    return cache
+
+
+def test_a_merged_adapter_is_cached_by_hash_and_changes_the_scores(random_adapter, fresh_cache):
     base = default_model_dir()
-    monkeypatch.setenv("LLEMMA_PROVER_CACHE", str(tmp_path / "cache"))
     merged = merged_model_dir(base, random_adapter)
     assert merged.name.endswith(adapter_digest(random_adapter)) and (merged / MODEL_INFO).is_file()
     assert merged_model_dir(base, random_adapter) == merged  # the second call reuses the merge
@@ -51,12 +61,14 @@ def test_a_merged_adapter_is_cached_by_hash_and_changes_the_scores(random_adapte
     assert max(abs(a - b) for a, b in zip(tuned_scores, plain_scores)) > 1e-2
 
 
-def test_a_model_folder_names_its_prompt_and_an_explicit_prompt_wins(random_adapter, tmp_path, monkeypatch):
-    monkeypatch.setenv("LLEMMA_PROVER_CACHE", str(tmp_path / "cache"))
+def test_a_model_folder_names_its_prompt_and_an_explicit_prompt_wins(random_adapter, fresh_cache):
     merged = merged_model_dir(default_model_dir(), random_adapter)
-    assert load_generator(f"hf:{merged}", "rocq").template.name == "proofstep"
-    assert load_generator(f"hf:{merged}", "rocq", ModelSettings(prompt="rocq-proofstep")).template.name == "rocq-proofstep"
-    assert load_generator("base", "rocq").template.name == "rocq-proofstep"  # the untuned model: few-shot
+    # torch: the prompt is chosen the same for every engine, and torch loads without a conversion.
+    torch = ModelSettings(engine="torch")
+    assert load_generator(f"hf:{merged}", "rocq", torch).template.name == "proofstep"
+    explicit = ModelSettings(prompt="rocq-proofstep", engine="torch")
+    assert load_generator(f"hf:{merged}", "rocq", explicit).template.name == "rocq-proofstep"
+    assert load_generator("base", "rocq", torch).template.name == "rocq-proofstep"  # the untuned model: few-shot
 
 
 def test_a_changed_adapter_gets_a_new_merge(random_adapter, tmp_path, monkeypatch):
