@@ -47,6 +47,9 @@ SILENT_REPLAY_MIN = 1
 # The most lemmas read from the modules a header `Include`s (a Print Module of the Numbers hierarchy lists a few
 # hundred; each costs one Check).
 INCLUDED_LEMMAS_MAX = 2000
+# The time reading them must have left (0.2 to 0.5 s measured for NAddOrderProp's 244): with less, they are read at a
+# later state, rather than cut off, which costs coqtop's restart and the lemmas.
+INCLUDED_READ_MIN_SECONDS = 1.0
 # Fresh processes `open` starts after one dies while the theorem's header loads.
 OPEN_RETRIES = 2
 
@@ -151,6 +154,7 @@ class RocqBackend(BackendBase):
         # The lemmas the header's `Include`s brought into the open module, which Search does not list before Coq 8.20
         # (coq_env.premises): read once per theorem, when its first Search is asked; None until then.
         self._included: list[premises.Lemma] | None = None
+        self._unmatched: list[str] = []  # queries asked before there was time to read them
         # Tactics since open() that coqtop refused for naming a lemma it does not know, with that name: premise
         # retrieval offers them again with the nearest real names.
         self._unknown_names: dict[str, str] = {}
@@ -162,7 +166,7 @@ class RocqBackend(BackendBase):
     def open(self, theorem: Theorem) -> ProofState:
         self._theorem = theorem
         self._paths, self._searched, self._unknown_names, self._slow_closers = TacticPaths(), {}, {}, set()
-        self._included = None
+        self._included, self._unmatched = None, []
         for attempt in range(1 + OPEN_RETRIES):
             try:
                 goals = self._start_theorem()
@@ -240,7 +244,9 @@ class RocqBackend(BackendBase):
 
     def _search(self, state: ProofState, queries: list[str], local_names: list[str], timeout: float) -> bool:
         """Ask `queries` where `state` is and keep each answer (nothing for a query Coq refuses), less what is never
-        to be offered; False where coqtop wedged or died on the way. Left out: the state's own hypotheses
+        to be offered; False where coqtop wedged or died on the way. All of it within one `timeout`: a query that the
+        time does not reach is left for the next state, and so is reading the included lemmas where less than
+        INCLUDED_READ_MIN_SECONDS is left. Left out: the state's own hypotheses
         (`local_names`: the state's, not the theorem's, and the automation and the model use them already), and a
         lemma of the theorem's own name, which is the theorem itself where a copy of its library is loaded
         (CoqHammer loads the stdlib's ssreflect, say): proving it by itself is no proof."""
@@ -250,6 +256,12 @@ class RocqBackend(BackendBase):
         def offered(lemma: premises.Lemma) -> bool:
             return lemma.name not in unwanted and (own is None or lemma.name.rsplit(".", 1)[-1] != own.group(1))
 
+        deadline = time.monotonic() + timeout
+
+        def left() -> float:
+            return deadline - time.monotonic()
+
+        asked: list[str] = []  # those not asked within the time are asked again at the next state
         try:
             self._ensure_process()
             for i, query in enumerate(queries):
@@ -257,18 +269,24 @@ class RocqBackend(BackendBase):
                     reply, failure = self._run(self._paths.path(state.handle), query, timeout)
                     if self._coq is None:  # wedged past its limit, and replaced
                         return False
+                elif left() <= 0:
+                    break
                 else:
-                    reply = self._send(self._command(query, timeout), timeout + self.timeouts.interrupt_grace)
+                    reply = self._send(self._command(query, left()), left() + self.timeouts.interrupt_grace)
                     failure = reply.error
                 answers = [] if failure else premises.parse_answers(reply.output)
                 self._searched[query] = [lemma for lemma in answers if offered(lemma)]
-            if self._included is None:
+                asked.append(query)
+            self._unmatched += asked
+            if self._included is None and left() >= INCLUDED_READ_MIN_SECONDS:
                 self._included = []  # asked once, even where reading them fails
-                self._included = self._read_included(timeout)
-            for query in queries:
-                known = {lemma.name for lemma in self._searched[query]}
-                self._searched[query] += [lemma for lemma in premises.included_answers(query, self._included)
-                                          if lemma.name not in known and offered(lemma)]
+                self._included = self._read_included(left())
+            if self._included is not None:
+                for query in self._unmatched:
+                    known = {lemma.name for lemma in self._searched[query]}
+                    self._searched[query] += [lemma for lemma in premises.included_answers(query, self._included)
+                                              if lemma.name not in known and offered(lemma)]
+                self._unmatched = []
             # coqtop holds the path plus the queries, which the path must not keep: back to where they ran.
             self._back_to_held()
         except (CoqtopDied, CoqtopTimeout):

@@ -210,6 +210,17 @@ def test_lemmas_an_include_brought_into_the_open_module_are_found_though_coqs_se
 
 
 @pytest.mark.rocq
+def test_the_queries_keep_to_one_timeout_and_what_it_did_not_reach_is_asked_at_the_next_call(backend):
+    intros = backend.run_tactic(backend.open(NEEDS_BOTH_INCLUDED), "intros x y.", 5).state
+    # A millisecond: the first query (which moves to the state) is asked, and no time is left for the rest, nor for
+    # reading the included lemmas, which are the only ones this goal has.
+    assert backend.premise_tactics(intros, [], 8, 0.001) == []
+    # With time: the queries not asked are asked, and the first one's answer gets its included lemmas too.
+    tactics = backend.premise_tactics(intros, [], 8, 5.0)
+    assert "rewrite h_comm." in tactics and "apply h_le." in tactics
+
+
+@pytest.mark.rocq
 def test_prove_on_a_file_proves_a_hole_with_lemmas_an_include_brought(tmp_path):
     (tmp_path / "Included.v").write_text(f"{INCLUDED_HEADER}\n\n{NEEDS_BOTH.statement}\nProof.\nAdmitted.\n\nEnd HProps.\n")
     done = subprocess.run([sys.executable, "-m", "prover.cli", "prove", "Included.v", "--model", "none",
