@@ -168,7 +168,7 @@ def searchable(pattern: str) -> bool:
 def queries(conclusion: str, local_names: Iterable[str]) -> list[tuple[str, str]]:
     """(kind, Search sentence): the lemmas whose conclusion fits the goal (to `apply`), then the equations about
     a function at a successor (`successor_subterms`, to `rewrite` with), then those about either side of its top
-    relation."""
+    relation, setoid ones (`==`) too where the goal has them."""
     pattern = generalized(conclusion, local_names)
     if not searchable(pattern):
         return []
@@ -178,11 +178,13 @@ def queries(conclusion: str, local_names: Iterable[str]) -> list[tuple[str, str]
     coarse = _NUMBER.sub("_", pattern)
     if coarse != pattern and searchable(coarse):
         asked.append((APPLY, f"SearchPattern ({coarse})."))
-    for term in successor_subterms(pattern):
+    # Where the goal's `==` is a notation (QArith, the Numbers functors, setoids), its equations are asked for
+    # too: SearchRewrite lists only `=` ones.
+    setoid = "==" in pattern
+    for term in [*successor_subterms(pattern), *filter(searchable, top_relation_sides(pattern))]:
         asked.append((REWRITE, f"SearchRewrite ({term})."))
-    for side in top_relation_sides(pattern):
-        if searchable(side):
-            asked.append((REWRITE, f"SearchRewrite ({side})."))
+        if setoid and not re.match(r"(?:forall|exists|fun|let)\b", term):
+            asked += [(REWRITE, f"SearchPattern ({term} == _)."), (REWRITE, f"SearchPattern (_ == {term}).")]
     return asked
 
 

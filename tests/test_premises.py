@@ -9,9 +9,11 @@ import sys
 import pytest
 
 from coq_env.backend import focused_goal
+from coq_env.coqtop import Coqtop
 from coq_env.premises import (Lemma, binder_names, checked_type, conclusion, generalized, included_answers,
                               included_modules, module_field_names, name_query, parse_answers, pattern_matches,
                               queries, ranked, repaired, rewrites_the_goal, successor_subterms, top_relation_sides)
+from coq_env.sentences import split_sentences
 from prover.batch import latest_rows, read_rows
 from prover.generators import AutomationOnly
 from prover.search import SearchConfig, Status, best_first_search
@@ -70,6 +72,9 @@ def test_the_queries_a_goal_asks_and_the_goals_too_vague_to_ask_about():
                                            ("rewrite", "SearchRewrite (_ + 0).")]
     for vague in ("a = b", "P", "a <> b", "f ?x = 2"):
         assert queries(vague, ["a", "b", "P"]) == [], vague
+    # A setoid equation's sides: SearchRewrite lists only `=` equations, so `==` ones are asked by their shape.
+    assert [q for kind, q in queries("x + y == y", ["x", "y"]) if kind == "rewrite"] == [
+        "SearchRewrite (_ + _).", "SearchPattern (_ + _ == _).", "SearchPattern (_ == _ + _)."]
 
 
 def test_an_induction_steps_successors_ask_for_the_equations_that_unfold_a_function_at_a_successor():
@@ -186,6 +191,15 @@ def test_the_focused_goal_is_its_context_names_and_its_conclusion():
     assert focused_goal("No more goals.") is None
 
 
+def coqs_own_search(theorem: Theorem, tactics: list[str], query: str) -> str:
+    """What Coq's own Search `query` prints after `tactics` in `theorem`, in a plain (sandboxed) coqtop."""
+    with Coqtop() as coq:
+        for sentence in [*split_sentences(theorem.header), theorem.statement, *tactics]:
+            reply = coq.send(sentence, 60)
+            assert not reply.error, (sentence, reply.error)
+        return coq.send(query, 60).output
+
+
 @pytest.mark.rocq
 def test_coq_finds_the_lemmas_at_a_state_and_the_state_is_unchanged_after(backend):
     state = backend.open(NEEDS_BOTH)
@@ -203,10 +217,23 @@ def test_coq_finds_the_lemmas_at_a_state_and_the_state_is_unchanged_after(backen
 @pytest.mark.rocq
 def test_lemmas_an_include_brought_into_the_open_module_are_found_though_coqs_search_skips_them(backend):
     intros = backend.run_tactic(backend.open(NEEDS_BOTH_INCLUDED), "intros x y.", 5).state
-    searched = backend.run_tactic(intros, "SearchRewrite (h _ _).", 5)
-    assert "h_comm" not in searched.error + getattr(searched, "state", intros).goals  # the bug this works around
+    searched = coqs_own_search(NEEDS_BOTH_INCLUDED, ["intros x y."], "SearchRewrite (h _ _).")
+    assert "h_comm" not in searched  # the bug this works around
+    assert "h_comm" in coqs_own_search(NEEDS_BOTH, ["intros x y."], "SearchRewrite (h _ _).")  # outside the module
     tactics = backend.premise_tactics(intros, [], 8, 5.0)
     assert "rewrite h_comm." in tactics and "apply h_le." in tactics
+
+
+@pytest.mark.rocq
+def test_setoid_equations_coqs_searchrewrite_misses_are_offered_as_rewrites(backend):
+    theorem = Theorem("q_demo", "Theorem q_demo : forall x y : Q, x + 0 + y == y + x.",
+                      "Require Import QArith.\nOpen Scope Q_scope.", "rocq")
+    intros = backend.run_tactic(backend.open(theorem), "intros x y.", 5).state
+    searched = coqs_own_search(theorem, ["intros x y."], "SearchRewrite (_ + _).")
+    assert "inject_Z_plus" in searched and "Qplus_comm" not in searched  # `==` is not `=`
+    tactics = backend.premise_tactics(intros, [], 8, 5.0)
+    assert "rewrite Qplus_0_r." in tactics and "rewrite Qplus_comm." in tactics
+    assert "x + y == y + x" in backend.run_tactic(intros, "rewrite Qplus_0_r.", 5).state.goals
 
 
 @pytest.mark.rocq
