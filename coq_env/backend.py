@@ -221,7 +221,7 @@ class RocqBackend(BackendBase):
         return [hammer.HAMMER_TACTIC] if self.hammer_limits is not None else []
 
     def premise_tactics(self, state: ProofState, hints: Sequence[str], limit: int, timeout: float) -> list[str]:
-        """Coq's Search at the state (coq_env.premises), each query within `timeout` and asked once per theorem;
+        """Coq's Search at the state (coq_env.premises), its queries within one `timeout`, each asked once per theorem;
         [] where the goal gives no pattern worth asking, or coqtop fails or dies on the way (the next tactic
         restarts it). First, up to half of `limit`: the hints coqtop refused for a lemma name it does not know,
         with the nearest real names (`REPAIRS_PER_NAME` each); then the lemmas found for the goal."""
