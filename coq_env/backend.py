@@ -12,6 +12,7 @@ from coq_env.coqtop import Coqtop, CoqtopDied, CoqtopTimeout, SandboxLimits, fin
 from coq_env.sentences import as_single_tactic, is_bullet, split_sentences
 from coq_env.verify import AUTOMATION_IMPORT, DECLARATION, RocqVerifier, render_proof
 from prover.backend import BackendBase, Timeouts, known_prefix
+from prover.generators import seconds_left
 from prover.types import Advanced, Failed, ProofState, Proved, StatementError, TacticPaths, TacticResult, TimedOut, Theorem, Verdict
 
 REPAIRS_PER_NAME = 2  # the real names a made-up lemma name is replaced by, nearest first
@@ -257,10 +258,6 @@ class RocqBackend(BackendBase):
             return lemma.name not in unwanted and (own is None or lemma.name.rsplit(".", 1)[-1] != own.group(1))
 
         deadline = time.monotonic() + timeout
-
-        def left() -> float:
-            return deadline - time.monotonic()
-
         asked: list[str] = []  # those not asked within the time are asked again at the next state
         try:
             self._ensure_process()
@@ -269,18 +266,18 @@ class RocqBackend(BackendBase):
                     reply, failure = self._run(self._paths.path(state.handle), query, timeout)
                     if self._coq is None:  # wedged past its limit, and replaced
                         return False
-                elif left() <= 0:
+                elif (left := seconds_left(deadline, timeout)) <= 0:
                     break
                 else:
-                    reply = self._send(self._command(query, left()), left() + self.timeouts.interrupt_grace)
+                    reply = self._send(self._command(query, left), left + self.timeouts.interrupt_grace)
                     failure = reply.error
                 answers = [] if failure else premises.parse_answers(reply.output)
                 self._searched[query] = [lemma for lemma in answers if offered(lemma)]
                 asked.append(query)
             self._unmatched += asked
-            if self._included is None and left() >= INCLUDED_READ_MIN_SECONDS:
+            if self._included is None and seconds_left(deadline, timeout) >= INCLUDED_READ_MIN_SECONDS:
                 self._included = []  # asked once, even where reading them fails
-                self._included = self._read_included(left())
+                self._included = self._read_included(deadline)
             if self._included is not None:
                 for query in self._unmatched:
                     known = {lemma.name for lemma in self._searched[query]}
@@ -294,15 +291,14 @@ class RocqBackend(BackendBase):
             return False
         return True
 
-    def _read_included(self, timeout: float) -> list[premises.Lemma]:
+    def _read_included(self, deadline: float) -> list[premises.Lemma]:
         """The lemmas of the modules the header `Include`s, with their types as printed where the proof is (so in
         the notations the goal is printed in): `Print Module` names them, one `Check` each types them; the
         Checks are written at once and their answers read in order. A name that does not resolve here (its
-        module was closed since) is left out. All of it within `timeout` (CoqtopTimeout past it)."""
-        deadline = time.monotonic() + timeout
+        module was closed since) is left out. All of it by `deadline` (time.monotonic(); CoqtopTimeout past it)."""
 
         def left() -> float:
-            return max(0.0, deadline - time.monotonic())
+            return seconds_left(deadline, math.inf)
 
         names: list[str] = []
         for module in premises.included_modules(self._theorem.header):

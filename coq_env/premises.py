@@ -21,8 +21,9 @@ _SUCCESSORS = ("S", "Z.succ")  # what an induction step puts where the variable 
 UNKNOWN_REFERENCE = re.compile(r"The reference ([\w'.]+) was not found in the current environment")
 MIN_NAME_WORD = 3  # a made-up name's words shorter than this are not asked for (`le`, `eq` are in thousands)
 _STOPS = {"fun", "forall", "exists", "let", "in", "if", "then", "else", "match", "with", "end", "=>", ","}
-# A pattern made only of holes, brackets and one relation matches nearly every lemma of that shape: not asked.
 _LEADING_BINDERS = re.compile(r"^forall\s(?:[^,()]|\([^()]*\))*,")  # a type's leading binders, up to their comma
+_BINDER_START = re.compile(r"(?:forall|exists|fun|let)\b")  # a term that binds: its relations are its body's
+# A pattern made only of holes, brackets and one relation matches nearly every lemma of that shape: not asked.
 _EMPTY_PATTERN = re.compile(r"^[\s_()]*(?:<->|<>|<=|>=|==|=|<|>|->)?[\s_()]*$")
 
 
@@ -70,7 +71,7 @@ def top_relation_sides(pattern: str) -> list[str]:
 def top_relation(pattern: str) -> tuple[str, str, str] | None:
     """(relation, left side, right side) of the loosest relation at the top of `pattern`, as top_relation_sides
     finds it; None where there is none."""
-    if re.match(r"(?:forall|exists|fun|let)\b", pattern):
+    if _BINDER_START.match(pattern):
         return None
     depth = i = 0
     found: list[tuple[int, str]] = []  # (position, relation) outside brackets
@@ -183,7 +184,7 @@ def queries(conclusion: str, local_names: Iterable[str]) -> list[tuple[str, str]
     setoid = "==" in pattern
     for term in [*successor_subterms(pattern), *filter(searchable, top_relation_sides(pattern))]:
         asked.append((REWRITE, f"SearchRewrite ({term})."))
-        if setoid and not re.match(r"(?:forall|exists|fun|let)\b", term):
+        if setoid and not _BINDER_START.match(term):
             asked += [(REWRITE, f"SearchPattern ({term} == _)."), (REWRITE, f"SearchPattern (_ == {term}).")]
     return asked
 
